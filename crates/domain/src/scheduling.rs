@@ -1,0 +1,31 @@
+//! Slot generation, preference scoring, offer rendering and selection parsing (ARCHITECTURE §6).
+//!
+//! The flow the appointments service drives:
+//! 1. [`find_slots`] turns schedules into free slots in each location's time zone and ranks
+//!    them against the patient's preferences;
+//! 2. [`render_offer`] words them for WhatsApp;
+//! 3. [`parse_selection`] reads the patient's answer against the offered local times;
+//! 4. front-desk bookings of an explicit start are checked with [`schedule_slot_at`].
+//!
+//! Everything is pure: the current instant and the busy intervals are passed in.
+
+pub mod render;
+pub mod scoring;
+pub mod search;
+pub mod selection;
+pub mod slots;
+
+pub use render::{
+    RenderedOffer, clarify_message, no_slots_message, offer_message, rejection_message,
+    render_offer, slot_text,
+};
+pub use scoring::{SlotPreferences, score_slot};
+pub use search::{
+    Clinic, DEFAULT_LIMIT, DEFAULT_MIN_NOTICE, DEFAULT_WINDOW_DAYS, MAX_LIMIT, MAX_WINDOW_DAYS,
+    RankedSlot, SlotKey, SlotOffer, SlotQuery, find_slots,
+};
+pub use selection::{Selection, parse_selection};
+pub use slots::{BusyInterval, Slot, is_schedule_slot, schedule_slot_at};
+
+#[cfg(test)]
+mod fixtures;

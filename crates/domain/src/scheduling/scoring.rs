@@ -1,0 +1,250 @@
+//! How well a slot fits what the patient asked for (ARCHITECTURE §6).
+//!
+//! The weights are part of the product contract: clinics tune their expectations
+//! ("why was Tuesday offered first?") against them, so they live in one place.
+
+use std::cmp::Reverse;
+
+use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike};
+use uuid::Uuid;
+
+use crate::Weekday;
+
+/// Bonus when the slot falls on the preferred day of the week.
+pub const PREFERRED_DAY_POINTS: u32 = 100;
+/// Bonus when the slot starts within one hour of the preferred time.
+pub const TIME_WITHIN_1H_POINTS: u32 = 50;
+/// Bonus when the slot starts within two hours (but not one) of the preferred time.
+pub const TIME_WITHIN_2H_POINTS: u32 = 25;
+/// Bonus for the preferred location.
+pub const PREFERRED_LOCATION_POINTS: u32 = 30;
+/// Bonus for the preferred practitioner.
+pub const PREFERRED_PRACTITIONER_POINTS: u32 = 40;
+
+/// What the patient told us they would like. Every field is optional: an empty
+/// preference ranks purely by how soon the slot is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlotPreferences {
+    pub location_id: Option<Uuid>,
+    /// Compared with the slot's weekday in the location's local time.
+    pub day_of_week: Option<Weekday>,
+    /// Compared with the slot's local wall-clock start.
+    pub time_of_day: Option<NaiveTime>,
+    pub practitioner_id: Option<Uuid>,
+}
+
+/// The score of a slot.
+///
+/// `local_start` is the wall-clock start at the slot's location and `days_from_window_start`
+/// counts local dates from the first day of the search window, so "Monday 10:00" means
+/// the same thing to the patient and to the score. The sooner-is-better boost is
+/// `window_days - days_from_window_start`, never negative.
+pub fn score_slot(
+    preferences: &SlotPreferences,
+    practitioner_id: Uuid,
+    location_id: Uuid,
+    local_start: NaiveDateTime,
+    days_from_window_start: u32,
+    window_days: u32,
+) -> u32 {
+    score_local(
+        preferences,
+        practitioner_id,
+        location_id,
+        local_start.weekday(),
+        i64::from(local_start.num_seconds_from_midnight()),
+        days_from_window_start,
+        window_days,
+    )
+}
+
+/// [`score_slot`] on the pieces the search loop already has, without building a date.
+pub(crate) fn score_local(
+    preferences: &SlotPreferences,
+    practitioner_id: Uuid,
+    location_id: Uuid,
+    weekday: chrono::Weekday,
+    second_of_day: i64,
+    days_from_window_start: u32,
+    window_days: u32,
+) -> u32 {
+    let mut score = window_days.saturating_sub(days_from_window_start);
+    if preferences
+        .day_of_week
+        .is_some_and(|day| day.to_chrono() == weekday)
+    {
+        score += PREFERRED_DAY_POINTS;
+    }
+    if let Some(preferred) = preferences.time_of_day {
+        // Clock distance within the day: a clinic's "around 8 am" never means 11 pm the day before.
+        let distance = (second_of_day - i64::from(preferred.num_seconds_from_midnight())).abs();
+        if distance <= 3600 {
+            score += TIME_WITHIN_1H_POINTS;
+        } else if distance <= 7200 {
+            score += TIME_WITHIN_2H_POINTS;
+        }
+    }
+    if preferences.location_id == Some(location_id) {
+        score += PREFERRED_LOCATION_POINTS;
+    }
+    if preferences.practitioner_id == Some(practitioner_id) {
+        score += PREFERRED_PRACTITIONER_POINTS;
+    }
+    score
+}
+
+/// Total order of offers: higher score first, then earlier start, then practitioner
+/// and location ids so equal slots always come out in the same order.
+/// `Ord` puts better ranks first (smaller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Rank {
+    score: Reverse<u32>,
+    /// UTC start as a Unix timestamp.
+    pub start: i64,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+}
+
+impl Rank {
+    pub(crate) fn new(score: u32, start: i64, practitioner_id: Uuid, location_id: Uuid) -> Self {
+        Self {
+            score: Reverse(score),
+            start,
+            practitioner_id,
+            location_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    fn time(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn each_preference_adds_its_weight() {
+        let practitioner = Uuid::from_u128(1);
+        let location = Uuid::from_u128(2);
+        // 2026-12-09 is a Wednesday (weekday 2).
+        let slot = at(2026, 12, 9, 10, 0);
+        let none = SlotPreferences::default();
+        let cases: [(&str, SlotPreferences, u32); 9] = [
+            ("nothing", none, 0),
+            (
+                "day",
+                SlotPreferences {
+                    day_of_week: Some(Weekday::new(2).unwrap()),
+                    ..none
+                },
+                100,
+            ),
+            (
+                "other day",
+                SlotPreferences {
+                    day_of_week: Some(Weekday::new(3).unwrap()),
+                    ..none
+                },
+                0,
+            ),
+            (
+                "time exact",
+                SlotPreferences {
+                    time_of_day: Some(time(10, 0)),
+                    ..none
+                },
+                50,
+            ),
+            (
+                "time 1h",
+                SlotPreferences {
+                    time_of_day: Some(time(11, 0)),
+                    ..none
+                },
+                50,
+            ),
+            (
+                "time 61m",
+                SlotPreferences {
+                    time_of_day: Some(time(8, 59)),
+                    ..none
+                },
+                25,
+            ),
+            (
+                "time 2h",
+                SlotPreferences {
+                    time_of_day: Some(time(12, 0)),
+                    ..none
+                },
+                25,
+            ),
+            (
+                "time 2h01",
+                SlotPreferences {
+                    time_of_day: Some(time(12, 1)),
+                    ..none
+                },
+                0,
+            ),
+            (
+                "all",
+                SlotPreferences {
+                    location_id: Some(location),
+                    day_of_week: Some(Weekday::new(2).unwrap()),
+                    time_of_day: Some(time(9, 30)),
+                    practitioner_id: Some(practitioner),
+                },
+                100 + 50 + 30 + 40,
+            ),
+        ];
+        for (name, prefs, bonus) in cases {
+            // Window of 14 days, slot on its third day: proximity 14 - 2 = 12.
+            assert_eq!(
+                score_slot(&prefs, practitioner, location, slot, 2, 14),
+                bonus + 12,
+                "{name}"
+            );
+        }
+        let others = SlotPreferences {
+            location_id: Some(Uuid::from_u128(9)),
+            practitioner_id: Some(Uuid::from_u128(9)),
+            ..none
+        };
+        assert_eq!(score_slot(&others, practitioner, location, slot, 2, 14), 12);
+    }
+
+    #[test]
+    fn sooner_dates_get_a_small_boost_that_never_goes_negative() {
+        let id = Uuid::nil();
+        let slot = at(2026, 12, 7, 9, 0);
+        let prefs = SlotPreferences::default();
+        assert_eq!(score_slot(&prefs, id, id, slot, 0, 14), 14);
+        assert_eq!(score_slot(&prefs, id, id, slot, 13, 14), 1);
+        assert_eq!(score_slot(&prefs, id, id, slot, 0, 30), 30);
+        assert_eq!(score_slot(&prefs, id, id, slot, 40, 30), 0);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_start_then_ids() {
+        let t = |h| at(2026, 12, 7, h, 0).and_utc().timestamp();
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        assert!(Rank::new(10, t(12), b, b) < Rank::new(9, t(9), a, a));
+        assert!(Rank::new(10, t(9), b, b) < Rank::new(10, t(10), a, a));
+        assert!(Rank::new(10, t(9), a, b) < Rank::new(10, t(9), b, a));
+        assert!(Rank::new(10, t(9), a, a) < Rank::new(10, t(9), a, b));
+        assert_eq!(Rank::new(10, t(9), a, a), Rank::new(10, t(9), a, a));
+    }
+}
