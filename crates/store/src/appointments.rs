@@ -1,0 +1,206 @@
+//! Appointments. Writes take the caller's transaction so that the change and the
+//! events announcing it (outbox) commit together.
+
+use chrono::{DateTime, Utc};
+use prm_domain::{Appointment, AppointmentStatus, Channel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::{Page, Paged, Store, StoreError, clinic, entities::appointment};
+
+/// An appointment to create.
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    pub id: Uuid,
+    pub status: AppointmentStatus,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+    /// Idempotency key: a second booking with the same key is refused by the schema.
+    pub booking_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentFilter {
+    pub patient_id: Option<Uuid>,
+    pub practitioner_id: Option<Uuid>,
+    pub location_id: Option<Uuid>,
+    pub status: Option<AppointmentStatus>,
+    /// Appointments starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Appointments starting before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn appointment_from(m: appointment::Model) -> Result<Appointment, StoreError> {
+    Ok(Appointment {
+        id: m.id,
+        status: m
+            .status
+            .parse()
+            .map_err(|e| StoreError::corrupt("appointment status", e))?,
+        start: m.start_at,
+        end: m.end_at,
+        patient_id: m.patient_id,
+        practitioner_id: m.practitioner_id,
+        location_id: m.location_id,
+        conversation_id: m.conversation_id,
+        channel: m
+            .channel
+            .map(|c| c.parse().map_err(|e| StoreError::corrupt("channel", e)))
+            .transpose()?,
+        reason: m.reason,
+        notes: m.notes,
+        created_at: m.created_at,
+    })
+}
+
+fn active_statuses() -> Vec<&'static str> {
+    AppointmentStatus::ACTIVE
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
+}
+
+impl Store {
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// Inserts within `txn`. An overlap with another active appointment of the
+    /// practitioner is refused by the schema and reported as `Conflict::SlotTaken`.
+    pub async fn insert_appointment(
+        &self,
+        txn: &DatabaseTransaction,
+        a: &NewAppointment,
+    ) -> Result<Appointment, StoreError> {
+        let now = Utc::now();
+        let row = appointment::ActiveModel {
+            id: Set(a.id),
+            status: Set(a.status.as_str().to_owned()),
+            start_at: Set(a.start),
+            end_at: Set(a.end),
+            patient_id: Set(a.patient_id),
+            practitioner_id: Set(a.practitioner_id),
+            location_id: Set(a.location_id),
+            conversation_id: Set(a.conversation_id),
+            channel: Set(a.channel.map(|c| c.as_str().to_owned())),
+            reason: Set(a.reason.clone()),
+            notes: Set(a.notes.clone()),
+            cancel_reason: Set(None),
+            booking_key: Set(a.booking_key.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        appointment_from(row)
+    }
+
+    /// Writes the appointment's status, times and notes within `txn`.
+    pub async fn update_appointment(
+        &self,
+        txn: &DatabaseTransaction,
+        a: &Appointment,
+        cancel_reason: Option<String>,
+    ) -> Result<Appointment, StoreError> {
+        let existing = appointment::Entity::find_by_id(a.id)
+            .one(txn)
+            .await?
+            .ok_or(StoreError::NotFound("appointment"))?;
+        let mut row = existing.into_active_model();
+        row.status = Set(a.status.as_str().to_owned());
+        row.start_at = Set(a.start);
+        row.end_at = Set(a.end);
+        row.location_id = Set(a.location_id);
+        row.notes = Set(a.notes.clone());
+        if cancel_reason.is_some() {
+            row.cancel_reason = Set(cancel_reason);
+        }
+        row.updated_at = Set(Utc::now());
+        appointment_from(row.update(txn).await?)
+    }
+
+    pub async fn get_appointment(&self, id: Uuid) -> Result<Appointment, StoreError> {
+        let row = appointment::Entity::find_by_id(id).one(&self.db).await?;
+        appointment_from(row.ok_or(StoreError::NotFound("appointment"))?)
+    }
+
+    /// Reads an appointment inside a transaction (for read-modify-write).
+    pub async fn get_appointment_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: Uuid,
+    ) -> Result<Appointment, StoreError> {
+        let row = appointment::Entity::find_by_id(id).one(txn).await?;
+        appointment_from(row.ok_or(StoreError::NotFound("appointment"))?)
+    }
+
+    pub async fn appointment_by_booking_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<Appointment>, StoreError> {
+        let row = appointment::Entity::find()
+            .filter(appointment::Column::BookingKey.eq(key))
+            .one(&self.db)
+            .await?;
+        row.map(appointment_from).transpose()
+    }
+
+    pub async fn list_appointments(
+        &self,
+        f: &AppointmentFilter,
+        page: Page,
+    ) -> Result<Paged<Appointment>, StoreError> {
+        let mut q = appointment::Entity::find();
+        if let Some(id) = f.patient_id {
+            q = q.filter(appointment::Column::PatientId.eq(id));
+        }
+        if let Some(id) = f.practitioner_id {
+            q = q.filter(appointment::Column::PractitionerId.eq(id));
+        }
+        if let Some(id) = f.location_id {
+            q = q.filter(appointment::Column::LocationId.eq(id));
+        }
+        if let Some(status) = f.status {
+            q = q.filter(appointment::Column::Status.eq(status.as_str()));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(appointment::Column::StartAt.gte(from));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(appointment::Column::StartAt.lt(to));
+        }
+        let q = q
+            .order_by_asc(appointment::Column::StartAt)
+            .order_by_asc(appointment::Column::Id);
+        clinic::paged(&self.db, q, page, appointment_from).await
+    }
+
+    /// Active appointments of these practitioners that overlap [from, to): the time
+    /// slot search must not offer.
+    pub async fn active_appointments_between(
+        &self,
+        practitioner_ids: &[Uuid],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let rows = appointment::Entity::find()
+            .filter(appointment::Column::PractitionerId.is_in(practitioner_ids.to_vec()))
+            .filter(appointment::Column::Status.is_in(active_statuses()))
+            .filter(appointment::Column::StartAt.lt(to))
+            .filter(appointment::Column::EndAt.gt(from))
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(appointment_from).collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! Inbound provider messages, de-duplicated by provider message id (owned by the webhooks service).
+//!
+//! The row is the final guard of "each provider message is processed once": the webhooks
+//! service inserts it with [`insert_if_new`] in the same transaction that writes the
+//! MESSAGE_RECEIVED event to the outbox (`crate::outbox::enqueue`), so either both commit or
+//! neither does, and a duplicate delivery (a retry, a concurrent copy) inserts nothing.
+//!
+//! A voice note is stored before its transcription is known: the row then keeps the
+//! event's data in `pending_event` with no `event_id`, and [`mark_event_written`] closes it
+//! once the event went to the outbox. [`pending_before`] finds rows a crash left open.
+
+use chrono::{DateTime, Utc};
+use prm_domain::{Channel, PhoneNumber, events::MessageProvider};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, OnConflict},
+};
+use uuid::Uuid;
+
+/// A message as it arrived from a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInboundMessage {
+    /// Our id (the event's `message_id`).
+    pub id: Uuid,
+    pub provider: MessageProvider,
+    /// Twilio `MessageSid`, Meta `wamid…`, voice-agent `call_id`.
+    pub provider_message_id: String,
+    pub channel: Channel,
+    pub from: PhoneNumber,
+    pub to: Option<PhoneNumber>,
+    pub received_at: DateTime<Utc>,
+    /// The MESSAGE_RECEIVED event written with the row; `None` while it is still to come.
+    pub event_id: Option<Uuid>,
+    /// The event data to publish later, when `event_id` is `None`.
+    pub pending_event: Option<String>,
+}
+
+/// A row whose event has not been written yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInbound {
+    pub id: Uuid,
+    pub received_at: DateTime<Utc>,
+    /// The serialized event data kept at insert time.
+    pub pending_event: String,
+}
+
+mod row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inbound_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub provider: String,
+        pub provider_message_id: String,
+        pub channel: String,
+        pub from_number: String,
+        pub to_number: Option<String>,
+        pub received_at: DateTimeUtc,
+        pub event_id: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub pending_event: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The provider as stored (`twilio`, `meta`, `voice_agent`), as the events name it.
+pub fn provider_name(provider: MessageProvider) -> &'static str {
+    match provider {
+        MessageProvider::Twilio => "twilio",
+        MessageProvider::Meta => "meta",
+        MessageProvider::VoiceAgent => "voice_agent",
+        MessageProvider::Recording => "recording",
+    }
+}
+
+/// Inserts the message unless `(provider, provider_message_id)` is already stored.
+/// `true` when this call inserted it; `false` means a duplicate (on PostgreSQL a
+/// concurrent duplicate waits for the first transaction, then sees the conflict).
+pub async fn insert_if_new(
+    conn: &impl ConnectionTrait,
+    message: &NewInboundMessage,
+) -> Result<bool, DbErr> {
+    let model = row::ActiveModel {
+        id: Set(message.id.to_string()),
+        provider: Set(provider_name(message.provider).to_owned()),
+        provider_message_id: Set(message.provider_message_id.clone()),
+        channel: Set(message.channel.as_str().to_owned()),
+        from_number: Set(message.from.as_str().to_owned()),
+        to_number: Set(message.to.as_ref().map(|p| p.as_str().to_owned())),
+        received_at: Set(message.received_at),
+        event_id: Set(message.event_id.map(|id| id.to_string())),
+        pending_event: Set(message.pending_event.clone()),
+    };
+    let inserted = row::Entity::insert(model)
+        .on_conflict(
+            OnConflict::columns([row::Column::Provider, row::Column::ProviderMessageId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Records that the event of message `id` was written, clearing its pending data.
+/// `false` when it had been written already (by a concurrent recovery): the caller must
+/// then roll back its own outbox write.
+pub async fn mark_event_written(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    event_id: Uuid,
+) -> Result<bool, DbErr> {
+    let result = row::Entity::update_many()
+        .col_expr(row::Column::EventId, Expr::value(event_id.to_string()))
+        .col_expr(
+            row::Column::PendingEvent,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(row::Column::Id.eq(id.to_string()))
+        .filter(row::Column::EventId.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Messages received before `before` whose event is still unwritten, oldest first.
+pub async fn pending_before(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<PendingInbound>, DbErr> {
+    let rows = row::Entity::find()
+        .filter(row::Column::EventId.is_null())
+        .filter(row::Column::ReceivedAt.lt(before))
+        .order_by_asc(row::Column::ReceivedAt)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id = Uuid::parse_str(&r.id)
+                .map_err(|e| DbErr::Type(format!("inbound message id is malformed: {e}")))?;
+            Ok(PendingInbound {
+                id,
+                received_at: r.received_at,
+                pending_event: r.pending_event.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// How many rows hold `(provider, provider_message_id)` (0 or 1; for tests and support).
+pub async fn count_for(
+    conn: &impl ConnectionTrait,
+    provider: MessageProvider,
+    provider_message_id: &str,
+) -> Result<u64, DbErr> {
+    row::Entity::find()
+        .filter(row::Column::Provider.eq(provider_name(provider)))
+        .filter(row::Column::ProviderMessageId.eq(provider_message_id))
+        .count(conn)
+        .await
+}
+
+/// All stored inbound messages (tests, metrics).
+pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    row::Entity::find().count(conn).await
+}

@@ -1,0 +1,124 @@
+//! Persistence of the PRM suite: sea-orm entities (private) and repositories
+//! that speak domain types. Runs on PostgreSQL and on SQLite (embedded mode)
+//! from the same code; the schema itself enforces integrity (see `prm-migrations`).
+
+mod appointments;
+mod clinic;
+mod entities;
+mod error;
+pub mod inbound_messages;
+pub mod outbox;
+pub mod testing;
+
+use std::time::Duration;
+
+use prm_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+
+pub use appointments::{AppointmentFilter, NewAppointment};
+pub use clinic::{LocationFilter, PatientFilter, PractitionerFilter, ScheduleFilter};
+pub use error::{Conflict, StoreError};
+pub use sea_orm::{DatabaseTransaction, TransactionTrait};
+
+/// `limit`/`offset` of a list request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// One page of a list and the total number of matching rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// A connection pool to the relational store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `postgres://…` or `sqlite://…` (creating the SQLite file and its
+    /// folder when needed). Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite {
+            prepare_sqlite_path(url)?;
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        // SQLite allows one writer; with several connections a transaction that reads and
+        // then writes fails (SQLITE_BUSY_SNAPSHOT) when another commits in between. One
+        // connection serializes the embedded mode's writes instead.
+        options
+            .max_connections(if sqlite { 1 } else { 16 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        if sqlite {
+            // WAL lets readers proceed while a booking writes; foreign keys are on by default in sqlx.
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        Ok(Self { db })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn connect_and_migrate(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// A trivial query, for readiness probes.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::Unavailable)
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The pool, for adapters that write in the caller's transaction (outbox).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+fn prepare_sqlite_path(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Unavailable(sea_orm::DbErr::Custom(format!(
+                "cannot create the folder of the SQLite database {}: {e}",
+                parent.display()
+            )))
+        })?;
+    }
+    Ok(())
+}

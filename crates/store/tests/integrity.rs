@@ -1,0 +1,258 @@
+//! The schema's own guarantees, checked on the backend chosen by PRM_TEST_DATABASE.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use prm_domain::{
+    AppointmentStatus, Location, Patient, PhoneNumber, Practitioner, PractitionerSchedule, Weekday,
+};
+use prm_store::{
+    Conflict, NewAppointment, Store, StoreError, TransactionTrait, testing::fresh_store,
+};
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+struct Clinic {
+    store: Store,
+    location: Uuid,
+    practitioner: Uuid,
+    patient: Uuid,
+}
+
+async fn clinic() -> Clinic {
+    let store = fresh_store().await;
+    let location = store
+        .insert_location(&Location {
+            id: Uuid::new_v4(),
+            name: "Sede Norte".into(),
+            timezone: chrono_tz::America::Bogota.into(),
+            address: None,
+            city: None,
+            phone: None,
+        })
+        .await
+        .unwrap();
+    let practitioner = store
+        .insert_practitioner(&Practitioner {
+            id: Uuid::new_v4(),
+            name: "Dr. Ana Gómez".into(),
+            specialty: "Cardiology".into(),
+            phone: None,
+            active: true,
+        })
+        .await
+        .unwrap();
+    let patient = store
+        .insert_patient(&Patient {
+            id: Uuid::new_v4(),
+            name: "María Pérez".into(),
+            phone: PhoneNumber::parse("3001234567", "57").unwrap(),
+            birth_date: None,
+            locale: None,
+        })
+        .await
+        .unwrap();
+    Clinic {
+        store,
+        location: location.id,
+        practitioner: practitioner.id,
+        patient: patient.id,
+    }
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 3, 1, h, m, 0).unwrap()
+}
+
+fn appointment(
+    c: &Clinic,
+    start: DateTime<Utc>,
+    minutes: i64,
+    status: AppointmentStatus,
+) -> NewAppointment {
+    NewAppointment {
+        id: Uuid::new_v4(),
+        status,
+        start,
+        end: start + Duration::minutes(minutes),
+        patient_id: c.patient,
+        practitioner_id: c.practitioner,
+        location_id: c.location,
+        conversation_id: None,
+        channel: None,
+        reason: None,
+        notes: None,
+        booking_key: None,
+    }
+}
+
+async fn book(c: &Clinic, a: &NewAppointment) -> Result<(), StoreError> {
+    let txn = c.store.begin().await?;
+    c.store.insert_appointment(&txn, a).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_active_appointments_at_the_same_start_are_impossible() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(14, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+    let err = book(
+        &c,
+        &appointment(&c, at(14, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
+        "{err:?}"
+    );
+    let rows = c
+        .store
+        .list_appointments(
+            &Default::default(),
+            prm_store::Page {
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.total, 1, "the losing booking left nothing behind");
+}
+
+#[tokio::test]
+async fn overlapping_appointments_of_different_lengths_are_impossible() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(14, 0), 60, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+    let err = book(
+        &c,
+        &appointment(&c, at(14, 30), 30, AppointmentStatus::Pending),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
+        "{err:?}"
+    );
+    // Touching intervals are fine: [14:00, 15:00) then [15:00, 15:30).
+    book(
+        &c,
+        &appointment(&c, at(15, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn cancelled_appointments_free_the_time() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(9, 0), 30, AppointmentStatus::Cancelled),
+    )
+    .await
+    .unwrap();
+    book(
+        &c,
+        &appointment(&c, at(9, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn rescheduling_into_an_overlap_is_refused() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(9, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+    let second = appointment(&c, at(10, 0), 30, AppointmentStatus::Booked);
+    book(&c, &second).await.unwrap();
+    let mut moved = c.store.get_appointment(second.id).await.unwrap();
+    moved.start = at(9, 15);
+    moved.end = at(9, 45);
+    let txn = c.store.begin().await.unwrap();
+    let err = c
+        .store
+        .update_appointment(&txn, &moved, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_patient_phone_is_a_conflict() {
+    let c = clinic().await;
+    let err = c
+        .store
+        .insert_patient(&Patient {
+            id: Uuid::new_v4(),
+            name: "Someone Else".into(),
+            phone: PhoneNumber::parse("+573001234567", "57").unwrap(),
+            birth_date: None,
+            locale: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::DuplicatePhone)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_schema_rejects_invalid_rows_even_without_the_api() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(9, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+    let txn = c.store.connection().begin().await.unwrap();
+    for sql in [
+        "UPDATE appointments SET status = 'maybe'",
+        "UPDATE appointments SET channel = 'pigeon'",
+        "UPDATE appointments SET end_at = start_at",
+        "UPDATE patients SET phone = '3001234567'",
+        "UPDATE patients SET locale = 'fr'",
+        "UPDATE practitioners SET name = '  '",
+    ] {
+        let sp = txn.begin().await.unwrap();
+        assert!(sp.execute_unprepared(sql).await.is_err(), "{sql} accepted");
+        sp.rollback().await.unwrap();
+    }
+    txn.rollback().await.unwrap();
+    let schedule = PractitionerSchedule {
+        id: Uuid::new_v4(),
+        practitioner_id: c.practitioner,
+        location_id: Uuid::new_v4(),
+        day_of_week: Weekday::new(0).unwrap(),
+        start_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        end_time: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+        slot_minutes: 30,
+        valid_from: None,
+        valid_to: None,
+    };
+    assert!(matches!(
+        c.store.save_schedule(&schedule, false).await,
+        Err(StoreError::MissingReference)
+    ));
+}

@@ -1,0 +1,21 @@
+//! Schema migrations. The same code runs on PostgreSQL and SQLite; where the two
+//! engines differ (exclusion constraints), the migration branches on the backend.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_clinic;
+mod m20261122_000002_outbox;
+mod m20261122_000003_inbound_messages;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_clinic::Migration),
+            Box::new(m20261122_000002_outbox::Migration),
+            Box::new(m20261122_000003_inbound_messages::Migration),
+        ]
+    }
+}
