@@ -1,0 +1,536 @@
+//! Configuration from the environment (and an optional `.env`), validated once at
+//! start so a misconfigured service refuses to run and names the variable at fault.
+//! Every variable is listed in `.env.example`.
+
+use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+
+use prm_domain::Locale;
+use secrecy::SecretString;
+
+/// A configuration value that could not be used, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The clinic's sender number, E.164.
+    pub whatsapp_number: Option<prm_domain::PhoneNumber>,
+    pub api_base: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WhatsappSettings {
+    pub verify_token: Option<SecretString>,
+    pub app_secret: Option<SecretString>,
+    pub access_token: Option<SecretString>,
+    pub phone_number_id: Option<String>,
+    pub graph_api_base: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct N8nSettings {
+    pub webhook_url: Option<String>,
+    pub callback_secret: Option<SecretString>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OpenAiSettings {
+    pub api_key: Option<SecretString>,
+    pub base_url: Option<String>,
+    pub model: String,
+    pub transcription_model: String,
+}
+
+/// Everything a PRM binary reads from its environment.
+#[derive(Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub environment: Environment,
+    pub database_url: SecretString,
+    pub redis_url: Option<SecretString>,
+    pub redis_key_prefix: String,
+    pub conversation_state_ttl: Duration,
+    pub amqp_url: Option<SecretString>,
+    /// `AMQP_NAME_PREFIX`: prepended to exchange and queue names, so several
+    /// environments (or test runs) can share one broker without seeing each other.
+    pub amqp_name_prefix: String,
+    pub api_keys: Vec<SecretString>,
+    pub public_base_url: String,
+    pub twilio: Option<TwilioSettings>,
+    /// Only `TWILIO_VALIDATE_SIGNATURE=false` turns signature checks off (local demos).
+    pub twilio_validate_signature: bool,
+    pub twilio_auth_token: Option<SecretString>,
+    pub whatsapp: WhatsappSettings,
+    pub n8n: N8nSettings,
+    pub openai: OpenAiSettings,
+    pub voice_agent_secret: Option<SecretString>,
+    pub default_country_code: String,
+    pub default_locale: Locale,
+    pub otel_endpoint: Option<String>,
+    pub otel_service_name: Option<String>,
+    pub max_body_bytes: usize,
+    pub min_booking_notice_minutes: i64,
+    pub slot_window_days: u32,
+}
+
+/// Secrets are never printed; this shows which integrations are configured.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("environment", &self.environment)
+            .field("database", &self.database_kind())
+            .field("redis", &self.redis_url.is_some())
+            .field("amqp", &self.amqp_url.is_some())
+            .field("api_keys", &self.api_keys.len())
+            .field("public_base_url", &self.public_base_url)
+            .field("twilio", &self.twilio.is_some())
+            .field("n8n", &self.n8n.webhook_url.is_some())
+            .field("openai", &self.openai.api_key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/prm.db?mode=rwc";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl Settings {
+    /// Reads `.env` (if present, without overriding the real environment), then the environment.
+    pub fn from_env(default_port: u16) -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(default_port, |name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from a map; handy for tests and tools.
+    pub fn from_map(
+        default_port: u16,
+        vars: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup(default_port, |name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(
+        default_port: u16,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |name: &str| var(name).map(SecretString::from);
+
+        let port = parse_or(&var, "PORT", default_port)?;
+        let environment = match var("PRM_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "PRM_ENV",
+                    format!("`{other}` is neither `development` nor `production`"),
+                ));
+            }
+        };
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+            || database_url.starts_with("sqlite:"))
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        let redis_url = var("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::new(
+                "REDIS_URL",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        let amqp_url = var("AMQP_URL");
+        if let Some(url) = &amqp_url
+            && !(url.starts_with("amqp://") || url.starts_with("amqps://"))
+        {
+            return Err(ConfigError::new(
+                "AMQP_URL",
+                "must start with amqp:// or amqps://",
+            ));
+        }
+
+        let api_keys: Vec<SecretString> = var("PRM_API_KEYS")
+            .map(|keys| {
+                keys.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| SecretString::from(k.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(raw) = var("PRM_API_KEYS")
+            && raw
+                .split(',')
+                .map(str::trim)
+                .any(|k| !k.is_empty() && k.len() < 16)
+        {
+            return Err(ConfigError::new(
+                "PRM_API_KEYS",
+                "every key must be at least 16 characters",
+            ));
+        }
+        if environment == Environment::Production && api_keys.is_empty() {
+            return Err(ConfigError::new(
+                "PRM_API_KEYS",
+                "is required when PRM_ENV=production (clinic endpoints would be open)",
+            ));
+        }
+
+        let public_base_url = var("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://localhost:{port}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "PUBLIC_BASE_URL",
+                "must be an http:// or https:// URL",
+            ));
+        }
+
+        let twilio_auth_token = secret("TWILIO_AUTH_TOKEN");
+        let twilio = match (var("TWILIO_ACCOUNT_SID"), twilio_auth_token.clone()) {
+            (Some(account_sid), Some(auth_token)) => {
+                // The SID goes into the REST path, so only `AC` and alphanumerics.
+                if !account_sid.starts_with("AC")
+                    || account_sid.len() < 3
+                    || !account_sid.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(ConfigError::new(
+                        "TWILIO_ACCOUNT_SID",
+                        "must be `AC` followed by letters and digits",
+                    ));
+                }
+                let whatsapp_number = var("TWILIO_WHATSAPP_NUMBER")
+                    .map(|raw| {
+                        let raw = raw.trim_start_matches("whatsapp:").trim();
+                        if !raw.starts_with('+') {
+                            return Err(ConfigError::new(
+                                "TWILIO_WHATSAPP_NUMBER",
+                                "must be in international form, e.g. +14155238886",
+                            ));
+                        }
+                        prm_domain::PhoneNumber::parse(raw, "1")
+                            .map_err(|e| ConfigError::new("TWILIO_WHATSAPP_NUMBER", e.to_string()))
+                    })
+                    .transpose()?;
+                Some(TwilioSettings {
+                    account_sid,
+                    auth_token,
+                    whatsapp_number,
+                    api_base: url_or(&var, "TWILIO_API_BASE", "https://api.twilio.com")?,
+                })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "TWILIO_AUTH_TOKEN",
+                    "is required when TWILIO_ACCOUNT_SID is set",
+                ));
+            }
+            _ => None,
+        };
+        let twilio_validate_signature = parse_or(&var, "TWILIO_VALIDATE_SIGNATURE", true)?;
+
+        let default_country_code = var("DEFAULT_COUNTRY_CODE").unwrap_or_else(|| "57".to_owned());
+        let default_country_code = default_country_code.trim_start_matches('+').to_owned();
+        if default_country_code.is_empty()
+            || default_country_code.len() > 3
+            || !default_country_code.bytes().all(|b| b.is_ascii_digit())
+            || default_country_code.starts_with('0')
+        {
+            return Err(ConfigError::new(
+                "DEFAULT_COUNTRY_CODE",
+                "must be a country calling code of 1 to 3 digits, e.g. 57",
+            ));
+        }
+        let default_locale = match var("DEFAULT_LOCALE") {
+            None => Locale::Es,
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: String| ConfigError::new("DEFAULT_LOCALE", e))?,
+        };
+
+        let max_body_bytes = parse_or(&var, "PRM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
+        if max_body_bytes < 1024 {
+            return Err(ConfigError::new(
+                "PRM_MAX_BODY_BYTES",
+                "must be at least 1024",
+            ));
+        }
+        let ttl_secs: u64 = parse_or(&var, "CONVERSATION_STATE_TTL_SECS", 900)?;
+        if ttl_secs == 0 {
+            return Err(ConfigError::new(
+                "CONVERSATION_STATE_TTL_SECS",
+                "must be positive",
+            ));
+        }
+        let min_booking_notice_minutes: i64 = parse_or(&var, "MIN_BOOKING_NOTICE_MINUTES", 60)?;
+        if !(0..=60 * 24 * 30).contains(&min_booking_notice_minutes) {
+            return Err(ConfigError::new(
+                "MIN_BOOKING_NOTICE_MINUTES",
+                "must be between 0 and 43200",
+            ));
+        }
+        let slot_window_days: u32 = parse_or(&var, "SLOT_SEARCH_WINDOW_DAYS", 14)?;
+        if !(1..=90).contains(&slot_window_days) {
+            return Err(ConfigError::new(
+                "SLOT_SEARCH_WINDOW_DAYS",
+                "must be between 1 and 90",
+            ));
+        }
+
+        Ok(Self {
+            host: var("HOST").unwrap_or_else(|| "0.0.0.0".to_owned()),
+            port,
+            environment,
+            database_url: SecretString::from(database_url),
+            redis_url: redis_url.map(SecretString::from),
+            redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or_default(),
+            conversation_state_ttl: Duration::from_secs(ttl_secs),
+            amqp_url: amqp_url.map(SecretString::from),
+            amqp_name_prefix: var("AMQP_NAME_PREFIX").unwrap_or_default(),
+            api_keys,
+            public_base_url,
+            twilio,
+            twilio_validate_signature,
+            twilio_auth_token,
+            whatsapp: WhatsappSettings {
+                verify_token: secret("WHATSAPP_VERIFY_TOKEN"),
+                app_secret: secret("WHATSAPP_APP_SECRET"),
+                access_token: secret("WHATSAPP_ACCESS_TOKEN"),
+                phone_number_id: var("WHATSAPP_PHONE_NUMBER_ID"),
+                graph_api_base: url_or(
+                    &var,
+                    "WHATSAPP_GRAPH_API_BASE",
+                    "https://graph.facebook.com/v21.0",
+                )?,
+            },
+            n8n: N8nSettings {
+                webhook_url: optional_url(&var, "N8N_WEBHOOK_URL")?,
+                callback_secret: secret("N8N_CALLBACK_SECRET"),
+            },
+            openai: OpenAiSettings {
+                api_key: secret("OPENAI_API_KEY"),
+                base_url: optional_url(&var, "OPENAI_BASE_URL")?,
+                model: var("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+                transcription_model: var("OPENAI_TRANSCRIPTION_MODEL")
+                    .unwrap_or_else(|| "whisper-1".to_owned()),
+            },
+            voice_agent_secret: secret("VOICE_AGENT_SECRET"),
+            default_country_code,
+            default_locale,
+            otel_endpoint: optional_url(&var, "OTEL_EXPORTER_OTLP_ENDPOINT")?,
+            otel_service_name: var("OTEL_SERVICE_NAME"),
+            max_body_bytes,
+            min_booking_notice_minutes,
+            slot_window_days,
+        })
+    }
+
+    /// `postgres` or `sqlite`, for logs and the start banner (never the URL: it may hold a password).
+    pub fn database_kind(&self) -> &'static str {
+        use secrecy::ExposeSecret;
+        if self.database_url.expose_secret().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    pub fn listen_address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+fn parse_or<T: FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|e: T::Err| ConfigError::new(name, format!("`{raw}` is not valid: {e}"))),
+    }
+}
+
+fn optional_url(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match var(name) {
+        None => Ok(None),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        }
+        Some(_) => Err(ConfigError::new(name, "must be an http:// or https:// URL")),
+    }
+}
+
+fn url_or(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    Ok(optional_url(var, name)?.unwrap_or_else(|| default.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_map(8003, &map)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.port, 8003);
+        assert_eq!(s.host, "0.0.0.0");
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.database_kind(), "sqlite");
+        assert!(s.redis_url.is_none() && s.amqp_url.is_none() && s.twilio.is_none());
+        assert_eq!(s.public_base_url, "http://localhost:8003");
+        assert_eq!(s.conversation_state_ttl, Duration::from_secs(900));
+        assert_eq!(s.default_country_code, "57");
+        assert_eq!(s.default_locale, Locale::Es);
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert!(s.twilio_validate_signature);
+        assert_eq!(s.min_booking_notice_minutes, 60);
+        assert_eq!(s.slot_window_days, 14);
+    }
+
+    #[test]
+    fn errors_name_the_offending_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("PORT", "eighty")], "PORT"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[("REDIS_URL", "localhost:6379")], "REDIS_URL"),
+            (&[("AMQP_URL", "rabbit")], "AMQP_URL"),
+            (&[("PRM_ENV", "staging")], "PRM_ENV"),
+            (&[("PRM_ENV", "production")], "PRM_API_KEYS"),
+            (&[("PRM_API_KEYS", "short")], "PRM_API_KEYS"),
+            (&[("DEFAULT_COUNTRY_CODE", "abc")], "DEFAULT_COUNTRY_CODE"),
+            (&[("DEFAULT_LOCALE", "fr")], "DEFAULT_LOCALE"),
+            (&[("TWILIO_ACCOUNT_SID", "AC123")], "TWILIO_AUTH_TOKEN"),
+            (
+                &[("TWILIO_ACCOUNT_SID", "XX1"), ("TWILIO_AUTH_TOKEN", "t")],
+                "TWILIO_ACCOUNT_SID",
+            ),
+            (
+                &[("TWILIO_VALIDATE_SIGNATURE", "nope")],
+                "TWILIO_VALIDATE_SIGNATURE",
+            ),
+            (&[("PUBLIC_BASE_URL", "prm.example.com")], "PUBLIC_BASE_URL"),
+            (&[("OPENAI_BASE_URL", "ftp://x")], "OPENAI_BASE_URL"),
+            (&[("PRM_MAX_BODY_BYTES", "10")], "PRM_MAX_BODY_BYTES"),
+            (
+                &[("CONVERSATION_STATE_TTL_SECS", "0")],
+                "CONVERSATION_STATE_TTL_SECS",
+            ),
+            (
+                &[("MIN_BOOKING_NOTICE_MINUTES", "-5")],
+                "MIN_BOOKING_NOTICE_MINUTES",
+            ),
+            (
+                &[("SLOT_SEARCH_WINDOW_DAYS", "0")],
+                "SLOT_SEARCH_WINDOW_DAYS",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let err = settings(vars).expect_err(&format!("{vars:?} accepted"));
+            assert_eq!(err.variable, *expected, "{vars:?}: {err}");
+            assert!(err.to_string().contains(expected));
+        }
+    }
+
+    #[test]
+    fn parses_production_configuration() {
+        let s = settings(&[
+            ("PRM_ENV", "production"),
+            ("PRM_API_KEYS", "key-0123456789abcdef, key-fedcba9876543210"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ("PUBLIC_BASE_URL", "https://prm.example.com/"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("TWILIO_AUTH_TOKEN", "secret-token"),
+            ("TWILIO_WHATSAPP_NUMBER", "whatsapp:+14155238886"),
+            ("TWILIO_API_BASE", "https://api.dublin.ie1.twilio.com/"),
+            ("DEFAULT_COUNTRY_CODE", "+91"),
+            ("DEFAULT_LOCALE", "en"),
+        ])
+        .unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        assert_eq!(s.api_keys.len(), 2);
+        assert_eq!(s.database_kind(), "postgres");
+        assert_eq!(s.public_base_url, "https://prm.example.com");
+        let twilio = s.twilio.as_ref().unwrap();
+        assert_eq!(twilio.api_base, "https://api.dublin.ie1.twilio.com");
+        assert_eq!(
+            twilio.whatsapp_number.as_ref().map(|n| n.as_str()),
+            Some("+14155238886")
+        );
+        assert_eq!(s.default_country_code, "91");
+        assert_eq!(s.default_locale, Locale::En);
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://user:hunter2@db/prm"),
+            ("PRM_API_KEYS", "super-secret-key-123456"),
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("TWILIO_AUTH_TOKEN", "twilio-secret-token"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        for secret in ["hunter2", "super-secret-key", "twilio-secret-token"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
+}
