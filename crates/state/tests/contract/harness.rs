@@ -1,0 +1,145 @@
+//! Opens a backend for one contract case and cleans up after it.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use futures::FutureExt;
+use prm_state::{MemoryStateStore, RedisStateStore, StateStore};
+use uuid::Uuid;
+
+/// What a contract case gets: stores sharing one backend under different
+/// prefixes, all below a root prefix unique to this test.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The store under test (prefix `{root}a:`).
+    pub a: Arc<dyn StateStore>,
+    /// Same backend, prefix `{root}b:`.
+    pub b: Arc<dyn StateStore>,
+    /// Same backend, prefix `{root}` only: sees `a`'s keys as `a:{key}`.
+    pub root: Arc<dyn StateStore>,
+}
+
+pub enum Harness {
+    Memory(Ctx),
+    Redis { ctx: Ctx, url: String, root: String },
+}
+
+fn root_prefix() -> String {
+    format!("test:{}:", Uuid::new_v4())
+}
+
+pub async fn memory() -> Option<Harness> {
+    let root = root_prefix();
+    let base = MemoryStateStore::with_prefix(&root);
+    Some(Harness::Memory(Ctx {
+        a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
+        b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
+        root: Arc::new(base),
+    }))
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_TEST_URL")
+        .or_else(|_| std::env::var("REDIS_URL"))
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// The real Redis, or `None` (with a skip message) when it is unreachable
+/// outside CI. Under `CI=true` an unreachable Redis fails the test.
+pub async fn redis() -> Option<Harness> {
+    let url = redis_url();
+    let root = root_prefix();
+    let base = RedisStateStore::new(&url, &root).expect("valid REDIS_TEST_URL");
+    if let Err(err) = base.ping().await {
+        if in_ci() {
+            panic!("CI=true but Redis (REDIS_TEST_URL/REDIS_URL) is unreachable: {err}");
+        }
+        eprintln!(
+            "SKIPPED Redis contract test: Redis (REDIS_TEST_URL/REDIS_URL, default \
+             127.0.0.1:6379) is unreachable: {err}. Set CI=true to make this a failure."
+        );
+        return None;
+    }
+    let ctx = Ctx {
+        a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
+        b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
+        root: Arc::new(base),
+    };
+    Some(Harness::Redis { ctx, url, root })
+}
+
+/// Deletes every key under `root` (SCAN, not KEYS, to stay polite on a
+/// shared Redis) and returns how many there were.
+pub async fn delete_redis_keys(url: &str, root: &str) -> usize {
+    let pool = deadpool_redis::Config::from_url(url)
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .expect("pool");
+    let mut conn = pool.get().await.expect("redis connection for cleanup");
+    let mut cursor: u64 = 0;
+    let mut keys: Vec<String> = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{root}*"))
+            .arg("COUNT")
+            .arg(500)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN");
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    if !keys.is_empty() {
+        let _: u64 = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+    }
+    keys.len()
+}
+
+/// Runs `case` against the backend `open` gives, then cleans up, even when
+/// the case panics (the panic is re-raised afterwards).
+pub async fn run<O, OF, C, CF>(open: O, case: C)
+where
+    O: FnOnce() -> OF,
+    OF: Future<Output = Option<Harness>>,
+    C: FnOnce(Ctx) -> CF,
+    CF: Future<Output = ()>,
+{
+    let Some(harness) = open().await else {
+        return;
+    };
+    let ctx = match &harness {
+        Harness::Memory(ctx) | Harness::Redis { ctx, .. } => ctx.clone(),
+    };
+    // Bounded: a hanging backend fails the test instead of stalling CI.
+    let outcome = AssertUnwindSafe(tokio::time::timeout(Duration::from_secs(60), case(ctx)))
+        .catch_unwind()
+        .await;
+    if let Harness::Redis { url, root, .. } = &harness {
+        delete_redis_keys(url, root).await;
+        assert_eq!(
+            delete_redis_keys(url, root).await,
+            0,
+            "cleanup must leave no test keys behind"
+        );
+    }
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!("contract case did not finish within 60 s"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
