@@ -1,0 +1,335 @@
+//! Shared helpers of the integration tests: real RabbitMQ and PostgreSQL on 127.0.0.1,
+//! unique names per test, bounded waits. Under `CI=true` an unreachable server fails the
+//! test instead of skipping it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{future::Future, time::Duration};
+
+use lapin::{Connection, ConnectionProperties, options::*};
+use prm_bus::{BusConfig, RetryPolicy};
+use prm_migrations::MigratorTrait;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn unavailable(what: &str) {
+    assert!(
+        !in_ci(),
+        "{what} is unreachable on 127.0.0.1 and CI=true: failing instead of skipping"
+    );
+    eprintln!("SKIPPED: {what} is unreachable on 127.0.0.1 (set CI=true to make this a failure)");
+}
+
+async fn reachable(addr: &str) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The AMQP URL, or `None` (skip) when RabbitMQ is down outside CI.
+pub async fn rabbit() -> Option<&'static str> {
+    if reachable("127.0.0.1:5672").await {
+        Some(AMQP_URL)
+    } else {
+        unavailable("RabbitMQ");
+        None
+    }
+}
+
+pub fn unique_prefix() -> String {
+    format!("test-{}.", uuid::Uuid::new_v4().simple())
+}
+
+/// Small, fast retries so tests of the failure paths take milliseconds.
+pub fn test_config(prefix: &str) -> BusConfig {
+    BusConfig {
+        prefix: prefix.to_owned(),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            backoff: prm_bus::Backoff {
+                initial: Duration::from_millis(20),
+                max: Duration::from_millis(100),
+            },
+        },
+        reconnect: prm_bus::Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+        },
+        connect_timeout: Duration::from_secs(5),
+        confirm_timeout: Duration::from_secs(5),
+        ..BusConfig::default()
+    }
+}
+
+pub async fn amqp_connection(url: &str) -> Connection {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(
+            url,
+            ConnectionProperties::default()
+                .with_executor(tokio_executor_trait::Tokio::current())
+                .with_reactor(tokio_reactor_trait::Tokio),
+        ),
+    )
+    .await
+    .expect("connect timed out")
+    .expect("connect to RabbitMQ")
+}
+
+/// Deletes what a test declared under `prefix` (queues of `consumers`, the exchanges).
+pub async fn delete_topology(prefix: &str, consumers: &[&str]) {
+    let conn = amqp_connection(AMQP_URL).await;
+    let ch = conn.create_channel().await.expect("channel");
+    for c in consumers {
+        let _ = ch
+            .queue_delete(&format!("{prefix}{c}"), QueueDeleteOptions::default())
+            .await;
+        let _ = ch
+            .queue_delete(&format!("{prefix}{c}.dlq"), QueueDeleteOptions::default())
+            .await;
+    }
+    let _ = ch
+        .exchange_delete(
+            &format!("{prefix}prm.events"),
+            ExchangeDeleteOptions::default(),
+        )
+        .await;
+    let _ = ch
+        .exchange_delete(
+            &format!("{prefix}prm.events.dlx"),
+            ExchangeDeleteOptions::default(),
+        )
+        .await;
+    let _ = conn.close(200, "bye").await;
+}
+
+/// Polls `check` every 20 ms until it returns true; panics after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A throwaway PostgreSQL database with the suite's migrations, dropped at the end.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    name: Option<String>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl TestDb {
+    /// `None` (skip) when PostgreSQL is down outside CI.
+    pub async fn postgres() -> Option<Self> {
+        if !reachable("127.0.0.1:5432").await {
+            unavailable("PostgreSQL");
+            return None;
+        }
+        let name = format!("bus_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(PG_ADMIN_URL)
+            .await
+            .expect("connect to PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        admin.close().await.expect("close admin");
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let db = Database::connect(&url)
+            .await
+            .expect("connect to test database");
+        prm_migrations::Migrator::up(&db, None)
+            .await
+            .expect("migrations");
+        Some(Self {
+            db,
+            name: Some(name),
+            file: None,
+        })
+    }
+
+    /// An in-memory SQLite database with the same migrations (embedded mode).
+    pub async fn sqlite() -> Self {
+        let file =
+            std::env::temp_dir().join(format!("bus_test_{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let db = Database::connect(&url).await.expect("open sqlite");
+        prm_migrations::Migrator::up(&db, None)
+            .await
+            .expect("migrations");
+        Self {
+            db,
+            name: None,
+            file: Some(file),
+        }
+    }
+
+    pub async fn other_connection(&self) -> DatabaseConnection {
+        let name = self.name.as_ref().expect("postgres only");
+        Database::connect(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            let _ = std::fs::remove_file(file);
+        }
+        let Some(name) = self.name.take() else { return };
+        // Runs even when the test panicked; FORCE ends the pool's sessions.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(PG_ADMIN_URL).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A TCP proxy in front of RabbitMQ whose connections the test can cut: a real outage
+/// for the client without stopping the shared broker.
+pub struct Proxy {
+    pub port: u16,
+    enabled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    kill: tokio::sync::broadcast::Sender<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: &'static str) -> Self {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicBool, Ordering},
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let enabled = Arc::new(AtomicBool::new(true));
+        let (kill, _) = tokio::sync::broadcast::channel(4);
+        let (on, killer) = (enabled.clone(), kill.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !on.load(Ordering::SeqCst) {
+                    drop(inbound); // refused: the broker is "down"
+                    continue;
+                }
+                let mut killed = killer.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = killed.recv() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            enabled,
+            kill,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Drops every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.enabled
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.kill.send(());
+    }
+
+    pub fn restore(&self) {
+        self.enabled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An outside consumer written directly on lapin, as journey orchestration would: its own
+/// queue bound to the `prm.events` exchange. Returns the deliveries as they arrive.
+pub async fn outside_consumer(
+    prefix: &str,
+    queue: &str,
+    routing_key: &str,
+) -> (
+    Connection,
+    tokio::sync::mpsc::UnboundedReceiver<lapin::message::Delivery>,
+) {
+    use futures::StreamExt;
+    let conn = amqp_connection(AMQP_URL).await;
+    let ch = conn.create_channel().await.expect("channel");
+    let queue = format!("{prefix}{queue}");
+    ch.queue_declare(
+        &queue,
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        lapin::types::FieldTable::default(),
+    )
+    .await
+    .expect("declare");
+    ch.queue_bind(
+        &queue,
+        &format!("{prefix}prm.events"),
+        routing_key,
+        QueueBindOptions::default(),
+        lapin::types::FieldTable::default(),
+    )
+    .await
+    .expect("bind");
+    let mut consumer = ch
+        .basic_consume(
+            &queue,
+            "journey-test",
+            BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(delivery)) = consumer.next().await {
+            let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            if tx.send(delivery).is_err() {
+                return;
+            }
+        }
+    });
+    (conn, rx)
+}
