@@ -1,0 +1,819 @@
+//! The booking rules: one function per use case. Handlers call these and only render.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use prm_domain::{
+    Appointment, AppointmentStatus, Channel, Locale, Location, Practitioner, Weekday, hhmm,
+    scheduling::{
+        BusyInterval, Clinic, RankedSlot, Selection, SlotKey, SlotPreferences, SlotQuery,
+        clarify_message, find_slots as search_slots, no_slots_message, parse_selection,
+        rejection_message, render_offer, schedule_slot_at,
+    },
+};
+use prm_platform::{ApiError, FieldError};
+use prm_store::{AppointmentFilter, NewAppointment, Page, Paged, StoreError, outbox};
+use uuid::Uuid;
+
+use super::{
+    events::{self, Parties},
+    offers::{self, OfferedSlotRecord, StoredOffer},
+    views::*,
+};
+use crate::{AppState, error::api_error};
+
+/// Booking rules that come from configuration.
+#[derive(Debug, Clone)]
+pub struct BookingSettings {
+    /// `MIN_BOOKING_NOTICE_MINUTES`: nothing is offered or booked sooner than this.
+    pub min_notice: TimeDelta,
+    /// `SLOT_SEARCH_WINDOW_DAYS`.
+    pub window_days: u32,
+    /// `DEFAULT_LOCALE`, for offers that do not name one.
+    pub default_locale: Locale,
+    /// How long an offer is remembered (`CONVERSATION_STATE_TTL_SECS`).
+    pub offer_ttl: Duration,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            min_notice: TimeDelta::minutes(60),
+            window_days: 14,
+            default_locale: Locale::Es,
+            offer_ttl: Duration::from_secs(900),
+        }
+    }
+}
+
+fn state_error(e: prm_state::StateError) -> ApiError {
+    if e.is_unavailable() {
+        ApiError::unavailable("Conversation state is not reachable; retry shortly.")
+    } else {
+        ApiError::internal(e)
+    }
+}
+
+fn outbox_error(e: outbox::OutboxError) -> ApiError {
+    match e {
+        outbox::OutboxError::Db(db) => api_error(StoreError::from(db)),
+        other => ApiError::internal(other),
+    }
+}
+
+// ---------------------------------------------------------------- search
+
+struct SearchInput {
+    department: String,
+    preferences: SlotPreferences,
+    limit: usize,
+    from_date: Option<NaiveDate>,
+    locale: Locale,
+    exclude: Vec<SlotKey>,
+}
+
+struct SearchResult {
+    slots: Vec<RankedSlot>,
+    views: Vec<SlotView>,
+    message: String,
+    locations: Vec<Location>,
+    location_fallback: bool,
+}
+
+async fn search(state: &AppState, input: SearchInput) -> Result<SearchResult, ApiError> {
+    let store = &state.store;
+    let practitioners = store
+        .practitioners_in_department(&input.department)
+        .await
+        .map_err(api_error)?;
+    let ids: Vec<Uuid> = practitioners.iter().map(|p| p.id).collect();
+    let schedules = store.schedules_of(&ids).await.map_err(api_error)?;
+    let location_ids: Vec<Uuid> = schedules
+        .iter()
+        .map(|s| s.location_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let locations = store
+        .locations_by_ids(&location_ids)
+        .await
+        .map_err(api_error)?;
+
+    let now = Utc::now();
+    // Busy time is fetched with a day of margin each side: zones are at most ±14 h from UTC.
+    let window_start = input
+        .from_date
+        .map_or(now, |d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .min(now);
+    let busy_from = window_start - TimeDelta::days(1);
+    let busy_to = input
+        .from_date
+        .map_or(now, |d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .max(now)
+        + TimeDelta::days(i64::from(state.booking.window_days) + 2);
+    let mut busy: Vec<BusyInterval> = store
+        .active_appointments_between(&ids, busy_from, busy_to)
+        .await
+        .map_err(api_error)?
+        .iter()
+        .filter_map(BusyInterval::from_appointment)
+        .collect();
+    busy.sort_by_key(|b| (b.practitioner_id, b.start));
+
+    let clinic = Clinic {
+        locations: &locations,
+        practitioners: &practitioners,
+        schedules: &schedules,
+        busy: &busy,
+    };
+    let mut query = SlotQuery::new(input.department.clone(), now);
+    query.preferences = input.preferences;
+    query.limit = input.limit;
+    query.from_date = input.from_date;
+    query.window_days = state.booking.window_days;
+    query.min_notice = state.booking.min_notice;
+    query.exclude = input.exclude;
+    let offer = search_slots(&clinic, &query);
+
+    let rendered = render_offer(input.locale, &offer.slots, &clinic);
+    let views = offer
+        .slots
+        .iter()
+        .zip(rendered.texts)
+        .enumerate()
+        .filter_map(|(i, (slot, text))| {
+            let practitioner = practitioners
+                .iter()
+                .find(|p| p.id == slot.slot.practitioner_id)?;
+            let location = locations.iter().find(|l| l.id == slot.slot.location_id)?;
+            Some(SlotView {
+                index: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                start: slot.local_start,
+                end: slot.local_end,
+                practitioner: SlotPractitioner {
+                    id: practitioner.id,
+                    name: practitioner.name.clone(),
+                    specialty: practitioner.specialty.clone(),
+                },
+                location: SlotLocation {
+                    id: location.id,
+                    name: location.name.clone(),
+                },
+                score: slot.score,
+                text,
+            })
+        })
+        .collect();
+    let message = if offer.slots.is_empty() {
+        no_slots_message(input.locale)
+    } else {
+        rendered.message
+    };
+    Ok(SearchResult {
+        slots: offer.slots,
+        views,
+        message,
+        locations,
+        location_fallback: offer.location_fallback,
+    })
+}
+
+fn parse_preferences(
+    p: Option<PreferencesRequest>,
+    errors: &mut Vec<FieldError>,
+) -> SlotPreferences {
+    let p = p.unwrap_or_default();
+    let day_of_week = p.day_of_week.and_then(|d| {
+        Weekday::new(d)
+            .map_err(|e| errors.push(FieldError::new("preferences.day_of_week", e.to_string())))
+            .ok()
+    });
+    let time_of_day = p.time_of_day.as_deref().and_then(|t| {
+        hhmm::parse(t.trim())
+            .map_err(|e| errors.push(FieldError::new("preferences.time_of_day", e)))
+            .ok()
+    });
+    SlotPreferences {
+        location_id: p.location_id,
+        day_of_week,
+        time_of_day,
+        practitioner_id: p.practitioner_id,
+    }
+}
+
+fn parse_locale(raw: Option<&str>, default: Locale, errors: &mut Vec<FieldError>) -> Locale {
+    match raw.map(str::parse::<Locale>) {
+        None => default,
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
+            errors.push(FieldError::new("locale", e));
+            default
+        }
+    }
+}
+
+/// A referenced record: `Some` when found, `None` (with a field error) when unknown.
+fn found<T>(
+    result: Result<T, StoreError>,
+    field: &str,
+    what: &str,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<T>, ApiError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound(_)) => {
+            errors.push(FieldError::new(field, format!("no {what} has this id")));
+            Ok(None)
+        }
+        Err(e) => Err(api_error(e)),
+    }
+}
+
+/// `find-slots`: ranked free slots, remembered for the conversation when one is given.
+pub async fn find_slots(
+    state: &AppState,
+    req: FindSlotsRequest,
+) -> Result<FindSlotsResponse, ApiError> {
+    let mut errors = Vec::new();
+    let department = req.department.trim().to_owned();
+    if department.is_empty() || department.chars().count() > 100 {
+        errors.push(FieldError::new("department", "must be 1 to 100 characters"));
+    }
+    let limit = match req.limit {
+        None => prm_domain::scheduling::DEFAULT_LIMIT,
+        Some(l) if (1..=prm_domain::scheduling::MAX_LIMIT as i64).contains(&l) => l as usize,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "limit",
+                format!(
+                    "must be between 1 and {}",
+                    prm_domain::scheduling::MAX_LIMIT
+                ),
+            ));
+            prm_domain::scheduling::DEFAULT_LIMIT
+        }
+    };
+    let preferences = parse_preferences(req.preferences, &mut errors);
+    let locale = parse_locale(
+        req.locale.as_deref(),
+        state.booking.default_locale,
+        &mut errors,
+    );
+    if let Some(id) = preferences.location_id {
+        found(
+            state.store.get_location(id).await,
+            "preferences.location_id",
+            "location",
+            &mut errors,
+        )?;
+    }
+    if let Some(id) = preferences.practitioner_id {
+        found(
+            state.store.get_practitioner(id).await,
+            "preferences.practitioner_id",
+            "practitioner",
+            &mut errors,
+        )?;
+    }
+    if let Some(id) = req.patient_id {
+        found(
+            state.store.get_patient(id).await,
+            "patient_id",
+            "patient",
+            &mut errors,
+        )?;
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+
+    let result = search(
+        state,
+        SearchInput {
+            department: department.clone(),
+            preferences,
+            limit,
+            from_date: req.from_date,
+            locale,
+            exclude: vec![],
+        },
+    )
+    .await?;
+    let offer_id = match req.conversation_id {
+        None => None,
+        Some(conversation_id) => {
+            let offer = StoredOffer {
+                offer_id: Uuid::now_v7(),
+                conversation_id,
+                patient_id: req.patient_id,
+                department,
+                preferences,
+                from_date: req.from_date,
+                locale,
+                slots: records(&result.slots),
+                offered: result.slots.iter().map(RankedSlot::key).collect(),
+                created_at: Utc::now(),
+            };
+            remember(state, &offer, &result).await?;
+            Some(offer.offer_id)
+        }
+    };
+    Ok(FindSlotsResponse {
+        slots: result.views,
+        message: result.message,
+        offer_id,
+        location_fallback: result.location_fallback,
+    })
+}
+
+fn records(slots: &[RankedSlot]) -> Vec<OfferedSlotRecord> {
+    slots
+        .iter()
+        .map(|s| OfferedSlotRecord {
+            practitioner_id: s.slot.practitioner_id,
+            location_id: s.slot.location_id,
+            start: s.slot.start,
+            end: s.slot.end,
+            local_start: s.local_wall_clock(),
+        })
+        .collect()
+}
+
+/// Saves the offer and announces it (SLOTS_OFFERED) so conversations can send it.
+async fn remember(
+    state: &AppState,
+    offer: &StoredOffer,
+    result: &SearchResult,
+) -> Result<(), ApiError> {
+    offers::save(state.state.as_ref(), offer, state.booking.offer_ttl)
+        .await
+        .map_err(state_error)?;
+    let envelope = events::slots_offered(
+        offer.conversation_id,
+        offer.patient_id,
+        &offer.department,
+        &result.views,
+        &result.locations,
+        &result.message,
+    );
+    let txn = state.store.begin().await.map_err(api_error)?;
+    outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent())
+        .await
+        .map_err(outbox_error)?;
+    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    state.notify_outbox();
+    Ok(())
+}
+
+// ---------------------------------------------------------------- selection
+
+/// What `select-slot` did.
+pub enum Selected {
+    /// Booked now (`replayed = false`) or earlier for the same offer (`true`).
+    Booked {
+        appointment: AppointmentView,
+        replayed: bool,
+    },
+    Reply(SelectionReply),
+}
+
+pub async fn select_slot(state: &AppState, req: SelectSlotRequest) -> Result<Selected, ApiError> {
+    let offer = offers::load(state.state.as_ref(), req.conversation_id)
+        .await
+        .map_err(state_error)?
+        .ok_or_else(|| {
+            ApiError::not_found("Slot offer").with_detail(
+                "This conversation has no current slot offer: it expired (offers last 15 minutes) or was never made. Search again with find-slots.",
+            )
+        })?;
+    let offered: Vec<_> = offer.slots.iter().map(|s| s.local_start).collect();
+    match parse_selection(&req.text, &offered) {
+        Selection::Chosen(index) => {
+            let Some(slot) = offer.slots.get(index.saturating_sub(1)) else {
+                return Ok(Selected::Reply(clarify(&offer)));
+            };
+            let patient_id = offer.patient_id.ok_or_else(|| {
+                ApiError::unprocessable(
+                    "patient_required",
+                    "The offer was made without a patient_id; it cannot be booked.",
+                )
+            })?;
+            let booking_key = format!("offer:{}", offer.offer_id);
+            if let Some(existing) = state
+                .store
+                .appointment_by_booking_key(&booking_key)
+                .await
+                .map_err(api_error)?
+            {
+                return Ok(Selected::Booked {
+                    appointment: view(state, existing).await?,
+                    replayed: true,
+                });
+            }
+            let input = BookingInput {
+                patient_id,
+                practitioner_id: slot.practitioner_id,
+                location_id: slot.location_id,
+                start: slot.start,
+                conversation_id: Some(offer.conversation_id),
+                channel: Some(Channel::Whatsapp),
+                reason: None,
+                notes: None,
+                booking_key: Some(booking_key.clone()),
+            };
+            match book(state, input).await {
+                Ok(appointment) => Ok(Selected::Booked {
+                    appointment,
+                    replayed: false,
+                }),
+                Err(e) if e.status().as_u16() == 409 => {
+                    // A concurrent identical request may have won: return its appointment.
+                    match state
+                        .store
+                        .appointment_by_booking_key(&booking_key)
+                        .await
+                        .map_err(api_error)?
+                    {
+                        Some(existing) => Ok(Selected::Booked {
+                            appointment: view(state, existing).await?,
+                            replayed: true,
+                        }),
+                        None => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Selection::Rejected => {
+            let result = search(
+                state,
+                SearchInput {
+                    department: offer.department.clone(),
+                    preferences: offer.preferences,
+                    limit: offer.slots.len().max(1),
+                    from_date: offer.from_date,
+                    locale: offer.locale,
+                    exclude: offer.offered.clone(),
+                },
+            )
+            .await?;
+            let mut offered = offer.offered.clone();
+            offered.extend(result.slots.iter().map(RankedSlot::key));
+            let next = StoredOffer {
+                offer_id: Uuid::now_v7(),
+                slots: records(&result.slots),
+                offered,
+                created_at: Utc::now(),
+                ..offer
+            };
+            remember(state, &next, &result).await?;
+            let message = format!("{}\n{}", rejection_message(next.locale), result.message);
+            Ok(Selected::Reply(SelectionReply {
+                outcome: SelectionOutcome::Rejected,
+                message,
+                slots: Some(result.views),
+            }))
+        }
+        Selection::Clarify => Ok(Selected::Reply(clarify(&offer))),
+    }
+}
+
+fn clarify(offer: &StoredOffer) -> SelectionReply {
+    SelectionReply {
+        outcome: SelectionOutcome::Clarify,
+        message: clarify_message(offer.locale, offer.slots.len()),
+        slots: None,
+    }
+}
+
+// ---------------------------------------------------------------- booking
+
+pub struct BookingInput {
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub conversation_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+    pub booking_key: Option<String>,
+}
+
+/// Loads patient, practitioner and location, naming the request field of any that is unknown.
+async fn parties(
+    state: &AppState,
+    patient_id: Uuid,
+    practitioner_id: Uuid,
+    location_id: Uuid,
+) -> Result<Parties, ApiError> {
+    let mut errors = Vec::new();
+    let patient = found(
+        state.store.get_patient(patient_id).await,
+        "patient_id",
+        "patient",
+        &mut errors,
+    )?;
+    let practitioner = found(
+        state.store.get_practitioner(practitioner_id).await,
+        "practitioner_id",
+        "practitioner",
+        &mut errors,
+    )?;
+    let location = found(
+        state.store.get_location(location_id).await,
+        "location_id",
+        "location",
+        &mut errors,
+    )?;
+    match (patient, practitioner, location) {
+        (Some(patient), Some(practitioner), Some(location)) if errors.is_empty() => Ok(Parties {
+            patient,
+            practitioner,
+            location,
+        }),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Checks that `start` is a bookable slot of the practitioner at the location and
+/// returns its end.
+async fn bookable_slot(
+    state: &AppState,
+    practitioner: &Practitioner,
+    location: &Location,
+    start: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    if !practitioner.active {
+        return Err(ApiError::unprocessable(
+            "inactive_practitioner",
+            "The practitioner is not taking appointments.",
+        ));
+    }
+    let schedules = state
+        .store
+        .schedules_of(&[practitioner.id])
+        .await
+        .map_err(api_error)?;
+    let slot = schedule_slot_at(&schedules, location, practitioner.id, start)
+        .filter(|slot| slot.location_id == location.id)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "outside_schedule",
+                "The start is not one of the practitioner's slots at this location (see find-slots).",
+            )
+        })?;
+    if slot.start < Utc::now() + state.booking.min_notice {
+        return Err(ApiError::unprocessable(
+            "too_soon",
+            format!(
+                "The slot is in the past or within the minimum notice of {} minutes.",
+                state.booking.min_notice.num_minutes()
+            ),
+        ));
+    }
+    Ok(slot.end)
+}
+
+/// Books a slot: validations first, then one transaction that writes the
+/// appointment and its APPOINTMENT_CREATED event. The schema decides races.
+pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentView, ApiError> {
+    let parties = parties(
+        state,
+        input.patient_id,
+        input.practitioner_id,
+        input.location_id,
+    )
+    .await?;
+    let end = bookable_slot(state, &parties.practitioner, &parties.location, input.start).await?;
+    let new = NewAppointment {
+        id: Uuid::now_v7(),
+        status: AppointmentStatus::Booked,
+        start: input.start,
+        end,
+        patient_id: parties.patient.id,
+        practitioner_id: parties.practitioner.id,
+        location_id: parties.location.id,
+        conversation_id: input.conversation_id,
+        channel: input.channel,
+        reason: input.reason,
+        notes: input.notes,
+        booking_key: input.booking_key,
+    };
+    let txn = state.store.begin().await.map_err(api_error)?;
+    let appointment = state
+        .store
+        .insert_appointment(&txn, &new)
+        .await
+        .map_err(api_error)?;
+    outbox::enqueue(
+        &txn,
+        &events::created(&appointment, &parties),
+        prm_bus::current_traceparent(),
+    )
+    .await
+    .map_err(outbox_error)?;
+    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    state.notify_outbox();
+    tracing::info!(appointment_id = %appointment.id, practitioner_id = %appointment.practitioner_id, "appointment booked");
+    Ok(AppointmentView::new(appointment, Some(&parties.location)))
+}
+
+pub async fn book_explicit(
+    state: &AppState,
+    req: BookAppointmentRequest,
+) -> Result<AppointmentView, ApiError> {
+    book(
+        state,
+        BookingInput {
+            patient_id: req.patient_id,
+            practitioner_id: req.practitioner_id,
+            location_id: req.location_id,
+            start: req.start.with_timezone(&Utc),
+            conversation_id: req.conversation_id,
+            channel: req.channel,
+            reason: req.reason.filter(|r| !r.trim().is_empty()),
+            notes: req.notes.filter(|n| !n.trim().is_empty()),
+            booking_key: None,
+        },
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- reading and changing
+
+async fn view(state: &AppState, a: Appointment) -> Result<AppointmentView, ApiError> {
+    let location = state.store.get_location(a.location_id).await.ok();
+    Ok(AppointmentView::new(a, location.as_ref()))
+}
+
+pub async fn get(state: &AppState, id: Uuid) -> Result<AppointmentView, ApiError> {
+    let a = state.store.get_appointment(id).await.map_err(api_error)?;
+    view(state, a).await
+}
+
+pub async fn list(
+    state: &AppState,
+    filter: &AppointmentFilter,
+    page: Page,
+) -> Result<Paged<AppointmentView>, ApiError> {
+    let paged = state
+        .store
+        .list_appointments(filter, page)
+        .await
+        .map_err(api_error)?;
+    let ids: Vec<Uuid> = paged
+        .items
+        .iter()
+        .map(|a| a.location_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let locations = state
+        .store
+        .locations_by_ids(&ids)
+        .await
+        .map_err(api_error)?;
+    let items = paged
+        .items
+        .into_iter()
+        .map(|a| {
+            let location = locations.iter().find(|l| l.id == a.location_id);
+            AppointmentView::new(a, location)
+        })
+        .collect();
+    Ok(Paged {
+        items,
+        total: paged.total,
+    })
+}
+
+fn invalid_transition(from: AppointmentStatus, to: &str) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!("A {from} appointment cannot be {to}."),
+    )
+}
+
+pub async fn update(
+    state: &AppState,
+    id: Uuid,
+    req: UpdateAppointmentRequest,
+) -> Result<AppointmentView, ApiError> {
+    let current = state.store.get_appointment(id).await.map_err(api_error)?;
+    let mut next = current.clone();
+    let mut rescheduled_parties = None;
+    if req.status == Some(AppointmentStatus::Cancelled) {
+        return Err(ApiError::invalid_field(
+            "status",
+            "use POST /api/v1/prm/appointments/{id}/cancel to cancel",
+        ));
+    }
+    if let Some(start) = req.start {
+        if !current.status.is_active() {
+            return Err(invalid_transition(current.status, "rescheduled"));
+        }
+        let location_id = req.location_id.unwrap_or(current.location_id);
+        let parties = parties(
+            state,
+            current.patient_id,
+            current.practitioner_id,
+            location_id,
+        )
+        .await?;
+        let start = start.with_timezone(&Utc);
+        next.end = bookable_slot(state, &parties.practitioner, &parties.location, start).await?;
+        next.start = start;
+        next.location_id = location_id;
+        rescheduled_parties = Some(parties);
+    } else if req.location_id.is_some() {
+        return Err(ApiError::invalid_field(
+            "location_id",
+            "give a new start together with the location",
+        ));
+    }
+    if let Some(status) = req.status {
+        if !current.status.can_become(status) {
+            return Err(invalid_transition(current.status, status.as_str()));
+        }
+        next.status = status;
+    }
+    if let Some(notes) = req.notes {
+        next.notes = Some(notes).filter(|n| !n.trim().is_empty());
+    }
+    // Everything the event needs is read before the transaction: inside it, only
+    // the transaction's own connection may be used.
+    let previous_location = match &rescheduled_parties {
+        Some(_) => Some(
+            state
+                .store
+                .get_location(current.location_id)
+                .await
+                .map_err(api_error)?,
+        ),
+        None => None,
+    };
+    let txn = state.store.begin().await.map_err(api_error)?;
+    let saved = state
+        .store
+        .update_appointment(&txn, &next, None)
+        .await
+        .map_err(api_error)?;
+    if let (Some(parties), Some(previous_location)) = (&rescheduled_parties, &previous_location) {
+        outbox::enqueue(
+            &txn,
+            &events::rescheduled(&current, &saved, parties, previous_location),
+            prm_bus::current_traceparent(),
+        )
+        .await
+        .map_err(outbox_error)?;
+    }
+    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    state.notify_outbox();
+    view(state, saved).await
+}
+
+pub async fn cancel(
+    state: &AppState,
+    id: Uuid,
+    req: CancelAppointmentRequest,
+) -> Result<AppointmentView, ApiError> {
+    let current = state.store.get_appointment(id).await.map_err(api_error)?;
+    if !current.status.can_become(AppointmentStatus::Cancelled) {
+        return Err(invalid_transition(current.status, "cancelled"));
+    }
+    let by = req.cancelled_by.as_deref().unwrap_or("clinic");
+    if !["patient", "clinic", "system"].contains(&by) {
+        return Err(ApiError::invalid_field(
+            "cancelled_by",
+            "must be patient, clinic or system",
+        ));
+    }
+    let parties = parties(
+        state,
+        current.patient_id,
+        current.practitioner_id,
+        current.location_id,
+    )
+    .await?;
+    let mut next = current.clone();
+    next.status = AppointmentStatus::Cancelled;
+    let reason = req.reason.filter(|r| !r.trim().is_empty());
+    let txn = state.store.begin().await.map_err(api_error)?;
+    let saved = state
+        .store
+        .update_appointment(&txn, &next, reason.clone())
+        .await
+        .map_err(api_error)?;
+    outbox::enqueue(
+        &txn,
+        &events::cancelled(&saved, &parties, reason, by),
+        prm_bus::current_traceparent(),
+    )
+    .await
+    .map_err(outbox_error)?;
+    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    state.notify_outbox();
+    tracing::info!(appointment_id = %saved.id, "appointment cancelled");
+    Ok(AppointmentView::new(saved, Some(&parties.location)))
+}

@@ -1,0 +1,187 @@
+//! `/api/v1/prm/appointments`: find-slots, select-slot, booking, reading, changing, cancelling.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, FixedOffset, Utc};
+use prm_domain::AppointmentStatus;
+use prm_platform::{ApiError, ValidatedJson, error::Problem};
+use prm_store::AppointmentFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
+use uuid::Uuid;
+
+use super::{app, views::*};
+use crate::{
+    AppState,
+    setup::{ListResponse, Paging},
+};
+
+/// Ranked free slots of a department, with a WhatsApp-ready message. With
+/// `conversation_id` the offer is remembered for 15 minutes for `select-slot`.
+#[utoipa::path(post, operation_id = "find_slots", path = "/api/v1/prm/appointments/find-slots", tag = "booking", request_body = FindSlotsRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = FindSlotsResponse), (status = 422, body = Problem), (status = 401, body = Problem)))]
+#[post("/find-slots")]
+pub async fn find_slots(
+    state: web::Data<AppState>,
+    body: ValidatedJson<FindSlotsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app::find_slots(&state, body.into_inner()).await?))
+}
+
+/// Reads the patient's answer to the conversation's current offer: books the chosen
+/// slot (201; a repeat for the same offer returns the same appointment with 200),
+/// offers the next best slots (`rejected`), or asks again (`clarify`).
+#[utoipa::path(post, operation_id = "select_slot", path = "/api/v1/prm/appointments/select-slot", tag = "booking", request_body = SelectSlotRequest,
+    security(("api_key" = [])),
+    responses((status = 201, description = "Booked", body = AppointmentView),
+        (status = 200, description = "Rejected (with new slots), clarification needed, or a repeat of a booked selection", body = SelectionReply),
+        (status = 404, description = "No current offer (expired or unknown)", body = Problem),
+        (status = 409, description = "The slot was taken meanwhile", body = Problem), (status = 422, body = Problem)))]
+#[post("/select-slot")]
+pub async fn select_slot(
+    state: web::Data<AppState>,
+    body: ValidatedJson<SelectSlotRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(match app::select_slot(&state, body.into_inner()).await? {
+        app::Selected::Booked {
+            appointment,
+            replayed: false,
+        } => created(appointment),
+        app::Selected::Booked {
+            appointment,
+            replayed: true,
+        } => HttpResponse::Ok().json(appointment),
+        app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
+    })
+}
+
+fn created(a: AppointmentView) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/prm/appointments/{}", a.id)))
+        .json(a)
+}
+
+/// Book an explicit slot (front desk).
+#[utoipa::path(post, operation_id = "book_appointment", path = "/api/v1/prm/appointments", tag = "booking", request_body = BookAppointmentRequest,
+    security(("api_key" = [])),
+    responses((status = 201, body = AppointmentView),
+        (status = 409, description = "slot_taken: the practitioner is no longer free", body = Problem),
+        (status = 422, description = "Unknown patient, inactive practitioner, outside the schedule, in the past", body = Problem)))]
+#[post("")]
+pub async fn book(
+    state: web::Data<AppState>,
+    body: ValidatedJson<BookAppointmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(created(
+        app::book_explicit(&state, body.into_inner()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentQuery {
+    pub patient_id: Option<Uuid>,
+    pub practitioner_id: Option<Uuid>,
+    pub location_id: Option<Uuid>,
+    /// FHIR status, e.g. `booked`.
+    #[param(value_type = Option<String>, example = "booked")]
+    pub status: Option<AppointmentStatus>,
+    /// Starting at or after (RFC 3339).
+    #[param(value_type = Option<String>, example = "2026-12-01T00:00:00-05:00")]
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Starting before (RFC 3339).
+    #[param(value_type = Option<String>, example = "2026-12-31T00:00:00-05:00")]
+    pub to: Option<DateTime<FixedOffset>>,
+}
+
+/// List appointments.
+#[utoipa::path(get, operation_id = "list_appointments", path = "/api/v1/prm/appointments", tag = "booking", params(AppointmentQuery, Paging),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<AppointmentView>), (status = 422, body = Problem)))]
+#[get("")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<AppointmentQuery>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let filter = AppointmentFilter {
+        patient_id: query.patient_id,
+        practitioner_id: query.practitioner_id,
+        location_id: query.location_id,
+        status: query.status,
+        from: query.from.map(|t| t.with_timezone(&Utc)),
+        to: query.to.map(|t| t.with_timezone(&Utc)),
+    };
+    let paged = app::list(&state, &filter, page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+}
+
+/// Get an appointment.
+#[utoipa::path(get, operation_id = "get_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem)))]
+#[get("/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app::get(&state, *id).await?))
+}
+
+/// Reschedule to another free slot, change notes, or move the FHIR status on
+/// (`arrived`, `fulfilled`, `noshow`, `entered-in-error`). Invalid transitions → 409.
+#[utoipa::path(patch, operation_id = "update_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", request_body = UpdateAppointmentRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem),
+        (status = 409, description = "invalid_transition or slot_taken", body = Problem), (status = 422, body = Problem)))]
+#[patch("/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<UpdateAppointmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app::update(&state, *id, body.into_inner()).await?))
+}
+
+/// Cancel an appointment (409 when it is already cancelled or past cancelling).
+#[utoipa::path(post, operation_id = "cancel_appointment", path = "/api/v1/prm/appointments/{id}/cancel", tag = "booking", request_body = CancelAppointmentRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<CancelAppointmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app::cancel(&state, *id, body.into_inner()).await?))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(find_slots)
+        .service(select_slot)
+        .service(book)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(cancel);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(find_slots, select_slot, book, list, get_one, update, cancel),
+    components(schemas(
+        FindSlotsRequest,
+        PreferencesRequest,
+        FindSlotsResponse,
+        SlotView,
+        SlotPractitioner,
+        SlotLocation,
+        SelectSlotRequest,
+        SelectionReply,
+        SelectionOutcome,
+        BookAppointmentRequest,
+        UpdateAppointmentRequest,
+        CancelAppointmentRequest,
+        AppointmentView
+    ))
+)]
+pub struct Doc;

@@ -1,0 +1,202 @@
+//! Request and response bodies of the booking endpoints.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use prm_domain::{Appointment, AppointmentStatus, Channel, Location};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+pub struct PreferencesRequest {
+    pub location_id: Option<Uuid>,
+    /// 0 = Monday … 6 = Sunday, in the location's time zone.
+    #[schema(example = 0)]
+    pub day_of_week: Option<i64>,
+    /// Preferred local time of day, HH:MM.
+    #[schema(example = "10:00")]
+    pub time_of_day: Option<String>,
+    pub practitioner_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({
+    "department": "Cardiology",
+    "preferences": {"day_of_week": 0, "time_of_day": "10:00"},
+    "limit": 5,
+    "conversation_id": "0193a5e4-1111-7000-8000-000000000001",
+    "patient_id": "0193a5e4-2222-7000-8000-000000000001",
+    "locale": "en"
+}))]
+pub struct FindSlotsRequest {
+    /// Department (practitioner specialty), case-insensitive.
+    pub department: String,
+    #[validate(nested)]
+    pub preferences: Option<PreferencesRequest>,
+    /// 1 to 20, default 5.
+    pub limit: Option<i64>,
+    /// First day of the search window (default: today at each location).
+    pub from_date: Option<NaiveDate>,
+    /// Remember the offer for this conversation (15 minutes) so `select-slot` can book from it.
+    pub conversation_id: Option<Uuid>,
+    /// Who the offer is for; required to book from it.
+    pub patient_id: Option<Uuid>,
+    /// `es` or `en` (default `DEFAULT_LOCALE`).
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SlotPractitioner {
+    pub id: Uuid,
+    pub name: String,
+    pub specialty: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SlotLocation {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SlotView {
+    /// 1-based position in the offer; what the patient answers.
+    pub index: u32,
+    /// RFC 3339 with the location's offset.
+    #[schema(value_type = String, example = "2026-12-07T10:00:00-05:00")]
+    pub start: DateTime<FixedOffset>,
+    #[schema(value_type = String, example = "2026-12-07T10:30:00-05:00")]
+    pub end: DateTime<FixedOffset>,
+    pub practitioner: SlotPractitioner,
+    pub location: SlotLocation,
+    pub score: u32,
+    #[schema(example = "Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte")]
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FindSlotsResponse {
+    pub slots: Vec<SlotView>,
+    /// The numbered list, ready to send on WhatsApp.
+    #[schema(
+        example = "Here are available appointment times:\n1. Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte\n…"
+    )]
+    pub message: String,
+    /// Set when the offer was remembered for a conversation.
+    pub offer_id: Option<Uuid>,
+    /// True when nobody was free at the preferred location and the search widened to the whole department.
+    pub location_fallback: bool,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"conversation_id": "0193a5e4-1111-7000-8000-000000000001", "text": "la segunda"}))]
+pub struct SelectSlotRequest {
+    pub conversation_id: Uuid,
+    /// The patient's answer, verbatim ("2", "the second one", "2pm", "ninguno"…).
+    #[validate(length(min = 1, max = 2000))]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectionOutcome {
+    Rejected,
+    Clarify,
+}
+
+/// `select-slot` when nothing was booked: new options, or a question.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"outcome": "clarify", "message": "Sorry, I didn't understand. Reply with a number from 1 to 5, or \"none\" for other times."}))]
+pub struct SelectionReply {
+    pub outcome: SelectionOutcome,
+    pub message: String,
+    pub slots: Option<Vec<SlotView>>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({
+    "patient_id": "0193a5e4-2222-7000-8000-000000000001",
+    "practitioner_id": "01930000-0000-7000-8000-000000000101",
+    "location_id": "01930000-0000-7000-8000-000000000001",
+    "start": "2026-12-07T10:00:00-05:00",
+    "reason": "Chest pain when climbing stairs"
+}))]
+pub struct BookAppointmentRequest {
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    /// Start of one of the practitioner's slots, RFC 3339.
+    #[schema(value_type = String)]
+    pub start: DateTime<FixedOffset>,
+    pub conversation_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    #[validate(length(max = 1000))]
+    pub reason: Option<String>,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+}
+
+/// Reschedule (`start`, optionally `location_id`), change `notes`, or move the
+/// status along the FHIR workflow (`arrived`, `fulfilled`, `noshow`, `entered-in-error`).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"start": "2026-12-09T11:00:00-05:00", "notes": "Patient asked for a later time"}))]
+pub struct UpdateAppointmentRequest {
+    #[schema(value_type = Option<String>)]
+    pub start: Option<DateTime<FixedOffset>>,
+    pub location_id: Option<Uuid>,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+    pub status: Option<AppointmentStatus>,
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
+pub struct CancelAppointmentRequest {
+    #[validate(length(max = 1000))]
+    pub reason: Option<String>,
+    /// `patient`, `clinic` or `system` (default `clinic`).
+    pub cancelled_by: Option<String>,
+}
+
+/// An appointment, with times in the location's offset.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppointmentView {
+    pub id: Uuid,
+    pub status: AppointmentStatus,
+    #[schema(value_type = String, example = "2026-12-07T10:00:00-05:00")]
+    pub start: DateTime<FixedOffset>,
+    #[schema(value_type = String, example = "2026-12-07T10:30:00-05:00")]
+    pub end: DateTime<FixedOffset>,
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub location_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+}
+
+impl AppointmentView {
+    pub fn new(a: Appointment, location: Option<&Location>) -> Self {
+        let offset = |t: DateTime<Utc>| match location {
+            Some(l) => t.with_timezone(&l.timezone.tz()).fixed_offset(),
+            None => t.fixed_offset(),
+        };
+        Self {
+            id: a.id,
+            status: a.status,
+            start: offset(a.start),
+            end: offset(a.end),
+            patient_id: a.patient_id,
+            practitioner_id: a.practitioner_id,
+            location_id: a.location_id,
+            conversation_id: a.conversation_id,
+            channel: a.channel,
+            reason: a.reason,
+            notes: a.notes,
+            created_at: a.created_at,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Storage errors → API errors, in one place.
+
+use prm_platform::ApiError;
+use prm_store::{Conflict, StoreError};
+
+pub fn api_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound(what) => ApiError::not_found(capitalized(what).as_str()),
+        StoreError::Conflict(Conflict::DuplicatePhone) => ApiError::conflict(
+            "duplicate_phone",
+            "A patient with this phone number already exists.",
+        ),
+        StoreError::Conflict(Conflict::ScheduleOverlap) => ApiError::conflict(
+            "schedule_overlap",
+            "The practitioner already has a schedule overlapping these hours on this weekday.",
+        ),
+        StoreError::Conflict(Conflict::SlotTaken) => ApiError::conflict(
+            "slot_taken",
+            "The practitioner is no longer free at this time.",
+        ),
+        StoreError::Conflict(Conflict::DuplicateBookingKey) => ApiError::conflict(
+            "duplicate_booking",
+            "This booking request was already processed.",
+        ),
+        StoreError::Conflict(Conflict::Duplicate) => {
+            ApiError::conflict("duplicate", "A record like this exists already.")
+        }
+        StoreError::InUse(what) => ApiError::conflict(
+            "in_use",
+            format!("The {what} is still referenced by other records (schedules or appointments)."),
+        ),
+        StoreError::MissingReference => {
+            ApiError::unprocessable("unknown_reference", "A referenced record does not exist.")
+        }
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "database unavailable");
+            ApiError::unavailable("The database is not reachable; retry shortly.")
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,102 @@
+//! The appointments service: clinic set-up (locations, practitioners, schedules,
+//! patients) and, on top of it, slot search and booking.
+//!
+//! It exports `configure` and its OpenAPI document so that the all-in-one `prm`
+//! binary can mount it beside the other services.
+
+pub mod booking;
+pub mod demo;
+pub mod error;
+pub mod setup;
+pub mod startup;
+
+use std::sync::Arc;
+
+use actix_web::{middleware::from_fn, web};
+pub use booking::app::BookingSettings;
+use prm_bus::RelayNotifier;
+use prm_platform::auth::require_api_key;
+use prm_state::StateStore;
+use prm_store::Store;
+use utoipa::OpenApi;
+
+/// Default port of the standalone service.
+pub const DEFAULT_PORT: u16 = 8003;
+
+/// What the handlers share.
+pub struct AppState {
+    pub store: Store,
+    /// For phone numbers written without a country code.
+    pub default_country_code: String,
+    /// Where slot offers are remembered (Redis, or memory when embedded).
+    pub state: Arc<dyn StateStore>,
+    pub booking: BookingSettings,
+    /// Wakes the outbox relay after a commit; `None` leaves it to its polling.
+    pub outbox: Option<RelayNotifier>,
+}
+
+impl AppState {
+    pub fn notify_outbox(&self) {
+        if let Some(notifier) = &self.outbox {
+            notifier.notify();
+        }
+    }
+}
+
+/// The service's routes, each clinic scope behind the API-key middleware.
+#[derive(Clone)]
+pub struct AppointmentsService {
+    state: web::Data<AppState>,
+}
+
+impl AppointmentsService {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state: web::Data::new(state),
+        }
+    }
+
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.state.clone())
+            .service(
+                web::scope("/api/v1/prm/locations")
+                    .wrap(from_fn(require_api_key))
+                    .configure(setup::locations::configure),
+            )
+            .service(
+                web::scope("/api/v1/prm/practitioners")
+                    .wrap(from_fn(require_api_key))
+                    .configure(setup::practitioners::configure)
+                    .configure(setup::schedules::configure),
+            )
+            .service(
+                web::scope("/api/v1/prm/patients")
+                    .wrap(from_fn(require_api_key))
+                    .configure(setup::patients::configure),
+            )
+            .service(
+                web::scope("/api/v1/prm/appointments")
+                    .wrap(from_fn(require_api_key))
+                    .configure(booking::routes::configure),
+            );
+    }
+}
+
+/// The service's own paths and schemas (health, docs and security come from the platform).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = setup::locations::Doc::openapi();
+    doc.merge(setup::practitioners::Doc::openapi());
+    doc.merge(setup::schedules::Doc::openapi());
+    doc.merge(setup::patients::Doc::openapi());
+    doc.merge(booking::routes::Doc::openapi());
+    doc
+}
+
+/// The complete document of the standalone service.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    prm_platform::openapi::document(
+        "PRM appointments",
+        "Clinic set-up (locations, practitioners, schedules, patients), slot search and booking.",
+        [openapi()],
+    )
+}

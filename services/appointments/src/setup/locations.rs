@@ -1,0 +1,170 @@
+//! `/api/v1/prm/locations`
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use prm_domain::{Location, PhoneNumber};
+use prm_platform::{ApiError, ValidatedJson};
+use prm_store::LocationFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text};
+use crate::{AppState, error::api_error};
+
+/// A location as clinics send it, for create and replace.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Sede Norte", "timezone": "America/Bogota", "address": "Calle 100 # 15-20", "city": "Bogotá", "phone": "+5716012345"}))]
+pub struct LocationRequest {
+    pub name: String,
+    /// IANA time-zone name.
+    pub timezone: String,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl LocationRequest {
+    fn into_location(self, id: Uuid, country_code: &str) -> Result<Location, ApiError> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", non_blank(&self.name, 200));
+        let timezone = errors.check("timezone", self.timezone.trim().parse());
+        let address = errors.check("address", optional_text(self.address.as_deref(), 500));
+        let city = errors.check("city", optional_text(self.city.as_deref(), 200));
+        let phone = errors.check(
+            "phone",
+            optional_text(self.phone.as_deref(), 40).and_then(|p| {
+                p.map(|p| PhoneNumber::parse(&p, country_code).map_err(|e| e.to_string()))
+                    .transpose()
+            }),
+        );
+        errors.finish()?;
+        match (name, timezone, address, city, phone) {
+            (Some(name), Some(timezone), Some(address), Some(city), Some(phone)) => Ok(Location {
+                id,
+                name,
+                timezone,
+                address,
+                city,
+                phone,
+            }),
+            _ => Err(ApiError::internal(anyhow::anyhow!(
+                "field errors were not collected"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LocationQuery {
+    /// Case-insensitive part of the name.
+    pub name: Option<String>,
+    /// City (case-insensitive).
+    pub city: Option<String>,
+}
+
+/// Create a location.
+#[utoipa::path(post, operation_id = "create_location", path = "/api/v1/prm/locations", tag = "clinic set-up", request_body = LocationRequest,
+    security(("api_key" = [])),
+    responses((status = 201, body = Location), (status = 422, description = "Invalid field (e.g. unknown time zone)", body = prm_platform::error::Problem),
+        (status = 401, body = prm_platform::error::Problem)))]
+#[post("")]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: ValidatedJson<LocationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let location = body
+        .into_inner()
+        .into_location(Uuid::now_v7(), &state.default_country_code)?;
+    let created = state
+        .store
+        .insert_location(&location)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/prm/locations/{}", created.id)))
+        .json(created))
+}
+
+/// List locations.
+#[utoipa::path(get, operation_id = "list_locations", path = "/api/v1/prm/locations", tag = "clinic set-up", params(LocationQuery, Paging),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>)))]
+#[get("")]
+pub async fn list(
+    state: web::Data<AppState>,
+    filter: web::Query<LocationQuery>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let filter = LocationFilter {
+        name: filter.name.clone(),
+        city: filter.city.clone(),
+    };
+    let paged = state
+        .store
+        .list_locations(&filter, page)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+}
+
+/// Get a location.
+#[utoipa::path(get, operation_id = "get_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem)))]
+#[get("/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.get_location(*id).await.map_err(api_error)?))
+}
+
+/// Replace a location.
+#[utoipa::path(put, operation_id = "update_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", request_body = LocationRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+#[put("/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<LocationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let location = body
+        .into_inner()
+        .into_location(*id, &state.default_country_code)?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .update_location(&location)
+            .await
+            .map_err(api_error)?,
+    ))
+}
+
+/// Delete a location that has no schedules or appointments (409 `in_use` otherwise).
+#[utoipa::path(delete, operation_id = "delete_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 204), (status = 404, body = prm_platform::error::Problem), (status = 409, body = prm_platform::error::Problem)))]
+#[delete("/{id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.store.delete_location(*id).await.map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(remove);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, get_one, update, remove),
+    components(schemas(LocationRequest, Location))
+)]
+pub struct Doc;

@@ -1,0 +1,175 @@
+//! `/api/v1/prm/patients`
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::NaiveDate;
+use prm_domain::{Locale, Patient, PhoneNumber};
+use prm_platform::{ApiError, ValidatedJson};
+use prm_store::PatientFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{FieldErrors, ListResponse, Paging, non_blank};
+use crate::{AppState, error::api_error};
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "María Pérez", "phone": "300 123 4567", "birth_date": "1988-04-12", "locale": "es"}))]
+pub struct PatientRequest {
+    pub name: String,
+    /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers).
+    pub phone: String,
+    pub birth_date: Option<NaiveDate>,
+    /// `es` or `en`.
+    pub locale: Option<String>,
+}
+
+impl PatientRequest {
+    fn into_patient(self, id: Uuid, country_code: &str) -> Result<Patient, ApiError> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", non_blank(&self.name, 200));
+        let phone = errors.check("phone", PhoneNumber::parse(&self.phone, country_code));
+        let locale = errors.check(
+            "locale",
+            self.locale.as_deref().map(str::parse::<Locale>).transpose(),
+        );
+        if let Some(birth_date) = self.birth_date
+            && birth_date > chrono::Utc::now().date_naive()
+        {
+            errors.push("birth_date", "must not be in the future");
+        }
+        errors.finish()?;
+        match (name, phone, locale) {
+            (Some(name), Some(phone), Some(locale)) => Ok(Patient {
+                id,
+                name,
+                phone,
+                birth_date: self.birth_date,
+                locale,
+            }),
+            _ => Err(ApiError::internal(anyhow::anyhow!(
+                "field errors were not collected"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PatientQuery {
+    /// Case-insensitive part of the name.
+    pub name: Option<String>,
+    /// Phone number in any common notation.
+    pub phone: Option<String>,
+}
+
+/// Register a patient. 409 `duplicate_phone` when the number is taken.
+#[utoipa::path(post, operation_id = "create_patient", path = "/api/v1/prm/patients", tag = "clinic set-up", request_body = PatientRequest,
+    security(("api_key" = [])),
+    responses((status = 201, body = Patient), (status = 409, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+#[post("")]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: ValidatedJson<PatientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patient = body
+        .into_inner()
+        .into_patient(Uuid::now_v7(), &state.default_country_code)?;
+    let created = state
+        .store
+        .insert_patient(&patient)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/prm/patients/{}", created.id)))
+        .json(created))
+}
+
+/// List patients.
+#[utoipa::path(get, operation_id = "list_patients", path = "/api/v1/prm/patients", tag = "clinic set-up", params(PatientQuery, Paging),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Patient>)))]
+#[get("")]
+pub async fn list(
+    state: web::Data<AppState>,
+    filter: web::Query<PatientQuery>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let phone = filter
+        .phone
+        .as_deref()
+        .map(|p| PhoneNumber::parse(p, &state.default_country_code))
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("phone", e.to_string()))?;
+    let filter = PatientFilter {
+        name: filter.name.clone(),
+        phone,
+    };
+    let paged = state
+        .store
+        .list_patients(&filter, page)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+}
+
+/// Get a patient.
+#[utoipa::path(get, operation_id = "get_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 200, body = Patient), (status = 404, body = prm_platform::error::Problem)))]
+#[get("/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.get_patient(*id).await.map_err(api_error)?))
+}
+
+/// Replace a patient.
+#[utoipa::path(put, operation_id = "update_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", request_body = PatientRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = Patient), (status = 404, body = prm_platform::error::Problem),
+        (status = 409, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+#[put("/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<PatientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patient = body
+        .into_inner()
+        .into_patient(*id, &state.default_country_code)?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .update_patient(&patient)
+            .await
+            .map_err(api_error)?,
+    ))
+}
+
+/// Delete a patient without appointments (409 `in_use` otherwise).
+#[utoipa::path(delete, operation_id = "delete_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 204), (status = 404, body = prm_platform::error::Problem), (status = 409, body = prm_platform::error::Problem)))]
+#[delete("/{id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state.store.delete_patient(*id).await.map_err(api_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(remove);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, get_one, update, remove),
+    components(schemas(PatientRequest, Patient))
+)]
+pub struct Doc;

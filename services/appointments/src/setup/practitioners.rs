@@ -1,0 +1,178 @@
+//! `/api/v1/prm/practitioners`
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use prm_domain::{PhoneNumber, Practitioner};
+use prm_platform::{ApiError, ValidatedJson};
+use prm_store::PractitionerFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text};
+use crate::{AppState, error::api_error};
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Dr. Ana Gómez", "specialty": "Cardiology", "phone": "+573001112233", "active": true}))]
+pub struct PractitionerRequest {
+    pub name: String,
+    /// The department patients are triaged to, e.g. Cardiology.
+    pub specialty: String,
+    pub phone: Option<String>,
+    /// Defaults to true.
+    pub active: Option<bool>,
+}
+
+impl PractitionerRequest {
+    fn into_practitioner(self, id: Uuid, country_code: &str) -> Result<Practitioner, ApiError> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", non_blank(&self.name, 200));
+        let specialty = errors.check("specialty", non_blank(&self.specialty, 100));
+        let phone = errors.check(
+            "phone",
+            optional_text(self.phone.as_deref(), 40).and_then(|p| {
+                p.map(|p| PhoneNumber::parse(&p, country_code).map_err(|e| e.to_string()))
+                    .transpose()
+            }),
+        );
+        errors.finish()?;
+        match (name, specialty, phone) {
+            (Some(name), Some(specialty), Some(phone)) => Ok(Practitioner {
+                id,
+                name,
+                specialty,
+                phone,
+                active: self.active.unwrap_or(true),
+            }),
+            _ => Err(ApiError::internal(anyhow::anyhow!(
+                "field errors were not collected"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PractitionerQuery {
+    /// Case-insensitive part of the name.
+    pub name: Option<String>,
+    /// Specialty / department (case-insensitive).
+    pub specialty: Option<String>,
+    pub active: Option<bool>,
+    /// Only practitioners with a schedule at this location.
+    pub location_id: Option<Uuid>,
+}
+
+/// Create a practitioner.
+#[utoipa::path(post, operation_id = "create_practitioner", path = "/api/v1/prm/practitioners", tag = "clinic set-up", request_body = PractitionerRequest,
+    security(("api_key" = [])),
+    responses((status = 201, body = Practitioner), (status = 422, body = prm_platform::error::Problem)))]
+#[post("")]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: ValidatedJson<PractitionerRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let practitioner = body
+        .into_inner()
+        .into_practitioner(Uuid::now_v7(), &state.default_country_code)?;
+    let created = state
+        .store
+        .insert_practitioner(&practitioner)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!("/api/v1/prm/practitioners/{}", created.id),
+        ))
+        .json(created))
+}
+
+/// List practitioners.
+#[utoipa::path(get, operation_id = "list_practitioners", path = "/api/v1/prm/practitioners", tag = "clinic set-up", params(PractitionerQuery, Paging),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>)))]
+#[get("")]
+pub async fn list(
+    state: web::Data<AppState>,
+    filter: web::Query<PractitionerQuery>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let filter = PractitionerFilter {
+        name: filter.name.clone(),
+        specialty: filter.specialty.clone(),
+        active: filter.active,
+        location_id: filter.location_id,
+    };
+    let paged = state
+        .store
+        .list_practitioners(&filter, page)
+        .await
+        .map_err(api_error)?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+}
+
+/// Get a practitioner.
+#[utoipa::path(get, operation_id = "get_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem)))]
+#[get("/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.get_practitioner(*id).await.map_err(api_error)?))
+}
+
+/// Replace a practitioner.
+#[utoipa::path(put, operation_id = "update_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", request_body = PractitionerRequest,
+    security(("api_key" = [])),
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+#[put("/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<PractitionerRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let practitioner = body
+        .into_inner()
+        .into_practitioner(*id, &state.default_country_code)?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .update_practitioner(&practitioner)
+            .await
+            .map_err(api_error)?,
+    ))
+}
+
+/// Deactivate a practitioner: no new bookings, history kept. Returns the practitioner.
+#[utoipa::path(delete, operation_id = "deactivate_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", security(("api_key" = [])),
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem)))]
+#[delete("/{id}")]
+pub async fn deactivate(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .deactivate_practitioner(*id)
+            .await
+            .map_err(api_error)?,
+    ))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(update)
+        .service(deactivate);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, get_one, update, deactivate),
+    components(schemas(PractitionerRequest, Practitioner))
+)]
+pub struct Doc;

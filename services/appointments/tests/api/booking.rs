@@ -1,0 +1,730 @@
+//! find-slots, select-slot, explicit booking, rescheduling and cancelling.
+
+use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, fields, problem, spawn_app};
+
+struct Clinic {
+    app: TestApp,
+    location: Value,
+    practitioner: Value,
+    patient: Value,
+}
+
+/// A clinic whose cardiologist works every day 08:00–18:00 in Bogotá, 30-minute slots,
+/// so the tests do not depend on today's weekday.
+async fn clinic() -> Clinic {
+    let app = spawn_app().await;
+    let location = app.create_location().await;
+    let practitioner = app.create_practitioner("Cardiology").await;
+    for day in 0..7 {
+        let r = app
+            .post(
+                &format!("/api/v1/prm/practitioners/{}/schedules", practitioner["id"].as_str().unwrap()),
+                json!({"location_id": location["id"], "day_of_week": day, "start_time": "08:00", "end_time": "18:00", "slot_minutes": 30}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let patient: Value = app
+        .post(
+            "/api/v1/prm/patients",
+            json!({"name": "María Pérez", "phone": "3001234567", "locale": "es"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Clinic {
+        app,
+        location,
+        practitioner,
+        patient,
+    }
+}
+
+/// A slot start at least two days ahead at 10:00 Bogotá time (-05:00, no DST).
+fn future_slot(days: i64, hour: u32) -> String {
+    let bogota = FixedOffset::west_opt(5 * 3600).unwrap();
+    let day = (Utc::now().with_timezone(&bogota) + Duration::days(days)).date_naive();
+    day.and_hms_opt(hour, 0, 0)
+        .unwrap()
+        .and_local_timezone(bogota)
+        .unwrap()
+        .to_rfc3339()
+}
+
+fn booking(c: &Clinic, start: &str) -> Value {
+    json!({"patient_id": c.patient["id"], "practitioner_id": c.practitioner["id"], "location_id": c.location["id"], "start": start})
+}
+
+async fn outbox_events(app: &TestApp, event_type: &str) -> Vec<Value> {
+    let db = app.store.connection();
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT payload FROM outbox WHERE event_type = '{event_type}' ORDER BY seq"),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| serde_json::from_str(&r.try_get::<String>("", "payload").unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn find_slots_ranks_and_renders_the_offer() {
+    let c = clinic().await;
+    let r = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "CARDIOLOGY", "preferences": {"time_of_day": "10:00"}, "locale": "en"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let slots = body["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 5, "default limit");
+    let earliest = Utc::now() + Duration::minutes(60);
+    for (i, slot) in slots.iter().enumerate() {
+        assert_eq!(slot["index"], i + 1);
+        let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            start.offset().local_minus_utc(),
+            -5 * 3600,
+            "Bogotá offset in {}",
+            slot["start"]
+        );
+        assert!(
+            start.with_timezone(&Utc) >= earliest,
+            "never inside the minimum notice"
+        );
+        assert_eq!(slot["practitioner"]["name"], "Dr. Ana Gómez");
+        assert_eq!(slot["location"]["name"], "Sede Norte");
+        assert!(
+            slot["text"]
+                .as_str()
+                .unwrap()
+                .contains("Dr. Ana Gómez at Sede Norte")
+        );
+        // Preferred 10:00: the top slots are within an hour of it.
+        assert!((9..=11).contains(&start.hour()), "{}", slot["start"]);
+    }
+    let scores: Vec<u64> = slots.iter().map(|s| s["score"].as_u64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "ranked: {scores:?}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Here are available appointment times:\n1. "),
+        "{message}"
+    );
+    assert!(message.contains(slots[0]["text"].as_str().unwrap()));
+    assert_eq!(
+        body["offer_id"],
+        Value::Null,
+        "no conversation, nothing remembered"
+    );
+
+    let es: Value = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "cardiology", "limit": 2}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(es["slots"].as_array().unwrap().len(), 2);
+    assert!(
+        es["message"].as_str().unwrap().starts_with("Estos son"),
+        "DEFAULT_LOCALE is es: {}",
+        es["message"]
+    );
+}
+
+#[tokio::test]
+async fn find_slots_skips_booked_time() {
+    let c = clinic().await;
+    let first: Value = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "limit": 1}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let taken = first["slots"][0]["start"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.app
+            .post("/api/v1/prm/appointments", booking(&c, &taken))
+            .await
+            .status(),
+        201
+    );
+    let after: Value = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "limit": 20}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        after["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["start"] != taken.as_str())
+    );
+}
+
+#[tokio::test]
+async fn find_slots_validates_its_input() {
+    let c = clinic().await;
+    for (body, field) in [
+        (json!({"department": ""}), "department"),
+        (json!({"department": "Cardiology", "limit": 50}), "limit"),
+        (json!({"department": "Cardiology", "limit": 0}), "limit"),
+        (
+            json!({"department": "Cardiology", "preferences": {"time_of_day": "25:99"}}),
+            "preferences.time_of_day",
+        ),
+        (
+            json!({"department": "Cardiology", "preferences": {"day_of_week": 9}}),
+            "preferences.day_of_week",
+        ),
+        (
+            json!({"department": "Cardiology", "preferences": {"location_id": uuid::Uuid::new_v4()}}),
+            "preferences.location_id",
+        ),
+        (
+            json!({"department": "Cardiology", "patient_id": uuid::Uuid::new_v4()}),
+            "patient_id",
+        ),
+        (
+            json!({"department": "Cardiology", "locale": "fr"}),
+            "locale",
+        ),
+        (
+            json!({"department": "Cardiology", "from_date": "tomorrow"}),
+            "from_date",
+        ),
+    ] {
+        let p = problem(
+            c.app
+                .post("/api/v1/prm/appointments/find-slots", body.clone())
+                .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(fields(&p), [field], "{body}");
+    }
+    let none: Value = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Neurology", "locale": "en"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["slots"].as_array().unwrap().len(), 0);
+    assert!(
+        none["message"]
+            .as_str()
+            .unwrap()
+            .contains("no appointment times")
+    );
+}
+
+async fn offer(c: &Clinic, conversation: &str) -> Value {
+    let r = c
+        .app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "conversation_id": conversation, "patient_id": c.patient["id"], "locale": "en"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn select(c: &Clinic, conversation: &str, text: &str) -> reqwest::Response {
+    c.app
+        .post(
+            "/api/v1/prm/appointments/select-slot",
+            json!({"conversation_id": conversation, "text": text}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn selecting_a_slot_books_it_once() {
+    let c = clinic().await;
+    let conversation = uuid::Uuid::new_v4().to_string();
+    let offered = offer(&c, &conversation).await;
+    assert!(offered["offer_id"].is_string());
+
+    let r = select(&c, &conversation, "the second one").await;
+    assert_eq!(r.status(), 201);
+    let appointment: Value = r.json().await.unwrap();
+    assert_eq!(appointment["start"], offered["slots"][1]["start"]);
+    assert_eq!(appointment["status"], "booked");
+    assert_eq!(appointment["patient_id"], c.patient["id"]);
+    assert_eq!(appointment["conversation_id"], conversation.as_str());
+
+    let again = select(&c, &conversation, "2").await;
+    assert_eq!(again.status(), 200, "a repeat returns the same appointment");
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["id"],
+        appointment["id"]
+    );
+    assert_eq!(c.app.total("/api/v1/prm/appointments").await, 1);
+
+    let events = outbox_events(&c.app, "APPOINTMENT_CREATED").await;
+    assert_eq!(events.len(), 1, "one event per booking");
+    let data = &events[0]["data"];
+    assert_eq!(events[0]["source"], "appointments");
+    assert_eq!(data["appointment_id"], appointment["id"]);
+    assert_eq!(data["start"], appointment["start"]);
+    assert_eq!(
+        data["patient"],
+        json!({"id": c.patient["id"], "name": "María Pérez", "phone": "+573001234567"})
+    );
+    assert_eq!(data["practitioner"]["specialty"], "Cardiology");
+    assert_eq!(data["location"]["timezone"], "America/Bogota");
+    assert_eq!(data["conversation_id"], conversation.as_str());
+    assert_eq!(outbox_events(&c.app, "SLOTS_OFFERED").await.len(), 1);
+}
+
+#[tokio::test]
+async fn rejecting_offers_the_next_best_slots_and_unclear_answers_get_a_question() {
+    let c = clinic().await;
+    let conversation = uuid::Uuid::new_v4().to_string();
+    let first = offer(&c, &conversation).await;
+    let first_starts: Vec<&str> = first["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap())
+        .collect();
+
+    let r = select(&c, &conversation, "ninguno").await;
+    assert_eq!(r.status(), 200);
+    let rejected: Value = r.json().await.unwrap();
+    assert_eq!(rejected["outcome"], "rejected");
+    let next = rejected["slots"].as_array().unwrap();
+    assert_eq!(next.len(), 5);
+    assert!(
+        next.iter()
+            .all(|s| !first_starts.contains(&s["start"].as_str().unwrap())),
+        "no slot offered twice"
+    );
+
+    let r = select(&c, &conversation, "maybe the blue one?").await;
+    assert_eq!(r.status(), 200);
+    let clarify: Value = r.json().await.unwrap();
+    assert_eq!(clarify["outcome"], "clarify");
+    assert!(clarify["message"].as_str().unwrap().contains("1 to 5"));
+
+    let booked: Value = select(&c, &conversation, "1").await.json().await.unwrap();
+    assert_eq!(
+        booked["start"], next[0]["start"],
+        "booked from the new offer"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_expired_offer_is_404() {
+    let c = clinic().await;
+    let p = problem(
+        select(&c, &uuid::Uuid::new_v4().to_string(), "1").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("expired"));
+    let p = problem(
+        c.app
+            .post(
+                "/api/v1/prm/appointments/select-slot",
+                json!({"conversation_id": uuid::Uuid::new_v4(), "text": ""}),
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["text"]);
+}
+
+#[tokio::test]
+async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
+    let c = clinic().await;
+    let start = future_slot(2, 10);
+    let r = c
+        .app
+        .post("/api/v1/prm/appointments", booking(&c, &start))
+        .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(
+        DateTime::parse_from_rfc3339(created["end"].as_str().unwrap()).unwrap()
+            - DateTime::parse_from_rfc3339(&start).unwrap(),
+        Duration::minutes(30)
+    );
+
+    problem(
+        c.app
+            .post("/api/v1/prm/appointments", booking(&c, &start))
+            .await,
+        409,
+        "slot_taken",
+    )
+    .await;
+    problem(
+        c.app
+            .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 7)))
+            .await,
+        422,
+        "outside_schedule",
+    )
+    .await;
+    let mut off_grid = booking(&c, &future_slot(3, 10));
+    off_grid["start"] = json!(future_slot(3, 10).replace("10:00:00", "10:10:00"));
+    problem(
+        c.app.post("/api/v1/prm/appointments", off_grid).await,
+        422,
+        "outside_schedule",
+    )
+    .await;
+    problem(
+        c.app
+            .post(
+                "/api/v1/prm/appointments",
+                booking(&c, &future_slot(-2, 10)),
+            )
+            .await,
+        422,
+        "too_soon",
+    )
+    .await;
+    let mut unknown = booking(&c, &future_slot(3, 11));
+    unknown["patient_id"] = json!(uuid::Uuid::new_v4());
+    let p = problem(
+        c.app.post("/api/v1/prm/appointments", unknown).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["patient_id"]);
+
+    let id = c.practitioner["id"].as_str().unwrap();
+    assert_eq!(
+        c.app
+            .delete(&format!("/api/v1/prm/practitioners/{id}"))
+            .await
+            .status(),
+        200
+    );
+    problem(
+        c.app
+            .post("/api/v1/prm/appointments", booking(&c, &future_slot(3, 11)))
+            .await,
+        422,
+        "inactive_practitioner",
+    )
+    .await;
+
+    assert_eq!(
+        c.app.total("/api/v1/prm/appointments").await,
+        1,
+        "only the first booking exists"
+    );
+    assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
+}
+
+#[tokio::test]
+async fn appointments_are_listed_rescheduled_and_cancelled() {
+    let c = clinic().await;
+    let a: Value = c
+        .app
+        .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 9)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: Value = c
+        .app
+        .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 11)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let a_path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
+
+    let mine = format!(
+        "/api/v1/prm/appointments?patient_id={}&status=booked",
+        c.patient["id"].as_str().unwrap()
+    );
+    assert_eq!(c.app.total(&mine).await, 2);
+
+    problem(
+        c.app
+            .request(
+                reqwest::Method::PATCH,
+                &a_path,
+                Some(json!({"start": b["start"]})),
+            )
+            .await,
+        409,
+        "slot_taken",
+    )
+    .await;
+    let moved: Value = c
+        .app
+        .request(
+            reqwest::Method::PATCH,
+            &a_path,
+            Some(json!({"start": future_slot(4, 15), "notes": "prefers afternoons"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["start"], future_slot(4, 15).as_str());
+    assert_eq!(moved["notes"], "prefers afternoons");
+    assert_eq!(
+        outbox_events(&c.app, "APPOINTMENT_RESCHEDULED").await.len(),
+        1
+    );
+
+    let r = c
+        .app
+        .post(
+            &format!("{a_path}/cancel"),
+            json!({"reason": "travelling", "cancelled_by": "patient"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    problem(
+        c.app.post(&format!("{a_path}/cancel"), json!({})).await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    problem(
+        c.app
+            .request(
+                reqwest::Method::PATCH,
+                &a_path,
+                Some(json!({"start": future_slot(5, 9)})),
+            )
+            .await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    let cancelled = outbox_events(&c.app, "APPOINTMENT_CANCELLED").await;
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["data"]["reason"], "travelling");
+
+    // The cancelled slot is free again.
+    assert_eq!(
+        c.app
+            .post("/api/v1/prm/appointments", booking(&c, &future_slot(4, 15)))
+            .await
+            .status(),
+        201
+    );
+
+    let b_path = format!("/api/v1/prm/appointments/{}", b["id"].as_str().unwrap());
+    let arrived = c
+        .app
+        .request(
+            reqwest::Method::PATCH,
+            &b_path,
+            Some(json!({"status": "arrived"})),
+        )
+        .await;
+    assert_eq!(arrived.status(), 200);
+    problem(
+        c.app.post(&format!("{b_path}/cancel"), json!({})).await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    problem(
+        c.app
+            .request(
+                reqwest::Method::PATCH,
+                &b_path,
+                Some(json!({"status": "booked"})),
+            )
+            .await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+    problem(
+        c.app
+            .request(
+                reqwest::Method::PATCH,
+                &b_path,
+                Some(json!({"status": "sideways"})),
+            )
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        c.app
+            .get(&format!(
+                "/api/v1/prm/appointments/{}",
+                uuid::Uuid::new_v4()
+            ))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
+    let c = clinic().await;
+    let body = booking(&c, &future_slot(3, 14));
+    let requests = (0..50).map(|_| {
+        let client = c.app.client.clone();
+        let url = format!("{}/api/v1/prm/appointments", c.app.address);
+        let body = body.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(crate::helpers::API_KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let conflicts = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
+    assert_eq!(c.app.total("/api/v1/prm/appointments").await, 1);
+    assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
+}
+
+/// Offers live in Redis when REDIS_URL is set: they are shared by every replica
+/// and expire after CONVERSATION_STATE_TTL_SECS.
+#[tokio::test]
+async fn offers_are_kept_in_redis_and_expire() {
+    let redis_url =
+        std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let app = crate::helpers::spawn_app_with(&[
+        ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("CONVERSATION_STATE_TTL_SECS", "2"),
+    ])
+    .await;
+    let ready: Value = app
+        .client
+        .get(format!("{}/ready", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["state"], "ok",
+        "Redis must be reachable: {ready}"
+    );
+
+    let location = app.create_location().await;
+    let practitioner = app.create_practitioner("Pediatrics").await;
+    for day in 0..7 {
+        app.post(
+            &format!("/api/v1/prm/practitioners/{}/schedules", practitioner["id"].as_str().unwrap()),
+            json!({"location_id": location["id"], "day_of_week": day, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 30}),
+        )
+        .await;
+    }
+    let patient: Value = app
+        .post(
+            "/api/v1/prm/patients",
+            json!({"name": "Juan", "phone": "3105550000"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = uuid::Uuid::new_v4();
+    let r = app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "pediatrics", "conversation_id": conversation, "patient_id": patient["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // The offer is in Redis under the configured prefix, with a TTL.
+    let redis = prm_state::from_config(Some(&redis_url), Some(&prefix)).unwrap();
+    let stored = redis
+        .get(&format!("slot_offer:{conversation}"))
+        .await
+        .unwrap();
+    assert!(stored.is_some_and(|s| s.contains(&conversation.to_string())));
+    assert!(
+        redis
+            .ttl(&format!("slot_offer:{conversation}"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    let expired = app
+        .post(
+            "/api/v1/prm/appointments/select-slot",
+            json!({"conversation_id": conversation, "text": "1"}),
+        )
+        .await;
+    problem(expired, 404, "not_found").await;
+    assert_eq!(app.total("/api/v1/prm/appointments").await, 0);
+
+    app.post(
+        "/api/v1/prm/appointments/find-slots",
+        json!({"department": "pediatrics", "conversation_id": conversation, "patient_id": patient["id"]}),
+    )
+    .await;
+    let booked = app
+        .post(
+            "/api/v1/prm/appointments/select-slot",
+            json!({"conversation_id": conversation, "text": "primero"}),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    redis
+        .delete(&format!("slot_offer:{conversation}"))
+        .await
+        .unwrap();
+}

@@ -1,0 +1,176 @@
+//! Bad input of every kind gives the right 4xx problem+json, changes nothing,
+//! and leaves the service healthy.
+
+use serde_json::json;
+
+use crate::helpers::{fields, problem, spawn_app};
+
+const LOCATIONS: &str = "/api/v1/prm/locations";
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    for body in [
+        "{",
+        "{\"name\": ",
+        "not json",
+        "",
+        "[1, 2",
+        "{\"name\": \"a\"} trailing",
+    ] {
+        problem(app.post_raw(LOCATIONS, body).await, 400, "malformed_json").await;
+    }
+    assert_eq!(app.total(LOCATIONS).await, 0);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn wrong_types_and_missing_fields_name_the_field() {
+    let app = spawn_app().await;
+    let p = problem(
+        app.post(LOCATIONS, json!({"name": 42, "timezone": "America/Bogota"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["name"]);
+    let p = problem(
+        app.post(LOCATIONS, json!({"name": "Sede"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["timezone"]);
+    let p = problem(
+        app.post(LOCATIONS, json!([1, 2])).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["body"]);
+    assert_eq!(app.total(LOCATIONS).await, 0);
+}
+
+#[tokio::test]
+async fn a_3_mib_body_is_413_and_the_service_stays_healthy() {
+    let app = spawn_app().await;
+    let big = format!(
+        "{{\"name\": \"{}\", \"timezone\": \"America/Bogota\"}}",
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let r = app.post_raw(LOCATIONS, big).await;
+    problem(r, 413, "payload_too_large").await;
+    assert_eq!(app.total(LOCATIONS).await, 0);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn a_body_just_over_a_configured_limit_is_413() {
+    let app = crate::helpers::spawn_app_with(&[("PRM_MAX_BODY_BYTES", "2048")]).await;
+    let body = format!(
+        "{{\"name\": \"{}\", \"timezone\": \"America/Bogota\"}}",
+        "x".repeat(2100)
+    );
+    problem(
+        app.post_raw(LOCATIONS, body).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let ok = app
+        .post(
+            LOCATIONS,
+            json!({"name": "Sede", "timezone": "America/Bogota"}),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn non_json_content_type_is_415() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}{LOCATIONS}", app.address))
+        .bearer_auth(crate::helpers::API_KEY)
+        .header("content-type", "text/plain")
+        .body("{\"name\": \"Sede\", \"timezone\": \"America/Bogota\"}")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 415, "unsupported_media_type").await;
+    assert_eq!(app.total(LOCATIONS).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_routes_are_404() {
+    let app = spawn_app().await;
+    let id = uuid::Uuid::new_v4();
+    for path in [
+        format!("/api/v1/prm/locations/{id}"),
+        format!("/api/v1/prm/practitioners/{id}"),
+        format!("/api/v1/prm/patients/{id}"),
+        format!("/api/v1/prm/practitioners/{id}/schedules"),
+    ] {
+        problem(app.get(&path).await, 404, "not_found").await;
+    }
+    problem(
+        app.get("/api/v1/prm/locations/not-a-uuid").await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.get("/api/v1/prm/nothing-here").await,
+        404,
+        "route_not_found",
+    )
+    .await;
+    problem(
+        app.put(
+            &format!("/api/v1/prm/locations/{id}"),
+            json!({"name": "X", "timezone": "UTC"}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.delete(&format!("/api/v1/prm/patients/{id}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_paging_is_422() {
+    let app = spawn_app().await;
+    let p = problem(
+        app.get("/api/v1/prm/locations?limit=0").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["limit"]);
+    problem(
+        app.get("/api/v1/prm/locations?limit=1000").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        app.get("/api/v1/prm/locations?offset=-1").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        app.get("/api/v1/prm/practitioners?active=maybe").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+}

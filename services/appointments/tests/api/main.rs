@@ -1,0 +1,15 @@
+//! HTTP tests of the appointments service: each test starts the real app on
+//! port 0 against a fresh database (SQLite, or PostgreSQL with
+//! PRM_TEST_DATABASE=postgres) and talks HTTP to it.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod auth;
+mod booking;
+mod errors;
+mod events;
+mod helpers;
+mod locations;
+mod patients;
+mod practitioners;
+mod schedules;
