@@ -1,0 +1,396 @@
+//! The application layer: turns an accepted provider message into exactly one
+//! MESSAGE_RECEIVED event (and a status callback into one MESSAGE_STATUS_UPDATED).
+//!
+//! Exactly once, in two steps:
+//! 1. a fast marker in the state store (Redis `SET NX`, 24 h) drops retries and
+//!    concurrent copies before they touch the database;
+//! 2. the `inbound_messages` row, UNIQUE on (provider, provider_message_id), is inserted
+//!    in the same transaction that writes the event to the outbox: a duplicate that got
+//!    past the marker (Redis down, flushed, expired) inserts nothing and writes no event.
+//!
+//! The outbox relay publishes the event; nothing is lost while RabbitMQ is down.
+//! Voice notes are stored at once and their event written when the transcription is
+//! done (or failed), off the request path; a sweep publishes any a crash left behind.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use prm_bus::RelayNotifier;
+use prm_domain::{
+    Channel, Media, PhoneNumber,
+    events::{DeliveryStatus, Envelope, MessageProvider, MessageReceived, MessageStatusUpdated},
+};
+use prm_state::StateStore;
+use prm_store::{
+    Store, TransactionTrait,
+    inbound_messages::{self, NewInboundMessage, provider_name},
+    outbox,
+};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::voice_notes::{AudioSource, VoiceNotes};
+
+/// How long a de-duplication marker lives (Twilio and Meta retry for less than that).
+pub const DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The `source` of the events this service writes.
+pub const SOURCE: &str = "webhooks";
+
+/// A patient's message as a provider delivered it, already validated and normalized.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub provider: MessageProvider,
+    pub provider_message_id: String,
+    pub channel: Channel,
+    pub from: PhoneNumber,
+    pub to: PhoneNumber,
+    pub body: String,
+    pub media: Vec<Media>,
+    pub profile_name: Option<String>,
+    pub wa_id: Option<String>,
+    /// Already known text (a voice agent's transcript).
+    pub transcription: Option<String>,
+    /// Audio to transcribe before the event goes out.
+    pub voice_note: Option<AudioSource>,
+    pub received_at: DateTime<Utc>,
+    /// The voice agent's reading of the call, passed on untouched.
+    pub intent: Option<String>,
+    pub extracted_data: Option<serde_json::Value>,
+}
+
+/// A delivery status reported by a provider for one of our outbound messages.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub provider: MessageProvider,
+    pub provider_message_id: String,
+    pub status: DeliveryStatus,
+    /// The provider's own status word (`sending`, `delivered`…), part of the dedup key.
+    pub raw_status: String,
+    pub error_code: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// First time seen: the event was written (or will be, after transcription).
+    Accepted { message_id: Option<Uuid> },
+    /// Seen before: nothing was written.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
+    #[error("could not serialize the event: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Accepts provider messages and status reports.
+#[derive(Clone)]
+pub struct Inbox {
+    store: Store,
+    dedup: Arc<dyn StateStore>,
+    relay: Option<RelayNotifier>,
+    voice_notes: Arc<VoiceNotes>,
+}
+
+impl Inbox {
+    pub fn new(
+        store: Store,
+        dedup: Arc<dyn StateStore>,
+        relay: Option<RelayNotifier>,
+        voice_notes: Arc<VoiceNotes>,
+    ) -> Self {
+        Self {
+            store,
+            dedup,
+            relay,
+            voice_notes,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn dedup_backend(&self) -> &'static str {
+        self.dedup.backend()
+    }
+
+    pub fn transcription_enabled(&self) -> bool {
+        self.voice_notes.transcription_enabled()
+    }
+
+    /// Records `message` and writes its MESSAGE_RECEIVED event, once per provider id.
+    #[tracing::instrument(skip_all, fields(provider = provider_name(message.provider), provider_message_id = %message.provider_message_id))]
+    pub async fn accept_message(&self, message: InboundMessage) -> Result<Outcome, InboxError> {
+        let key = format!(
+            "webhooks:dedup:{}:{}",
+            provider_name(message.provider),
+            message.provider_message_id
+        );
+        let Some(claimed) = self.claim(&key).await else {
+            tracing::info!("duplicate delivery dropped by the dedup marker");
+            return Ok(Outcome::Duplicate);
+        };
+        let result = self.store_message(message).await;
+        if claimed && !matches!(result, Ok(Outcome::Accepted { .. })) {
+            // Failed (or lost the race in the database): a retry must be able to succeed.
+            self.release(&key, result.is_err()).await;
+        }
+        if matches!(result, Ok(Outcome::Duplicate)) {
+            tracing::info!("duplicate delivery dropped by the unique index");
+        }
+        result
+    }
+
+    /// Writes one MESSAGE_STATUS_UPDATED per (provider id, status).
+    #[tracing::instrument(skip_all, fields(provider = provider_name(report.provider), provider_message_id = %report.provider_message_id, status = %report.raw_status))]
+    pub async fn accept_status(&self, report: StatusReport) -> Result<Outcome, InboxError> {
+        let name = format!(
+            "{}:{}:{}",
+            provider_name(report.provider),
+            report.provider_message_id,
+            report.raw_status.to_ascii_lowercase()
+        );
+        let key = format!("webhooks:status:{name}");
+        let Some(claimed) = self.claim(&key).await else {
+            return Ok(Outcome::Duplicate);
+        };
+        // The event id is derived from (provider, id, status): the outbox's unique event id
+        // is then the database guard, as inbound_messages is for messages.
+        let event_id = Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("prm:status:{name}").as_bytes(),
+        );
+        let data = MessageStatusUpdated {
+            message_id: None,
+            provider: report.provider,
+            provider_message_id: report.provider_message_id,
+            status: report.status,
+            error_code: report.error_code,
+            updated_at: report.updated_at,
+        };
+        let envelope = Envelope::at(SOURCE, data, event_id, Utc::now());
+        let result = async {
+            let txn = self.store.connection().begin().await?;
+            match outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await {
+                Ok(()) => {
+                    txn.commit().await?;
+                    Ok(Outcome::Accepted { message_id: None })
+                }
+                Err(outbox::OutboxError::Db(e)) if is_unique_violation(&e) => {
+                    txn.rollback().await?;
+                    Ok(Outcome::Duplicate)
+                }
+                Err(e) => Err(InboxError::from(e)),
+            }
+        }
+        .await;
+        match &result {
+            Ok(Outcome::Accepted { .. }) => self.wake_relay(),
+            Ok(Outcome::Duplicate) => {}
+            Err(_) if claimed => self.release(&key, true).await,
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// `Some(true)`: we hold the marker; `Some(false)`: the state store is down, go on
+    /// and let the database decide; `None`: someone else holds it (duplicate).
+    async fn claim(&self, key: &str) -> Option<bool> {
+        match self.dedup.set_if_absent(key, "1", DEDUP_TTL).await {
+            Ok(true) => Some(true),
+            Ok(false) => None,
+            Err(error) => {
+                // Degrade, never 500: the unique index still guarantees once.
+                tracing::warn!(%error, "dedup marker unavailable; relying on the database");
+                Some(false)
+            }
+        }
+    }
+
+    async fn release(&self, key: &str, failed: bool) {
+        if !failed {
+            // Lost the race in the database: the row exists, keep the marker.
+            return;
+        }
+        if let Err(error) = self.dedup.delete(key).await {
+            tracing::warn!(%error, "could not release the dedup marker");
+        }
+    }
+
+    async fn store_message(&self, message: InboundMessage) -> Result<Outcome, InboxError> {
+        let message_id = Uuid::now_v7();
+        let transcribe = message.voice_note.is_some() && self.voice_notes.transcription_enabled();
+        let InboundMessage {
+            provider,
+            provider_message_id,
+            channel,
+            from,
+            to,
+            body,
+            media,
+            profile_name,
+            wa_id,
+            transcription,
+            voice_note,
+            received_at,
+            intent,
+            extracted_data,
+        } = message;
+        let data = MessageReceived {
+            message_id,
+            provider,
+            provider_message_id: provider_message_id.clone(),
+            channel,
+            from: from.clone(),
+            to: to.clone(),
+            body,
+            media,
+            profile_name,
+            wa_id,
+            transcription,
+            received_at,
+            intent,
+            extracted_data,
+        };
+        let envelope = Envelope::new(SOURCE, data.clone());
+        let row = NewInboundMessage {
+            id: message_id,
+            provider,
+            provider_message_id,
+            channel,
+            from,
+            to: Some(to),
+            received_at,
+            event_id: (!transcribe).then_some(envelope.id),
+            pending_event: if transcribe {
+                Some(serde_json::to_string(&data)?)
+            } else {
+                None
+            },
+        };
+        let txn = self.store.connection().begin().await?;
+        if !inbound_messages::insert_if_new(&txn, &row).await? {
+            txn.rollback().await?;
+            return Ok(Outcome::Duplicate);
+        }
+        if !transcribe {
+            outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await?;
+        }
+        txn.commit().await?;
+        match voice_note.filter(|_| transcribe) {
+            Some(source) => {
+                tracing::info!(%message_id, "voice note stored; transcribing in the background");
+                self.spawn_transcription(data, source);
+            }
+            None => {
+                tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
+                self.wake_relay();
+            }
+        }
+        Ok(Outcome::Accepted {
+            message_id: Some(message_id),
+        })
+    }
+
+    fn spawn_transcription(&self, data: MessageReceived, source: AudioSource) -> JoinHandle<()> {
+        let inbox = self.clone();
+        let span = tracing::info_span!("transcribe_voice_note", message_id = %data.message_id);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let mut data = data;
+                data.transcription = match inbox.voice_notes.transcribe(&source).await {
+                    Ok(text) => Some(text),
+                    Err(error) => {
+                        tracing::warn!(%error, "transcription failed; the event goes out without it");
+                        None
+                    }
+                };
+                if let Err(error) = inbox.write_pending_event(data).await {
+                    // The row stays pending: the recovery sweep publishes it later.
+                    tracing::error!(error = ?error, "could not write the voice note's event");
+                }
+            },
+            span,
+        ))
+    }
+
+    /// Writes the event of a stored message whose event is still pending.
+    async fn write_pending_event(&self, data: MessageReceived) -> Result<bool, InboxError> {
+        let message_id = data.message_id;
+        let envelope = Envelope::new(SOURCE, data);
+        let txn = self.store.connection().begin().await?;
+        if !inbound_messages::mark_event_written(&txn, message_id, envelope.id).await? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await?;
+        txn.commit().await?;
+        tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
+        self.wake_relay();
+        Ok(true)
+    }
+
+    /// Publishes, without transcription, the events of messages stored before `older_than`
+    /// ago that still have none (a crash or shutdown interrupted their transcription).
+    pub async fn recover_pending(&self, older_than: Duration) -> Result<usize, InboxError> {
+        let before = Utc::now()
+            - chrono::Duration::from_std(older_than)
+                .unwrap_or_else(|_| chrono::Duration::minutes(10));
+        let pending =
+            inbound_messages::pending_before(self.store.connection(), before, 100).await?;
+        let mut written = 0;
+        for row in pending {
+            let data = match serde_json::from_str::<MessageReceived>(&row.pending_event) {
+                Ok(data) => data,
+                Err(error) => {
+                    tracing::error!(message_id = %row.id, %error, "pending inbound message is unreadable; skipped");
+                    continue;
+                }
+            };
+            if self.write_pending_event(data).await? {
+                written += 1;
+            }
+        }
+        if written > 0 {
+            tracing::warn!(
+                written,
+                "published voice-note events left pending by an interrupted transcription"
+            );
+        }
+        Ok(written)
+    }
+
+    /// Runs [`Inbox::recover_pending`] now and then every `every`.
+    pub fn spawn_recovery(&self, older_than: Duration, every: Duration) -> JoinHandle<()> {
+        let inbox = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = inbox.recover_pending(older_than).await {
+                    tracing::warn!(error = ?error, "pending voice-note sweep failed");
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
+    fn wake_relay(&self) {
+        if let Some(relay) = &self.relay {
+            relay.notify();
+        }
+    }
+}
+
+fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,215 @@
+//! The webhooks service: the door through which patients' messages enter PRM.
+//!
+//! It accepts only genuine requests (Twilio `X-Twilio-Signature`, Meta
+//! `X-Hub-Signature-256`, the voice agent's `X-PRM-Signature`), turns each inbound
+//! message into exactly one `MESSAGE_RECEIVED` event (status callbacks into
+//! `MESSAGE_STATUS_UPDATED`) through the transactional outbox, and answers fast.
+//!
+//! It exports [`WebhooksService`] (`configure`), [`openapi`] and [`body_limits`] so that
+//! the all-in-one `prm` binary can mount it beside the other services. The webhook routes
+//! are authenticated by their signatures, not by the clinic API keys.
+
+pub mod health;
+pub mod http;
+pub mod inbox;
+pub mod meta;
+pub mod startup;
+pub mod twilio;
+pub mod voice_agent;
+pub mod voice_notes;
+
+use std::{sync::Arc, time::Duration};
+
+use actix_web::web;
+use prm_bus::RelayNotifier;
+use prm_domain::PhoneNumber;
+use prm_platform::{Settings, server::BodyLimits};
+use prm_state::StateStore;
+use prm_store::Store;
+use prm_twilio::RequestValidator;
+use secrecy::SecretString;
+use utoipa::OpenApi;
+
+use crate::{
+    inbox::Inbox,
+    voice_notes::{VoiceNotes, VoiceNotesConfig},
+};
+
+/// Default port of the standalone service.
+pub const DEFAULT_PORT: u16 = 8001;
+
+/// Where every webhook route lives.
+pub const BASE_PATH: &str = "/api/v1/prm/webhooks";
+
+/// Twilio posts small forms; anything bigger is not Twilio.
+pub const TWILIO_BODY_LIMIT: usize = 64 * 1024;
+/// Meta batches deliveries; its documented maximum is a few MiB.
+pub const WHATSAPP_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The server's body limits with this service's per-route overrides (64 KiB for Twilio,
+/// 4 MiB for Meta). Both the standalone binary and the all-in-one must use them.
+pub fn body_limits(limits: BodyLimits) -> BodyLimits {
+    limits
+        .with_override("/api/v1/prm/webhooks/twilio", TWILIO_BODY_LIMIT)
+        .with_override("/api/v1/prm/webhooks/whatsapp", WHATSAPP_BODY_LIMIT)
+}
+
+/// The service's configuration, taken from [`Settings`].
+#[derive(Clone)]
+pub struct WebhooksConfig {
+    /// `PUBLIC_BASE_URL`: the URL Twilio signs (never the `Host` header).
+    pub public_base_url: String,
+    pub default_country_code: String,
+    /// `TWILIO_VALIDATE_SIGNATURE` (only `false` turns checks off).
+    pub validate_twilio_signature: bool,
+    /// From `TWILIO_AUTH_TOKEN`; `None` → Twilio routes refuse every call while validating.
+    pub twilio_validator: Option<RequestValidator>,
+    /// `TWILIO_WHATSAPP_NUMBER`: the `to` of voice-agent calls that do not name one.
+    pub clinic_number: Option<PhoneNumber>,
+    pub whatsapp_verify_token: Option<SecretString>,
+    pub whatsapp_app_secret: Option<SecretString>,
+    pub voice_agent_secret: Option<SecretString>,
+    pub voice_notes: VoiceNotesConfig,
+    /// How old a voice note without its event must be before the sweep publishes it
+    /// without transcription.
+    pub pending_grace: Duration,
+}
+
+impl WebhooksConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let clinic_number = settings
+            .twilio
+            .as_ref()
+            .and_then(|t| t.whatsapp_number.clone());
+        let timeout = Duration::from_secs(60);
+        Self {
+            public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
+            default_country_code: settings.default_country_code.clone(),
+            validate_twilio_signature: settings.twilio_validate_signature,
+            twilio_validator: settings
+                .twilio_auth_token
+                .clone()
+                .map(RequestValidator::new),
+            clinic_number,
+            whatsapp_verify_token: settings.whatsapp.verify_token.clone(),
+            whatsapp_app_secret: settings.whatsapp.app_secret.clone(),
+            voice_agent_secret: settings.voice_agent_secret.clone(),
+            voice_notes: VoiceNotesConfig {
+                twilio: settings.twilio.as_ref().map(|t| {
+                    (
+                        t.account_sid.clone(),
+                        t.auth_token.clone(),
+                        t.api_base.clone(),
+                    )
+                }),
+                meta_access_token: settings.whatsapp.access_token.clone(),
+                graph_api_base: settings.whatsapp.graph_api_base.clone(),
+                openai_api_key: settings.openai.api_key.clone(),
+                openai_base_url: settings.openai.base_url.clone(),
+                transcription_model: settings.openai.transcription_model.clone(),
+                timeout,
+            },
+            // Twice the transcription timeout: a live transcription always finishes first.
+            pending_grace: timeout * 2,
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct AppState {
+    pub config: WebhooksConfig,
+    pub inbox: Inbox,
+}
+
+/// The service's routes.
+#[derive(Clone)]
+pub struct WebhooksService {
+    state: web::Data<AppState>,
+}
+
+impl WebhooksService {
+    /// `dedup` is the state store for de-duplication markers (`prm_state::from_config`);
+    /// `relay` wakes the outbox relay after each commit (`None`: it polls).
+    pub fn new(
+        config: WebhooksConfig,
+        store: Store,
+        dedup: Arc<dyn StateStore>,
+        relay: Option<RelayNotifier>,
+    ) -> anyhow::Result<Self> {
+        let voice_notes = Arc::new(VoiceNotes::new(config.voice_notes.clone())?);
+        let inbox = Inbox::new(store, dedup, relay, voice_notes);
+        Ok(Self {
+            state: web::Data::new(AppState { config, inbox }),
+        })
+    }
+
+    /// Logs which checks are off or which channels refuse calls (no secrets, no patient data).
+    pub fn log_startup_warnings(&self) {
+        let config = &self.state.config;
+        if !config.validate_twilio_signature {
+            tracing::warn!(
+                "TWILIO_VALIDATE_SIGNATURE=false: Twilio webhooks are accepted WITHOUT signature checks; never run like this in production"
+            );
+        } else if config.twilio_validator.is_none() {
+            tracing::warn!(
+                "TWILIO_AUTH_TOKEN is unset: Twilio webhooks are refused (503) until it is configured"
+            );
+        }
+        if config.whatsapp_app_secret.is_none() {
+            tracing::info!(
+                "WHATSAPP_APP_SECRET is unset: the Meta WhatsApp webhook refuses deliveries (503)"
+            );
+        }
+        if config.voice_agent_secret.is_none() {
+            tracing::info!(
+                "VOICE_AGENT_SECRET is unset: the voice-agent webhook refuses calls (503)"
+            );
+        }
+        if !self.state.inbox.transcription_enabled() {
+            tracing::info!(
+                "OPENAI_API_KEY is unset: voice notes are published without transcription"
+            );
+        }
+    }
+
+    /// Background work to run beside the server: publishes voice-note events that an
+    /// interrupted transcription left pending (at start, then every minute).
+    pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
+        self.state
+            .inbox
+            .spawn_recovery(self.state.config.pending_grace, Duration::from_secs(60))
+    }
+
+    pub fn inbox(&self) -> &Inbox {
+        &self.state.inbox
+    }
+
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.service(
+            web::scope(BASE_PATH)
+                .app_data(self.state.clone())
+                .configure(health::configure)
+                .configure(twilio::configure)
+                .configure(meta::configure)
+                .configure(voice_agent::configure),
+        );
+    }
+}
+
+/// The service's own paths and schemas (health, docs and problem schema come from the platform).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = health::Doc::openapi();
+    doc.merge(twilio::Doc::openapi());
+    doc.merge(meta::Doc::openapi());
+    doc.merge(voice_agent::Doc::openapi());
+    doc
+}
+
+/// The complete document of the standalone service.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    prm_platform::openapi::document(
+        "PRM webhooks",
+        "Inbound webhooks from Twilio (WhatsApp/SMS and status callbacks), Meta's WhatsApp Cloud API and the voice agent. Each accepted message becomes exactly one MESSAGE_RECEIVED event.",
+        [openapi()],
+    )
+}

@@ -1,0 +1,13 @@
+//! HTTP tests of the webhooks service: each test starts the real app on port 0 against a
+//! fresh database (SQLite, or PostgreSQL with PRM_TEST_DATABASE=postgres), the real Redis
+//! for de-duplication markers and, where events must cross the broker, the real RabbitMQ.
+//! Under CI=true an unreachable Redis or RabbitMQ fails the test instead of skipping it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod meta;
+mod rabbit;
+mod transcription;
+mod twilio;
+mod twilio_status;
+mod voice_agent;

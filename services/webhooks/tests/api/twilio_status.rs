@@ -1,0 +1,106 @@
+use crate::helpers::*;
+
+fn status(sid: &str, status: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("MessageStatus", status),
+        ("SmsStatus", status),
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", "whatsapp:+14155238886"),
+        ("To", "whatsapp:+573001234567"),
+        ("ApiVersion", "2010-04-01"),
+    ])
+}
+
+#[tokio::test]
+async fn each_status_of_a_message_becomes_one_status_event() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    for s in ["sent", "sent", "delivered", "delivered", "read"] {
+        twiml(app.post_twilio(STATUS_PATH, &status(&sid, s)).await).await;
+    }
+    let events = app.statuses(&sid).await;
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["sent", "delivered", "read"]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["provider"] == "twilio" && e["message_id"].is_null())
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_statuses_give_one_event() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    let form = status(&sid, "delivered");
+    let responses =
+        futures::future::join_all((0..10).map(|_| app.post_twilio(STATUS_PATH, &form))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+    assert_eq!(app.statuses(&sid).await.len(), 1);
+}
+
+#[tokio::test]
+async fn failures_carry_the_error_code() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    let mut form = status(&sid, "undelivered");
+    form.push(("ErrorCode".into(), "63016".into()));
+    twiml(app.post_twilio(STATUS_PATH, &form).await).await;
+    let events = app.statuses(&sid).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["status"], "undelivered");
+    assert_eq!(events[0]["error_code"], "63016");
+}
+
+#[tokio::test]
+async fn statuses_without_delivery_meaning_are_acknowledged_without_event() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    twiml(
+        app.post_twilio(STATUS_PATH, &status(&sid, "received"))
+            .await,
+    )
+    .await;
+    assert!(app.statuses(&sid).await.is_empty());
+}
+
+#[tokio::test]
+async fn status_callbacks_are_signed_and_complete() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    let form = status(&sid, "delivered");
+    let r = app
+        .client
+        .post(app.url(STATUS_PATH))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 400, "bad_request").await;
+    let r = app
+        .client
+        .post(app.url(STATUS_PATH))
+        .header("X-Twilio-Signature", "AAAA")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403, "invalid_signature").await;
+    let incomplete: Vec<_> = form
+        .iter()
+        .filter(|(k, _)| k != "MessageStatus" && k != "SmsStatus")
+        .cloned()
+        .collect();
+    problem(
+        app.post_twilio(STATUS_PATH, &incomplete).await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert!(app.statuses(&sid).await.is_empty());
+}
