@@ -1,0 +1,48 @@
+# PRM suite. `make run` starts everything on :8080; `make test` runs every test
+# against SQLite and the real PostgreSQL, Redis and RabbitMQ on 127.0.0.1.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+# Crates whose tests touch the relational store run a second time on PostgreSQL.
+DB_CRATES := -p prm-store -p prm-appointments -p prm
+
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench services build check-specs
+
+run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
+	$(CARGO) run --release -p prm -- --demo
+
+demo: run
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+services: ## make sure PostgreSQL, Redis and RabbitMQ are up (starts them if installed)
+	./scripts/services.sh
+
+test: services ## every test, SQLite then PostgreSQL, then the spec and deployment checks
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+	$(MAKE) check-specs
+
+check-specs: ## validate openapi/, asyncapi.yaml and docker-compose.yml offline
+	./scripts/check-specs.sh
+
+test-sqlite:
+	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --all-targets --no-fail-fast
+	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --doc
+
+test-postgres:
+	PRM_TEST_DATABASE=postgres $(CARGO) test $(DB_CRATES) --all-targets --no-fail-fast
+
+lint: ## formatting check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+openapi: ## regenerate openapi/*.json from the code
+	UPDATE_OPENAPI=1 $(CARGO) test -p prm --test openapi
+
+bench: ## benchmarks (see docs/performance.md)
+	$(CARGO) bench --workspace
