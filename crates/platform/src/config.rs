@@ -2,7 +2,7 @@
 //! start so a misconfigured service refuses to run and names the variable at fault.
 //! Every variable is listed in `.env.example`.
 
-use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+use std::{collections::HashMap, fmt, num::NonZeroU32, str::FromStr, time::Duration};
 
 use prm_domain::Locale;
 use secrecy::SecretString;
@@ -54,6 +54,26 @@ pub struct N8nSettings {
     pub callback_secret: Option<SecretString>,
 }
 
+/// One rate limit: a sustained rate per client and the burst a client may send at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+/// Per-client request limits (`RATE_LIMIT_*`). `None` turns a class off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Clinic endpoints under `/api/v1/prm/` (not webhooks).
+    pub api: Option<RateLimit>,
+    /// Provider webhooks under `/api/v1/prm/webhooks/`.
+    pub webhooks: Option<RateLimit>,
+    /// `TRUSTED_PROXY_HOPS`: how many reverse proxies in front of the service append to
+    /// `X-Forwarded-For`. 0 means clients connect directly and the header is ignored,
+    /// so nobody can dodge the limit by sending one.
+    pub trusted_proxy_hops: usize,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct OpenAiSettings {
     pub api_key: Option<SecretString>,
@@ -93,6 +113,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub min_booking_notice_minutes: i64,
     pub slot_window_days: u32,
+    pub rate_limits: RateLimitSettings,
 }
 
 /// Secrets are never printed; this shows which integrations are configured.
@@ -116,6 +137,10 @@ impl fmt::Debug for Settings {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/prm.db?mode=rwc";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Clinic API: (requests per second, burst) per client address.
+pub const DEFAULT_API_RATE: (u32, u32) = (100, 200);
+/// Webhooks: providers deliver from a few addresses, in bursts after an outage.
+pub const DEFAULT_WEBHOOK_RATE: (u32, u32) = (200, 400);
 
 impl Settings {
     /// Reads `.env` (if present, without overriding the real environment), then the environment.
@@ -313,6 +338,26 @@ impl Settings {
             ));
         }
 
+        let rate_limits = RateLimitSettings {
+            api: rate_limit(
+                &var,
+                ("RATE_LIMIT_API_PER_SECOND", DEFAULT_API_RATE.0),
+                ("RATE_LIMIT_API_BURST", DEFAULT_API_RATE.1),
+            )?,
+            webhooks: rate_limit(
+                &var,
+                ("RATE_LIMIT_WEBHOOKS_PER_SECOND", DEFAULT_WEBHOOK_RATE.0),
+                ("RATE_LIMIT_WEBHOOKS_BURST", DEFAULT_WEBHOOK_RATE.1),
+            )?,
+            trusted_proxy_hops: parse_or(&var, "TRUSTED_PROXY_HOPS", 0)?,
+        };
+        if rate_limits.trusted_proxy_hops > 10 {
+            return Err(ConfigError::new(
+                "TRUSTED_PROXY_HOPS",
+                "must be between 0 and 10",
+            ));
+        }
+
         Ok(Self {
             host: var("HOST").unwrap_or_else(|| "0.0.0.0".to_owned()),
             port,
@@ -358,6 +403,7 @@ impl Settings {
             max_body_bytes,
             min_booking_notice_minutes,
             slot_window_days,
+            rate_limits,
         })
     }
 
@@ -390,6 +436,20 @@ where
             .parse()
             .map_err(|e: T::Err| ConfigError::new(name, format!("`{raw}` is not valid: {e}"))),
     }
+}
+
+/// A rate and its burst; a rate of 0 turns the limit off.
+fn rate_limit(
+    var: &impl Fn(&str) -> Option<String>,
+    (rate_name, default_rate): (&'static str, u32),
+    (burst_name, default_burst): (&'static str, u32),
+) -> Result<Option<RateLimit>, ConfigError> {
+    let Some(per_second) = NonZeroU32::new(parse_or(var, rate_name, default_rate)?) else {
+        return Ok(None);
+    };
+    let burst = NonZeroU32::new(parse_or(var, burst_name, default_burst)?)
+        .ok_or_else(|| ConfigError::new(burst_name, "must be at least 1"))?;
+    Ok(Some(RateLimit { per_second, burst }))
 }
 
 fn optional_url(
@@ -442,6 +502,33 @@ mod tests {
         assert!(s.twilio_validate_signature);
         assert_eq!(s.min_booking_notice_minutes, 60);
         assert_eq!(s.slot_window_days, 14);
+        let limit = |(rate, burst): (u32, u32)| RateLimit {
+            per_second: NonZeroU32::new(rate).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+        };
+        assert_eq!(
+            s.rate_limits,
+            RateLimitSettings {
+                api: Some(limit(DEFAULT_API_RATE)),
+                webhooks: Some(limit(DEFAULT_WEBHOOK_RATE)),
+                trusted_proxy_hops: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn a_zero_rate_turns_a_limit_off() {
+        let s = settings(&[
+            ("RATE_LIMIT_API_PER_SECOND", "0"),
+            ("RATE_LIMIT_WEBHOOKS_PER_SECOND", "5"),
+            ("RATE_LIMIT_WEBHOOKS_BURST", "7"),
+            ("TRUSTED_PROXY_HOPS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.api, None);
+        let webhooks = s.rate_limits.webhooks.unwrap();
+        assert_eq!((webhooks.per_second.get(), webhooks.burst.get()), (5, 7));
+        assert_eq!(s.rate_limits.trusted_proxy_hops, 1);
     }
 
     #[test]
@@ -480,6 +567,16 @@ mod tests {
                 &[("SLOT_SEARCH_WINDOW_DAYS", "0")],
                 "SLOT_SEARCH_WINDOW_DAYS",
             ),
+            (
+                &[("RATE_LIMIT_API_PER_SECOND", "fast")],
+                "RATE_LIMIT_API_PER_SECOND",
+            ),
+            (&[("RATE_LIMIT_API_BURST", "0")], "RATE_LIMIT_API_BURST"),
+            (
+                &[("RATE_LIMIT_WEBHOOKS_BURST", "-1")],
+                "RATE_LIMIT_WEBHOOKS_BURST",
+            ),
+            (&[("TRUSTED_PROXY_HOPS", "11")], "TRUSTED_PROXY_HOPS"),
         ];
         for (vars, expected) in cases {
             let err = settings(vars).expect_err(&format!("{vars:?} accepted"));

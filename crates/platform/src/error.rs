@@ -61,6 +61,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     source: Option<anyhow::Error>,
+    /// Whole seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -77,6 +79,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             source: None,
+            retry_after: None,
         }
     }
 
@@ -187,13 +190,18 @@ impl ApiError {
         )
     }
 
-    pub fn too_many_requests() -> Self {
-        Self::new(
+    /// 429 with `Retry-After`, rounded up to whole seconds (at least 1).
+    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "Too many requests",
-            "Slow down and retry later.",
-        )
+            format!("Too many requests from this client. Retry in {seconds} s."),
+        );
+        e.retry_after = Some(seconds);
+        e
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
@@ -283,6 +291,9 @@ impl ResponseError for ApiError {
         response.content_type(PROBLEM_JSON);
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
         }
         response.json(self.problem())
     }

@@ -1,9 +1,9 @@
 //! The HTTP server every PRM binary runs: shared middleware (request tracing,
-//! body limits), problem+json for extractor failures and unknown routes, health,
+//! per-client rate limits, body limits), problem+json for extractor failures and unknown routes, health,
 //! readiness and docs. Services contribute their routes through `configure`.
 //! Binding is separate from serving so tests can bind port 0 and learn the port.
 
-use std::net::TcpListener;
+use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{
     App, Error, HttpMessage, HttpResponse, HttpServer, ResponseError,
@@ -20,6 +20,7 @@ use crate::{
     extract::{BodyLimit, json_config, path_config, query_config},
     health::{Readiness, health, ready},
     openapi::configure_docs,
+    rate_limit::{RateLimits, enforce_rate_limit},
 };
 
 /// Body-size limits: one default, with larger limits for path prefixes that need
@@ -68,6 +69,7 @@ pub struct HttpSetup {
     pub readiness: Readiness,
     pub openapi: utoipa::openapi::OpenApi,
     pub body_limits: BodyLimits,
+    pub rate_limits: Arc<RateLimits>,
 }
 
 /// The configured API keys; with none configured (development only: production
@@ -126,16 +128,19 @@ where
     let api_keys = web::Data::new(setup.api_keys);
     let readiness = web::Data::new(setup.readiness);
     let limits = web::Data::new(setup.body_limits.clone());
+    let rate_limits = web::Data::from(setup.rate_limits);
     let largest = setup.body_limits.largest();
     let default_limit = setup.body_limits.default;
     let doc = setup.openapi;
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(enforce_body_limit))
+            .wrap(from_fn(enforce_rate_limit))
             .wrap(from_fn(crate::request_id::trace_requests))
             .app_data(api_keys.clone())
             .app_data(readiness.clone())
             .app_data(limits.clone())
+            .app_data(rate_limits.clone())
             .app_data(BodyLimit(default_limit))
             .app_data(web::PayloadConfig::new(largest))
             .app_data(json_config(default_limit))

@@ -9,6 +9,7 @@ use prm_bus::{BusConfig, EventBus, OutboxRelay, RelayConfig, RelayHandle, RelayN
 use prm_platform::{
     Settings,
     health::{Readiness, probe},
+    rate_limit::RateLimits,
     server::{BodyLimits, HttpSetup, bind, serve},
 };
 use prm_state::StateStore;
@@ -127,6 +128,7 @@ impl Application {
             readiness: backends.readiness(),
             openapi: api_doc(),
             body_limits: BodyLimits::new(settings.max_body_bytes),
+            rate_limits: std::sync::Arc::new(RateLimits::from_settings(&settings.rate_limits)),
         };
         let server = serve(listener, setup, move |cfg| service.configure(cfg))?;
         Ok(Self {

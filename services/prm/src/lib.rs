@@ -6,6 +6,7 @@ use actix_web::dev::Server;
 use prm_appointments::startup::Backends;
 use prm_platform::{
     Settings,
+    rate_limit::RateLimits,
     server::{BodyLimits, HttpSetup, bind, serve},
 };
 use prm_webhooks::{WebhooksConfig, WebhooksService};
@@ -61,6 +62,7 @@ impl Suite {
             readiness,
             openapi: api_doc(),
             body_limits: prm_webhooks::body_limits(BodyLimits::new(settings.max_body_bytes)),
+            rate_limits: std::sync::Arc::new(RateLimits::from_settings(&settings.rate_limits)),
         };
         let server = serve(listener, setup, move |cfg| {
             appointments.configure(cfg);

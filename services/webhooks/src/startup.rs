@@ -6,6 +6,7 @@ use prm_bus::{BusConfig, OutboxRelay, RelayConfig, RelayHandle};
 use prm_platform::{
     Settings,
     health::{Readiness, probe},
+    rate_limit::RateLimits,
     server::{BodyLimits, HttpSetup, bind, serve},
 };
 use prm_store::Store;
@@ -79,6 +80,7 @@ impl Application {
             readiness,
             openapi: api_doc(),
             body_limits: body_limits(BodyLimits::new(settings.max_body_bytes)),
+            rate_limits: std::sync::Arc::new(RateLimits::from_settings(&settings.rate_limits)),
         };
         let routes = service.clone();
         let server = serve(listener, setup, move |cfg| routes.configure(cfg))?;

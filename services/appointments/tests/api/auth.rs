@@ -135,3 +135,53 @@ async fn every_response_carries_a_request_id() {
         "unsafe ids are replaced"
     );
 }
+
+#[tokio::test]
+async fn a_flooding_client_gets_429_before_auth_and_nothing_is_written() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("RATE_LIMIT_API_PER_SECOND", "1"),
+        ("RATE_LIMIT_API_BURST", "2"),
+    ])
+    .await;
+    app.create_location().await;
+    // Guessing keys costs the same tokens: the second request uses the last one.
+    let url = format!("{}/api/v1/prm/locations", app.address);
+    let guess = app
+        .client
+        .get(&url)
+        .bearer_auth("guess-0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    problem(guess, 401, "unauthorized").await;
+
+    let limited = app
+        .post(
+            "/api/v1/prm/locations",
+            serde_json::json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
+        )
+        .await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    problem(limited, 429, "rate_limited").await;
+
+    for path in ["/health", "/ready", "/openapi.json"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path} is never limited");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    assert_eq!(
+        app.total("/api/v1/prm/locations").await,
+        1,
+        "the limited POST wrote nothing"
+    );
+}

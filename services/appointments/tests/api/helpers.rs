@@ -32,6 +32,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ("PORT", "0"),
         ("PRM_API_KEYS", API_KEY),
         ("DATABASE_URL", database_url.as_str()),
+        // Tests send bursts from one address; rate_limit.rs turns the limits on.
+        ("RATE_LIMIT_API_PER_SECOND", "0"),
+        ("RATE_LIMIT_WEBHOOKS_PER_SECOND", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

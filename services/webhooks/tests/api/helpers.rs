@@ -130,6 +130,9 @@ pub async fn spawn(options: Spawn) -> TestApp {
         ("VOICE_AGENT_SECRET", VOICE_SECRET),
         ("DEFAULT_COUNTRY_CODE", "57"),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
+        // Tests send bursts from one address; rate_limit.rs turns the limits on.
+        ("RATE_LIMIT_API_PER_SECOND", "0"),
+        ("RATE_LIMIT_WEBHOOKS_PER_SECOND", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -7,6 +7,7 @@
 mod helpers;
 mod meta;
 mod rabbit;
+mod rate_limit;
 mod transcription;
 mod twilio;
 mod twilio_status;
