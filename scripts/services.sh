@@ -26,6 +26,13 @@ ensure() { # name, check, start command, seconds
   fi
 }
 
+# A clean build of the workspace's tests takes about 5 GB under target/; a full disk
+# shows up later as an obscure linker or rustc I/O error, so say it up front.
+free_kb=$(df -Pk . 2>/dev/null | awk 'NR==2 {print $4}')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((6 * 1024 * 1024)) ]; then
+  echo "services: WARNING: only $((free_kb / 1024)) MiB free here; a clean test build needs about 5 GiB" >&2
+fi
+
 status=0
 ensure PostgreSQL "pg_isready -h 127.0.0.1 -p 5432 -q || port_open 5432" \
   'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start' 30 || status=1
