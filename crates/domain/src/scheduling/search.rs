@@ -118,29 +118,46 @@ pub struct SlotOffer {
     /// Every free slot in the window for the practitioners searched (excluded ones
     /// included): tells "fully booked" apart from "you have seen them all".
     pub available: usize,
-    /// True when nothing could be offered at the preferred location and the search was
-    /// widened to the department's other locations.
+    /// True when nobody of the department practises at the preferred location, so the
+    /// search covered the department's other locations.
     pub location_fallback: bool,
 }
 
 /// Finds the best slots for a department (ARCHITECTURE §6).
 ///
 /// Practitioners must be active and have the department as specialty. With a preferred
-/// location, only its schedules are searched; when that yields nothing to offer (nobody
-/// there, or nobody free) the search falls back to every location, so the patient always
-/// gets the department's best alternatives.
+/// location, only its schedules are searched, and the search falls back to every
+/// location only when nobody of the department practises there (no current schedule).
+/// When they do but are fully booked, the offer is empty: the patient asked for that
+/// location, and the caller can ask again without the preference.
 pub fn find_slots(clinic: &Clinic<'_>, query: &SlotQuery) -> SlotOffer {
     let limit = query.limit.min(MAX_LIMIT);
-    if let Some(location_id) = query.preferences.location_id {
-        let offer = ranked(clinic, query, Some(location_id), limit);
-        if !offer.slots.is_empty() || (limit == 0 && offer.available > 0) {
-            return offer;
+    match query.preferences.location_id {
+        Some(location_id) if department_practises_at(clinic, query, location_id) => {
+            ranked(clinic, query, Some(location_id), limit)
         }
-        let mut widened = ranked(clinic, query, None, limit);
-        widened.location_fallback = true;
-        return widened;
+        Some(_) => SlotOffer {
+            location_fallback: true,
+            ..ranked(clinic, query, None, limit)
+        },
+        None => ranked(clinic, query, None, limit),
     }
-    ranked(clinic, query, None, limit)
+}
+
+/// Does an active practitioner of the department have a schedule at `location_id` that
+/// has not ended before the search starts?
+fn department_practises_at(clinic: &Clinic<'_>, query: &SlotQuery, location_id: Uuid) -> bool {
+    let department = query.department.trim();
+    let today = query.now.date_naive();
+    clinic.schedules.iter().any(|schedule| {
+        schedule.location_id == location_id
+            && schedule.valid_to.is_none_or(|to| to >= today)
+            && clinic.practitioners.iter().any(|p| {
+                p.id == schedule.practitioner_id
+                    && p.active
+                    && same_text_ignoring_case(p.specialty.trim(), department)
+            })
+    })
 }
 
 fn ranked(

@@ -84,7 +84,7 @@ pub struct FindSlotsResponse {
     pub message: String,
     /// Set when the offer was remembered for a conversation.
     pub offer_id: Option<Uuid>,
-    /// True when nobody was free at the preferred location and the search widened to the whole department.
+    /// True when nobody of the department practises at the preferred location, so the slots come from its other locations.
     pub location_fallback: bool,
 }
 

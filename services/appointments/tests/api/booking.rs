@@ -189,6 +189,43 @@ async fn find_slots_skips_booked_time() {
 }
 
 #[tokio::test]
+async fn a_preferred_location_without_the_department_falls_back_and_says_so() {
+    let c = clinic().await;
+    let sur: Value = c
+        .app
+        .post(
+            "/api/v1/prm/locations",
+            json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let search = |location: &Value| {
+        c.app.post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "preferences": {"location_id": location["id"]}}),
+        )
+    };
+
+    let at_norte: Value = search(&c.location).await.json().await.unwrap();
+    assert_eq!(at_norte["location_fallback"], false);
+    assert_eq!(at_norte["slots"].as_array().unwrap().len(), 5);
+
+    // Nobody practises cardiology at Sur: the department's other locations are offered.
+    let at_sur: Value = search(&sur).await.json().await.unwrap();
+    assert_eq!(at_sur["location_fallback"], true);
+    let slots = at_sur["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 5);
+    assert!(
+        slots
+            .iter()
+            .all(|s| s["location"]["id"] == c.location["id"]),
+        "{at_sur}"
+    );
+}
+
+#[tokio::test]
 async fn find_slots_validates_its_input() {
     let c = clinic().await;
     for (body, field) in [

@@ -200,13 +200,30 @@ fn preferred_location_restricts_and_falls_back_when_nothing_there() {
         offer.slots.iter().map(|s| s.slot.location_id).collect();
     assert_eq!(sites.into_iter().collect::<Vec<_>>(), vec![norte, sur]);
 
-    // Luis fully booked at Sur for the whole window: fall back as well.
+    // Luis fully booked at Sur for the whole window: he still practises there, so no
+    // fallback (ARCHITECTURE §6: only when nobody matches there) and nothing to offer.
     setup.busy.push(BusyInterval {
         practitioner_id: Uuid::from_u128(2),
         start: utc(2026, 12, 1, 0, 0),
         end: utc(2027, 1, 1, 0, 0),
     });
     query.preferences.location_id = Some(sur);
+    let offer = find_slots(&setup.clinic(), &query);
+    assert!(!offer.location_fallback);
+    assert!(offer.slots.is_empty());
+    assert_eq!(offer.available, 0);
+}
+
+#[test]
+fn a_schedule_that_has_ended_does_not_count_as_practising_there() {
+    let mut setup = bogota_clinic();
+    let norte = setup.locations[0].id;
+    let sur = setup.locations[1].id;
+    let mut query = monday_query("cardiology");
+    query.preferences.location_id = Some(sur);
+    for schedule in setup.schedules.iter_mut().filter(|s| s.location_id == sur) {
+        schedule.valid_to = Some(query.now.date_naive() - chrono::Days::new(1));
+    }
     let offer = find_slots(&setup.clinic(), &query);
     assert!(offer.location_fallback);
     assert!(!offer.slots.is_empty());
