@@ -54,11 +54,23 @@ pub struct N8nSettings {
     pub callback_secret: Option<SecretString>,
 }
 
-/// One rate limit: a sustained rate per client and the burst a client may send at once.
+/// One rate limit: a sustained rate per client (one request per `period`) and the
+/// burst a client may send at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
-    pub per_second: NonZeroU32,
+    pub period: Duration,
     pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `per_second` may be fractional (0.5 = one request every 2 s); it must be positive.
+    /// The period is kept between a nanosecond and a day, so any rate is representable.
+    pub fn new(per_second: f64, burst: NonZeroU32) -> Option<Self> {
+        (per_second.is_finite() && per_second > 0.0).then(|| Self {
+            period: Duration::from_secs_f64((1.0 / per_second).clamp(1e-9, 86_400.0)),
+            burst,
+        })
+    }
 }
 
 /// Per-client request limits (`RATE_LIMIT_*`). `None` turns a class off.
@@ -438,18 +450,23 @@ where
     }
 }
 
-/// A rate and its burst; a rate of 0 turns the limit off.
+/// A rate (requests per second, fractions allowed) and its burst; a rate of 0 turns the
+/// limit off.
 fn rate_limit(
     var: &impl Fn(&str) -> Option<String>,
     (rate_name, default_rate): (&'static str, u32),
     (burst_name, default_burst): (&'static str, u32),
 ) -> Result<Option<RateLimit>, ConfigError> {
-    let Some(per_second) = NonZeroU32::new(parse_or(var, rate_name, default_rate)?) else {
-        return Ok(None);
-    };
+    let per_second: f64 = parse_or(var, rate_name, f64::from(default_rate))?;
+    if !(0.0..=1_000_000.0).contains(&per_second) {
+        return Err(ConfigError::new(
+            rate_name,
+            "must be between 0 (off) and 1000000 requests per second",
+        ));
+    }
     let burst = NonZeroU32::new(parse_or(var, burst_name, default_burst)?)
         .ok_or_else(|| ConfigError::new(burst_name, "must be at least 1"))?;
-    Ok(Some(RateLimit { per_second, burst }))
+    Ok(RateLimit::new(per_second, burst))
 }
 
 fn optional_url(
@@ -502,9 +519,8 @@ mod tests {
         assert!(s.twilio_validate_signature);
         assert_eq!(s.min_booking_notice_minutes, 60);
         assert_eq!(s.slot_window_days, 14);
-        let limit = |(rate, burst): (u32, u32)| RateLimit {
-            per_second: NonZeroU32::new(rate).unwrap(),
-            burst: NonZeroU32::new(burst).unwrap(),
+        let limit = |(rate, burst): (u32, u32)| {
+            RateLimit::new(f64::from(rate), NonZeroU32::new(burst).unwrap()).unwrap()
         };
         assert_eq!(
             s.rate_limits,
@@ -527,7 +543,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.rate_limits.api, None);
         let webhooks = s.rate_limits.webhooks.unwrap();
-        assert_eq!((webhooks.per_second.get(), webhooks.burst.get()), (5, 7));
+        assert_eq!(webhooks.period, Duration::from_millis(200));
+        assert_eq!(webhooks.burst.get(), 7);
+        let slow = settings(&[("RATE_LIMIT_API_PER_SECOND", "0.5")]).unwrap();
+        assert_eq!(slow.rate_limits.api.unwrap().period, Duration::from_secs(2));
         assert_eq!(s.rate_limits.trusted_proxy_hops, 1);
     }
 
@@ -572,6 +591,14 @@ mod tests {
                 "RATE_LIMIT_API_PER_SECOND",
             ),
             (&[("RATE_LIMIT_API_BURST", "0")], "RATE_LIMIT_API_BURST"),
+            (
+                &[("RATE_LIMIT_API_PER_SECOND", "-1")],
+                "RATE_LIMIT_API_PER_SECOND",
+            ),
+            (
+                &[("RATE_LIMIT_WEBHOOKS_PER_SECOND", "NaN")],
+                "RATE_LIMIT_WEBHOOKS_PER_SECOND",
+            ),
             (
                 &[("RATE_LIMIT_WEBHOOKS_BURST", "-1")],
                 "RATE_LIMIT_WEBHOOKS_BURST",

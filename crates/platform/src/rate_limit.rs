@@ -56,7 +56,9 @@ pub struct RateLimits {
 impl RateLimits {
     pub fn from_settings(settings: &RateLimitSettings) -> Self {
         let limiter = |limit: Option<RateLimit>| {
-            limit.map(|l| RateLimiter::keyed(Quota::per_second(l.per_second).allow_burst(l.burst)))
+            limit.and_then(|l| {
+                Quota::with_period(l.period).map(|q| RateLimiter::keyed(q.allow_burst(l.burst)))
+            })
         };
         Self {
             classes: vec![
@@ -160,10 +162,7 @@ mod tests {
     use super::*;
 
     fn limit(per_second: u32, burst: u32) -> Option<RateLimit> {
-        Some(RateLimit {
-            per_second: NonZeroU32::new(per_second).unwrap(),
-            burst: NonZeroU32::new(burst).unwrap(),
-        })
+        RateLimit::new(f64::from(per_second), NonZeroU32::new(burst).unwrap())
     }
 
     fn limits(api: Option<RateLimit>, webhooks: Option<RateLimit>) -> RateLimits {

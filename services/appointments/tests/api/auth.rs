@@ -139,7 +139,8 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn a_flooding_client_gets_429_before_auth_and_nothing_is_written() {
     let app = crate::helpers::spawn_app_with(&[
-        ("RATE_LIMIT_API_PER_SECOND", "1"),
+        // One request every 2 s once the burst is spent: no refill between the three.
+        ("RATE_LIMIT_API_PER_SECOND", "0.5"),
         ("RATE_LIMIT_API_BURST", "2"),
     ])
     .await;
@@ -166,7 +167,7 @@ async fn a_flooding_client_gets_429_before_auth_and_nothing_is_written() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert!((1..=3).contains(&retry_after), "Retry-After {retry_after}");
     problem(limited, 429, "rate_limited").await;
 
     for path in ["/health", "/ready", "/openapi.json"] {
