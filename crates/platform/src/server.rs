@@ -1,6 +1,6 @@
 //! The HTTP server every PRM binary runs: shared middleware (request tracing,
-//! per-client rate limits, body limits), problem+json for extractor failures and unknown routes, health,
-//! readiness and docs. Services contribute their routes through `configure`.
+//! per-client rate limits, body limits), problem+json for extractor failures and
+//! unknown routes, health, readiness and docs. Services contribute their routes through `configure`.
 //! Binding is separate from serving so tests can bind port 0 and learn the port.
 
 use std::{net::TcpListener, sync::Arc};
