@@ -147,17 +147,24 @@ pub fn find_slots(clinic: &Clinic<'_>, query: &SlotQuery) -> SlotOffer {
 /// Does an active practitioner of the department have a schedule at `location_id` that
 /// has not ended before the search starts?
 fn department_practises_at(clinic: &Clinic<'_>, query: &SlotQuery, location_id: Uuid) -> bool {
-    let department = query.department.trim();
+    let eligible = eligible_practitioners(clinic, query);
     let today = query.now.date_naive();
     clinic.schedules.iter().any(|schedule| {
         schedule.location_id == location_id
             && schedule.valid_to.is_none_or(|to| to >= today)
-            && clinic.practitioners.iter().any(|p| {
-                p.id == schedule.practitioner_id
-                    && p.active
-                    && same_text_ignoring_case(p.specialty.trim(), department)
-            })
+            && eligible.contains(&schedule.practitioner_id)
     })
+}
+
+/// Active practitioners whose specialty is the query's department.
+fn eligible_practitioners(clinic: &Clinic<'_>, query: &SlotQuery) -> HashSet<Uuid> {
+    let department = query.department.trim();
+    clinic
+        .practitioners
+        .iter()
+        .filter(|p| p.active && same_text_ignoring_case(p.specialty.trim(), department))
+        .map(|p| p.id)
+        .collect()
 }
 
 fn ranked(
@@ -291,13 +298,7 @@ pub(crate) fn visit_free_slots(
         return;
     };
     let window_days = query.window_days.min(MAX_WINDOW_DAYS);
-    let department = query.department.trim();
-    let eligible: HashSet<Uuid> = clinic
-        .practitioners
-        .iter()
-        .filter(|p| p.active && same_text_ignoring_case(p.specialty.trim(), department))
-        .map(|p| p.id)
-        .collect();
+    let eligible = eligible_practitioners(clinic, query);
     if eligible.is_empty() {
         return;
     }
