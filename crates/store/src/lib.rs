@@ -34,6 +34,10 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
+/// Key of the PostgreSQL advisory lock under which replicas migrate one at a time
+/// ("prmmigrt" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x70726d6d_69677274;
+
 /// A connection pool to the relational store.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -75,9 +79,33 @@ impl Store {
         Ok(store)
     }
 
+    /// Applies pending migrations. Safe when several replicas start at once against one
+    /// database: on PostgreSQL they take turns under an advisory lock; SQLite has no
+    /// such lock, so a process that lost the race retries and finds the work done.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
-        Ok(())
+        if self.backend() == DatabaseBackend::Postgres {
+            // The lock lasts as long as this transaction; migrations run on other connections.
+            let turn = self.db.begin().await?;
+            turn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+            Migrator::up(&self.db, None).await?;
+            turn.commit().await?;
+            return Ok(());
+        }
+        let mut attempt: u64 = 0;
+        loop {
+            match Migrator::up(&self.db, None).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "migration raced another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// A trivial query, for readiness probes.
