@@ -24,7 +24,7 @@ test: services ## every test, SQLite then PostgreSQL, then the spec and deployme
 	$(MAKE) test-postgres
 	$(MAKE) check-specs
 
-check-specs: ## validate openapi/, asyncapi.yaml and docker-compose.yml offline
+check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml and deploy/k8s offline
 	./scripts/check-specs.sh
 
 test-sqlite:
