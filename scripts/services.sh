@@ -39,6 +39,8 @@ ensure PostgreSQL "pg_isready -h 127.0.0.1 -p 5432 -q || port_open 5432" \
 ensure Redis "redis-cli -h 127.0.0.1 ping | grep -q PONG || port_open 6379" \
   'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log' 20 || status=1
 ensure RabbitMQ "port_open 5672" 'rabbitmq-server -detached' 90 || status=1
+# SQLite test databases are files in the temp dir, one per test; remove earlier runs'.
+rm -f "${TMPDIR:-/tmp}"/prm-test-*.db "${TMPDIR:-/tmp}"/prm-test-*.db-wal "${TMPDIR:-/tmp}"/prm-test-*.db-shm
 if [ "$status" -eq 0 ]; then
   # Test databases are created per test; drop the ones earlier runs left behind.
   psql -h 127.0.0.1 -U postgres -d test -Atc \
