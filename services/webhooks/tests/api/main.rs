@@ -4,6 +4,7 @@
 //! Under CI=true an unreachable Redis or RabbitMQ fails the test instead of skipping it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fuzz;
 mod helpers;
 mod meta;
 mod rabbit;

@@ -1,0 +1,335 @@
+//! Arbitrary input, correctly signed: whatever a provider (or anyone holding its secret)
+//! posts, the service answers 2xx or 4xx, never 5xx; a message it accepts is stored
+//! exactly once; and it stays healthy.
+//!
+//! Inputs come from proptest strategies: half shaped like the provider's payloads with
+//! random values (so they reach the parsers' deeper paths), half arbitrary. The seed is
+//! random and printed with every failure; `PRM_FUZZ_SEED=<hex>` replays a run.
+
+use std::collections::BTreeMap;
+
+use prm_domain::events::MessageProvider;
+use proptest::{
+    prelude::*,
+    strategy::ValueTree,
+    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
+};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const CASES: usize = 48;
+
+/// `n` values drawn from `strategy` with a seed that is printed on failure.
+fn draw<S: Strategy>(strategy: S, n: usize) -> (String, Vec<S::Value>) {
+    let seed: [u8; 32] = match std::env::var("PRM_FUZZ_SEED") {
+        Ok(hex) => {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect();
+            bytes.try_into().expect("PRM_FUZZ_SEED is 64 hex digits")
+        }
+        Err(_) => *uuid::Uuid::new_v4()
+            .as_bytes()
+            .repeat(2)
+            .first_chunk()
+            .unwrap(),
+    };
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let values = (0..n)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+    (hex, values)
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("JSON has no NaN", |f| f.is_finite())
+            .prop_map(Value::from),
+        ".{0,24}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Strings a parser should survive: anything, and near-misses of the real formats.
+fn field_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-9]{0,25}",
+        "-?[0-9]{1,12}",
+        "(whatsapp:)?\\+?[0-9 ()-]{0,20}",
+        "SM[0-9a-f]{0,40}",
+        "https?://[a-z.]{1,20}/[a-zA-Z0-9/]{0,20}",
+        "(audio|image|text)/[a-z;= ]{0,15}",
+    ]
+}
+
+fn twilio_form() -> impl Strategy<Value = Vec<(String, String)>> {
+    let known = prop_oneof![
+        Just("MessageSid"),
+        Just("From"),
+        Just("To"),
+        Just("Body"),
+        Just("NumMedia"),
+        Just("MediaUrl0"),
+        Just("MediaContentType0"),
+        Just("MediaUrl1"),
+        Just("ProfileName"),
+        Just("WaId"),
+        Just("MessageStatus"),
+        Just("ErrorCode"),
+    ]
+    .prop_map(str::to_owned);
+    let name = prop_oneof![4 => known, 1 => any::<String>()];
+    let arbitrary = prop::collection::vec((name, field_value()), 0..14);
+    // A real message with a few of its values replaced.
+    let mutated = prop::collection::vec((0usize..15, field_value()), 1..4).prop_map(|edits| {
+        let mut form = twilio_message(&unique_sid(), "Hola");
+        for (index, value) in edits {
+            let i = index % form.len();
+            form[i].1 = value;
+        }
+        form
+    });
+    prop_oneof![mutated, arbitrary]
+}
+
+fn meta_delivery() -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![
+        Just("text".to_owned()),
+        Just("audio".to_owned()),
+        Just("image".to_owned()),
+        Just("interactive".to_owned()),
+        Just("button".to_owned()),
+        Just("sticker".to_owned()),
+        ".{0,10}",
+    ];
+    let message = (
+        kind,
+        field_value(),
+        "wamid\\.[A-Za-z0-9]{0,24}",
+        any_json(),
+        prop::option::of(field_value()),
+    )
+        .prop_map(|(kind, from, id, content, timestamp)| {
+            let mut m = json!({"type": kind, "from": from, "id": id});
+            if let Some(ts) = timestamp {
+                m["timestamp"] = json!(ts);
+            }
+            m[kind.as_str()] = content;
+            m
+        });
+    let status = (
+        prop_oneof![
+            Just("sent".to_owned()),
+            Just("delivered".to_owned()),
+            Just("read".to_owned()),
+            Just("failed".to_owned()),
+            ".{0,10}",
+        ],
+        "wamid\\.[A-Za-z0-9]{0,24}",
+        field_value(),
+        any_json(),
+    )
+        .prop_map(|(status, id, recipient, errors)| {
+            json!({"id": id, "status": status, "recipient_id": recipient, "timestamp": "1767225600", "errors": errors})
+        });
+    let shaped = (
+        prop::collection::vec(message, 0..4),
+        prop::collection::vec(status, 0..3),
+        prop_oneof![Just("messages".to_owned()), ".{0,10}"],
+    )
+        .prop_map(|(messages, statuses, field)| {
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": field, "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                "messages": messages, "statuses": statuses}}]}]})
+        });
+    prop_oneof![3 => shaped, 1 => any_json()]
+}
+
+fn voice_call() -> impl Strategy<Value = Value> {
+    let transcript = prop_oneof![
+        any::<String>().prop_map(Value::from),
+        prop::collection::vec((".{0,10}", any::<String>()), 0..4).prop_map(|turns| {
+            Value::Array(
+                turns
+                    .into_iter()
+                    .map(|(role, text)| json!({"role": role, "text": text}))
+                    .collect(),
+            )
+        }),
+        any_json(),
+    ];
+    let shaped = (
+        prop::option::of(prop_oneof![
+            "call_[a-z0-9]{1,20}".prop_map(Value::from),
+            any_json()
+        ]),
+        prop::option::of(field_value()),
+        prop::option::of(field_value()),
+        prop::option::of(transcript),
+        prop::option::of(any_json()),
+        prop::option::of(any_json()),
+        prop::option::of(field_value()),
+    )
+        .prop_map(|(call_id, from, to, transcript, intent, data, started)| {
+            let mut call = BTreeMap::new();
+            let mut put = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    call.insert(k.to_owned(), v);
+                }
+            };
+            put("call_id", call_id);
+            put("from", from.map(Value::from));
+            put("to", to.map(Value::from));
+            put("transcript", transcript);
+            put("intent", intent);
+            put("extracted_data", data);
+            put("started_at", started.map(Value::from));
+            Value::Object(call.into_iter().collect())
+        });
+    // A valid call with a few fields replaced or removed (none, sometimes).
+    let fields = [
+        "call_id",
+        "from",
+        "to",
+        "transcript",
+        "intent",
+        "extracted_data",
+        "started_at",
+    ];
+    let mutated = prop::collection::vec((0usize..fields.len(), prop::option::of(any_json())), 0..3)
+        .prop_map(move |edits| {
+            let mut call = json!({
+                "call_id": format!("call_{}", uuid::Uuid::new_v4().simple()),
+                "from": "+573001234567",
+                "to": "+576015551234",
+                "transcript": [{"role": "user", "text": "Quiero una cita"}],
+                "intent": "book_appointment",
+                "extracted_data": {"department": "Cardiology"},
+                "started_at": "2026-11-22T14:00:00Z"
+            });
+            for (field, value) in edits {
+                match value {
+                    Some(v) => call[fields[field]] = v,
+                    None => {
+                        call.as_object_mut().map(|o| o.remove(fields[field]));
+                    }
+                }
+            }
+            call
+        });
+    prop_oneof![2 => mutated, 2 => shaped, 1 => any_json()]
+}
+
+/// Counts answers by status and fails on any 5xx, naming the seed and the input.
+#[derive(Default)]
+struct Tally(BTreeMap<u16, usize>);
+
+impl Tally {
+    fn record(&mut self, seed: &str, status: u16, input: &impl std::fmt::Debug) {
+        assert!(
+            status < 500,
+            "{status} for {input:?} (replay with PRM_FUZZ_SEED={seed})"
+        );
+        *self.0.entry(status).or_default() += 1;
+    }
+
+    /// The inputs reached both the accepting and the refusing paths.
+    fn assert_mixed(&self, what: &str, seed: &str) {
+        let accepted = self.0.get(&200).copied().unwrap_or(0);
+        let refused: usize = self
+            .0
+            .iter()
+            .filter(|(s, _)| **s >= 400)
+            .map(|(_, n)| n)
+            .sum();
+        eprintln!("{what}: answers by status {:?} (seed {seed})", self.0);
+        assert!(
+            accepted > 0 && refused > 0,
+            "{what}: {:?} (seed {seed})",
+            self.0
+        );
+    }
+}
+
+#[tokio::test]
+async fn arbitrary_signed_twilio_forms_never_fail_the_service() {
+    let app = spawn_app().await;
+    let (seed, forms) = draw(twilio_form(), CASES);
+    let (mut messages, mut statuses) = (Tally::default(), Tally::default());
+    for form in &forms {
+        for (path, tally) in [(TWILIO_PATH, &mut messages), (STATUS_PATH, &mut statuses)] {
+            let status = app.post_twilio(path, form).await.status().as_u16();
+            tally.record(&seed, status, &(path, form));
+        }
+        // An accepted message is stored exactly once, whatever else came with it.
+        let sids: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| k == "MessageSid")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if let [sid] = sids[..]
+            && app.rows(MessageProvider::Twilio, sid).await > 0
+        {
+            assert_eq!(app.rows(MessageProvider::Twilio, sid).await, 1, "{form:?}");
+        }
+    }
+    messages.assert_mixed("twilio messages", &seed);
+    statuses.assert_mixed("twilio status callbacks", &seed);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn arbitrary_signed_meta_deliveries_never_fail_the_service() {
+    let app = spawn_app().await;
+    let (seed, bodies) = draw(meta_delivery(), CASES);
+    let mut tally = Tally::default();
+    for body in &bodies {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let status = app
+            .post_signed_json(META_PATH, "X-Hub-Signature-256", META_APP_SECRET, &bytes)
+            .await
+            .status()
+            .as_u16();
+        tally.record(&seed, status, body);
+    }
+    tally.assert_mixed("meta", &seed);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn arbitrary_signed_voice_agent_calls_never_fail_the_service() {
+    let app = spawn_app().await;
+    let (seed, calls) = draw(voice_call(), CASES);
+    let mut tally = Tally::default();
+    for call in &calls {
+        let bytes = serde_json::to_vec(call).unwrap();
+        let response = app
+            .post_signed_json(VOICE_PATH, "X-PRM-Signature", VOICE_SECRET, &bytes)
+            .await;
+        let status = response.status().as_u16();
+        tally.record(&seed, status, call);
+        if status == 200
+            && let Some(id) = call["call_id"].as_str()
+        {
+            assert_eq!(app.rows(MessageProvider::VoiceAgent, id).await, 1, "{call}");
+        }
+    }
+    tally.assert_mixed("voice agent", &seed);
+    app.assert_healthy().await;
+}
