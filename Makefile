@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 # Crates whose tests touch the relational store run a second time on PostgreSQL.
-DB_CRATES := -p prm-store -p prm-appointments -p prm
+DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 
 .PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench services build check-specs
 
