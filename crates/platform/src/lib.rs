@@ -12,6 +12,8 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ConfigError, Environment, Settings};
 pub use error::{ApiError, FieldError};

@@ -2,67 +2,21 @@
 //! posts, the service answers 2xx or 4xx, never 5xx; a message it accepts is stored
 //! exactly once; and it stays healthy.
 //!
-//! Inputs come from proptest strategies: half shaped like the provider's payloads with
-//! random values (so they reach the parsers' deeper paths), half arbitrary. The seed is
-//! random and printed with every failure; `PRM_FUZZ_SEED=<hex>` replays a run.
+//! Inputs come from proptest strategies: most shaped like the provider's payloads with
+//! random values (so they reach the parsers' deeper paths), the rest arbitrary. The seed
+//! is random and printed with every failure; `PRM_FUZZ_SEED=<hex>` replays a run
+//! (`prm_platform::testing`).
 
 use std::collections::BTreeMap;
 
 use prm_domain::events::MessageProvider;
-use proptest::{
-    prelude::*,
-    strategy::ValueTree,
-    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
-};
+use prm_platform::testing::{Tally, any_json, draw};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 
 const CASES: usize = 48;
-
-/// `n` values drawn from `strategy` with a seed that is printed on failure.
-fn draw<S: Strategy>(strategy: S, n: usize) -> (String, Vec<S::Value>) {
-    let seed: [u8; 32] = match std::env::var("PRM_FUZZ_SEED") {
-        Ok(hex) => {
-            let bytes: Vec<u8> = (0..hex.len())
-                .step_by(2)
-                .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-                .collect();
-            bytes.try_into().expect("PRM_FUZZ_SEED is 64 hex digits")
-        }
-        Err(_) => *uuid::Uuid::new_v4()
-            .as_bytes()
-            .repeat(2)
-            .first_chunk()
-            .unwrap(),
-    };
-    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let values = (0..n)
-        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
-        .collect();
-    (hex, values)
-}
-
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("JSON has no NaN", |f| f.is_finite())
-            .prop_map(Value::from),
-        ".{0,24}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,10}", inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
 
 /// Strings a parser should survive: anything, and near-misses of the real formats.
 fn field_value() -> impl Strategy<Value = String> {
@@ -234,37 +188,6 @@ fn voice_call() -> impl Strategy<Value = Value> {
             call
         });
     prop_oneof![2 => mutated, 2 => shaped, 1 => any_json()]
-}
-
-/// Counts answers by status and fails on any 5xx, naming the seed and the input.
-#[derive(Default)]
-struct Tally(BTreeMap<u16, usize>);
-
-impl Tally {
-    fn record(&mut self, seed: &str, status: u16, input: &impl std::fmt::Debug) {
-        assert!(
-            status < 500,
-            "{status} for {input:?} (replay with PRM_FUZZ_SEED={seed})"
-        );
-        *self.0.entry(status).or_default() += 1;
-    }
-
-    /// The inputs reached both the accepting and the refusing paths.
-    fn assert_mixed(&self, what: &str, seed: &str) {
-        let accepted = self.0.get(&200).copied().unwrap_or(0);
-        let refused: usize = self
-            .0
-            .iter()
-            .filter(|(s, _)| **s >= 400)
-            .map(|(_, n)| n)
-            .sum();
-        eprintln!("{what}: answers by status {:?} (seed {seed})", self.0);
-        assert!(
-            accepted > 0 && refused > 0,
-            "{what}: {:?} (seed {seed})",
-            self.0
-        );
-    }
 }
 
 #[tokio::test]
