@@ -1,6 +1,6 @@
 //! E.164 phone numbers, normalized from what patients and providers actually send.
 
-use std::fmt;
+use std::{fmt, ops::RangeInclusive};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,9 +28,13 @@ impl PhoneNumber {
     /// Normalizes `raw` to E.164.
     ///
     /// Accepts a `whatsapp:` or `tel:` prefix, spaces, dashes, dots and parentheses.
-    /// A number without `+` (or `00`) is national: a single trunk `0` is dropped and
-    /// `default_country_code` is prepended, unless the digits already start with that
-    /// code and are long enough to be international (as Meta's `wa_id` is).
+    /// `+` or `00` marks an international number. Digits without either are national: a
+    /// single trunk `0` is dropped and `default_country_code` is prepended, unless the
+    /// digits are that country's number written internationally without the `+` (as
+    /// Meta's `wa_id` is), which is only assumed when the country's national number
+    /// lengths are known and the digits fit them only with the country code taken off
+    /// (see [`national_lengths`]). `9198765432` with `91` is therefore the Indian national
+    /// number `+919198765432`, while `919876543210` is `+919876543210`.
     pub fn parse(raw: &str, default_country_code: &str) -> Result<Self, PhoneError> {
         if default_country_code.is_empty()
             || default_country_code.len() > 3
@@ -68,9 +72,7 @@ impl PhoneNumber {
             digits
         } else if let Some(stripped) = digits.strip_prefix("00") {
             stripped.to_owned()
-        } else if digits.starts_with(default_country_code)
-            && digits.len() >= default_country_code.len() + 8
-        {
+        } else if written_without_plus(&digits, default_country_code) {
             digits
         } else {
             let national = digits.strip_prefix('0').unwrap_or(&digits);
@@ -107,6 +109,36 @@ impl PhoneNumber {
             &self.0[self.0.len() - keep..]
         )
     }
+}
+
+/// Lengths of the national (significant) numbers of countries whose plans have one or two
+/// fixed lengths, from their national numbering plans as published to the ITU. Countries
+/// missing here have numbers of widely varying length, so their digits are never guessed
+/// to carry the country code: write them with `+` or `00`.
+pub fn national_lengths(country_code: &str) -> Option<RangeInclusive<usize>> {
+    Some(match country_code {
+        "1" | "7" | "52" | "57" | "58" | "90" | "91" => 10..=10,
+        "33" | "34" | "56" | "61" | "351" => 9..=9,
+        "44" | "81" => 9..=10,
+        "54" | "55" => 10..=11,
+        "51" | "593" => 8..=9,
+        "502" | "503" | "504" | "505" | "506" | "591" | "598" => 8..=8,
+        "507" => 7..=8,
+        _ => return None,
+    })
+}
+
+/// Whether unprefixed `digits` are a number of `country_code` written internationally
+/// without the `+`: they start with the code, the rest has a national length, and the
+/// whole has not (a number that fits both ways is read as national, as people write).
+fn written_without_plus(digits: &str, country_code: &str) -> bool {
+    let Some(lengths) = national_lengths(country_code) else {
+        return false;
+    };
+    digits
+        .strip_prefix(country_code)
+        .is_some_and(|national| lengths.contains(&national.len()))
+        && !lengths.contains(&digits.len())
 }
 
 impl fmt::Display for PhoneNumber {
@@ -192,6 +224,52 @@ mod tests {
     }
 
     #[test]
+    fn national_numbers_that_begin_with_the_country_code_stay_national() {
+        let cases = [
+            // Indian mobile numbers are 10 digits; some begin with 91.
+            ("9198765432", "91", "+919198765432"),
+            ("919876543210", "91", "+919876543210"),
+            ("+9198765432", "91", "+9198765432"),
+            ("009198765432", "91", "+9198765432"),
+            // A Colombian number that begins with 57 (10 digits) is national.
+            ("5712345678", "57", "+575712345678"),
+            ("575712345678", "57", "+575712345678"),
+            // NANP: 10 national digits, 11 with the 1.
+            ("14155238886", "1", "+14155238886"),
+            ("4155238886", "1", "+14155238886"),
+            // Brazil has 10- and 11-digit national numbers.
+            ("5511987654321", "55", "+5511987654321"),
+            ("11987654321", "55", "+5511987654321"),
+            // Unknown plans (Germany's lengths vary): only `+` or `00` mean international.
+            ("4930123456", "49", "+494930123456"),
+            ("+4930123456", "49", "+4930123456"),
+        ];
+        for (raw, cc, expected) in cases {
+            assert_eq!(
+                PhoneNumber::parse(raw, cc).map(|p| p.as_str().to_owned()),
+                Ok(expected.to_owned()),
+                "{raw} with {cc}"
+            );
+        }
+    }
+
+    #[test]
+    fn known_plans_are_unambiguous_for_their_own_code() {
+        // A plan whose lengths span as many digits as its code could read one number
+        // both ways; every listed plan is narrower than that.
+        for cc in 1..=999u32 {
+            let cc = cc.to_string();
+            if let Some(lengths) = national_lengths(&cc) {
+                assert!(
+                    lengths.end() - lengths.start() < cc.len(),
+                    "{cc}: {lengths:?} is ambiguous"
+                );
+                assert!(*lengths.start() + cc.len() >= 8 && lengths.end() + cc.len() <= 15);
+            }
+        }
+    }
+
+    #[test]
     fn rejects_garbage() {
         for raw in [
             "",
@@ -234,6 +312,21 @@ mod tests {
         assert!(serde_json::from_str::<PhoneNumber>("\"3001234567\"").is_err());
     }
 
+    /// A listed country code and the national lengths of its plan.
+    fn known_plan() -> impl Strategy<Value = (String, RangeInclusive<usize>)> {
+        let listed: Vec<(String, RangeInclusive<usize>)> = (1..=999u32)
+            .filter_map(|cc| {
+                let cc = cc.to_string();
+                national_lengths(&cc).map(|lengths| (cc, lengths))
+            })
+            .collect();
+        proptest::sample::select(listed)
+    }
+
+    fn digits(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        proptest::string::string_regex(pattern).unwrap()
+    }
+
     proptest! {
         #[test]
         fn output_is_always_e164(raw in ".{0,40}", cc in "[1-9][0-9]{0,2}") {
@@ -253,6 +346,59 @@ mod tests {
             prop_assert_eq!(&first, &again);
             let whatsapp = PhoneNumber::parse(&format!("whatsapp:{}", first), &cc).unwrap();
             prop_assert_eq!(first, whatsapp);
+        }
+
+        /// A national number of a listed plan keeps its digits and gets the code
+        /// prepended, even when it happens to begin with the code (the old heuristic
+        /// read `9198765432` with 91 as `+9198765432`).
+        #[test]
+        fn national_numbers_get_the_country_code(
+            (cc, national) in known_plan().prop_flat_map(|(cc, lengths)| {
+                (Just(cc), lengths, any::<bool>()).prop_flat_map(|(cc, len, begins_with_code)| {
+                    let pattern = if begins_with_code {
+                        format!("{cc}[0-9]{{{}}}", len - cc.len())
+                    } else {
+                        format!("[1-9][0-9]{{{}}}", len - 1)
+                    };
+                    (Just(cc), digits(&pattern))
+                })
+            }),
+        ) {
+            let parsed = PhoneNumber::parse(&national, &cc).unwrap();
+            prop_assert_eq!(parsed.as_str(), format!("+{cc}{national}"));
+            // With the trunk 0 in front, the same.
+            let trunk = PhoneNumber::parse(&format!("0{national}"), &cc).unwrap();
+            prop_assert_eq!(trunk, parsed);
+        }
+
+        /// The same national number written internationally without `+` (Meta's
+        /// `wa_id`) is recognised, and `+`, `00` and no prefix all agree.
+        #[test]
+        fn international_digits_of_the_default_country_are_recognised(
+            (cc, national) in known_plan().prop_flat_map(|(cc, lengths)| {
+                (Just(cc), lengths.prop_flat_map(|len| digits(&format!("[1-9][0-9]{{{}}}", len - 1))))
+            }),
+        ) {
+            let expected = format!("+{cc}{national}");
+            for raw in [format!("{cc}{national}"), format!("+{cc}{national}"), format!("00{cc}{national}")] {
+                let parsed = PhoneNumber::parse(&raw, &cc).unwrap();
+                prop_assert_eq!(parsed.as_str(), expected.as_str(), "{}", raw);
+            }
+        }
+
+        /// Without a listed plan, digits are never guessed to carry the code.
+        #[test]
+        fn unlisted_plans_only_trust_plus_or_00(
+            cc in "[1-9][0-9]{0,2}".prop_filter("listed", |cc| national_lengths(cc).is_none()),
+            national in "[1-9][0-9]{6,9}",
+        ) {
+            let digits = format!("{cc}{national}");
+            if let Ok(parsed) = PhoneNumber::parse(&digits, &cc) {
+                prop_assert_eq!(parsed.as_str(), format!("+{cc}{digits}"));
+            }
+            let plus = PhoneNumber::parse(&format!("+{digits}"), &cc).unwrap();
+            prop_assert_eq!(plus.as_str(), format!("+{digits}"));
+            prop_assert_eq!(PhoneNumber::parse(&format!("00{digits}"), &cc).unwrap(), plus);
         }
 
         #[test]
