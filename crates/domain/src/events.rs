@@ -405,6 +405,66 @@ pub struct MessageReceived {
     /// only; omitted otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extracted_data: Option<serde_json::Value>,
+    /// A location the patient shared (a Twilio message with `Latitude`/`Longitude`, a
+    /// Meta `location` message); omitted otherwise. Its `body` is then usually empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SharedLocation>,
+    /// What the provider sent beyond the fields above, as it sent it: for Twilio every
+    /// posted parameter not carried by a field of its own (`ButtonPayload`, `Latitude`,
+    /// `Forwarded`, `MessagingServiceSid`, unknown ones…, values as strings); for Meta
+    /// the message object without `from`, `id` and `timestamp` (`type`, `context`,
+    /// `referral`, the typed content…); for the voice agent `started_at`. Omitted when
+    /// there is nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub provider_fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A location shared in a message (WGS 84 degrees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SharedLocation {
+    #[cfg_attr(feature = "openapi", schema(example = 4.6534649))]
+    pub latitude: f64,
+    #[cfg_attr(feature = "openapi", schema(example = -74.0836453))]
+    pub longitude: f64,
+    /// The place's address, when the patient shared a named place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The place's name (Twilio `Label`, Meta `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl SharedLocation {
+    /// A location from the provider's text fields; `None` unless both coordinates are
+    /// finite numbers within range.
+    pub fn parse(
+        latitude: &str,
+        longitude: &str,
+        address: Option<String>,
+        label: Option<String>,
+    ) -> Option<Self> {
+        let latitude: f64 = latitude.trim().parse().ok()?;
+        let longitude: f64 = longitude.trim().parse().ok()?;
+        Self::new(latitude, longitude, address, label)
+    }
+
+    /// `None` unless `latitude` is in [-90, 90] and `longitude` in [-180, 180].
+    pub fn new(
+        latitude: f64,
+        longitude: f64,
+        address: Option<String>,
+        label: Option<String>,
+    ) -> Option<Self> {
+        let in_range = (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude);
+        in_range.then(|| Self {
+            latitude,
+            longitude,
+            address: address.filter(|a| !a.trim().is_empty()),
+            label: label.filter(|l| !l.trim().is_empty()),
+        })
+    }
 }
 
 /// `INTAKE_UPDATED.data`: the intake data collected so far for a conversation.
@@ -721,6 +781,8 @@ mod examples {
             received_at: utc("2026-11-22T14:03:05Z"),
             intent: None,
             extracted_data: None,
+            location: None,
+            provider_fields: None,
         }
     }
 
@@ -1017,6 +1079,49 @@ mod tests {
         assert_eq!(voice["provider"], "voice_agent");
         assert_eq!(voice["intent"], "book_appointment");
         assert_eq!(voice["extracted_data"]["department"], "Cardiology");
+    }
+
+    #[test]
+    fn shared_locations_and_provider_fields_are_additive() {
+        let plain = serde_json::to_value(MessageReceived::example()).unwrap();
+        assert!(plain.get("location").is_none() && plain.get("provider_fields").is_none());
+        let at =
+            SharedLocation::parse(" 4.6534649", "-74.0836453", Some("Cra 7".into()), None).unwrap();
+        assert_eq!((at.latitude, at.longitude), (4.6534649, -74.0836453));
+        let mut fields = serde_json::Map::new();
+        fields.insert("ButtonPayload".into(), json!("confirm"));
+        let shared = MessageReceived {
+            location: Some(at),
+            provider_fields: Some(fields),
+            ..MessageReceived::example()
+        };
+        let value = serde_json::to_value(&shared).unwrap();
+        assert_eq!(
+            value["location"],
+            json!({"latitude": 4.6534649, "longitude": -74.0836453, "address": "Cra 7"})
+        );
+        assert_eq!(value["provider_fields"]["ButtonPayload"], "confirm");
+        assert_eq!(
+            serde_json::from_value::<MessageReceived>(value).unwrap(),
+            shared
+        );
+        for (lat, lon) in [
+            ("91", "0"),
+            ("0", "180.5"),
+            ("NaN", "0"),
+            ("inf", "1"),
+            ("", "1"),
+            ("x", "y"),
+        ] {
+            assert!(
+                SharedLocation::parse(lat, lon, None, None).is_none(),
+                "{lat},{lon}"
+            );
+        }
+        assert!(
+            SharedLocation::parse("-90", "180", Some(" ".into()), Some("".into()))
+                .is_some_and(|l| l.address.is_none() && l.label.is_none())
+        );
     }
 
     #[test]
