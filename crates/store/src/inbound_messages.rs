@@ -19,6 +19,21 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// The longest provider message id the table holds (`provider_message_id` is
+/// `varchar(255)`; PostgreSQL counts characters). Real ids are far shorter (a Twilio
+/// `MessageSid` is 34 characters, a Meta `wamid` about 60).
+pub const MAX_PROVIDER_MESSAGE_ID_CHARS: usize = 255;
+
+/// Whether `id` can be stored as a provider message id: 1 to
+/// [`MAX_PROVIDER_MESSAGE_ID_CHARS`] characters, not blank, and no control characters
+/// (PostgreSQL refuses U+0000 in text; no provider id has control characters). Callers
+/// refuse other ids before [`insert_if_new`], which would fail on them.
+pub fn is_storable_provider_message_id(id: &str) -> bool {
+    !id.trim().is_empty()
+        && id.chars().count() <= MAX_PROVIDER_MESSAGE_ID_CHARS
+        && !id.chars().any(char::is_control)
+}
+
 /// A message as it arrived from a provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInboundMessage {
@@ -35,6 +50,9 @@ pub struct NewInboundMessage {
     pub event_id: Option<Uuid>,
     /// The event data to publish later, when `event_id` is `None`.
     pub pending_event: Option<String>,
+    /// What the provider sent beyond the mapped fields (the event's `provider_fields`).
+    /// Kept as JSON text, never `jsonb`, so that U+0000 in a value is stored (escaped).
+    pub provider_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A row whose event has not been written yet.
@@ -63,6 +81,8 @@ mod row {
         pub event_id: Option<String>,
         #[sea_orm(column_type = "Text", nullable)]
         pub pending_event: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub provider_fields: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -98,6 +118,12 @@ pub async fn insert_if_new(
         received_at: Set(message.received_at),
         event_id: Set(message.event_id.map(|id| id.to_string())),
         pending_event: Set(message.pending_event.clone()),
+        provider_fields: Set(message
+            .provider_fields
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| DbErr::Custom(format!("provider fields: {e}")))?),
     };
     let inserted = row::Entity::insert(model)
         .on_conflict(
@@ -168,6 +194,32 @@ pub async fn count_for(
         .filter(row::Column::ProviderMessageId.eq(provider_message_id))
         .count(conn)
         .await
+}
+
+/// The provider fields stored with `(provider, provider_message_id)`: `None` when no
+/// such row, `Some(None)` when it has none (for support and tests).
+pub async fn provider_fields_of(
+    conn: &impl ConnectionTrait,
+    provider: MessageProvider,
+    provider_message_id: &str,
+) -> Result<Option<Option<serde_json::Map<String, serde_json::Value>>>, DbErr> {
+    let Some(row) = row::Entity::find()
+        .filter(row::Column::Provider.eq(provider_name(provider)))
+        .filter(row::Column::ProviderMessageId.eq(provider_message_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    row.provider_fields
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map(Some)
+        .map_err(|e| {
+            DbErr::Type(format!(
+                "inbound message provider_fields is not a JSON object: {e}"
+            ))
+        })
 }
 
 /// All stored inbound messages (tests, metrics).
