@@ -59,4 +59,6 @@ pub use sender::{
     ContentTemplate, MessageSender, OutboundMessage, RecordedMessage, RecordingSender, SendError,
     SentMessage, TwilioSender,
 };
-pub use signature::{FormError, RequestValidator, SIGNATURE_HEADER, parse_form};
+pub use signature::{
+    BODY_SHA256_PARAM, FormError, RequestValidator, SIGNATURE_HEADER, body_sha256, parse_form,
+};

@@ -137,6 +137,12 @@ impl RequestValidator {
     }
 }
 
+/// The `bodySHA256` of a signed URL, when it has one: Twilio then signed a JSON body
+/// (validate with [`RequestValidator::validate_json`] and read the body as JSON).
+pub fn body_sha256(url: &str) -> Option<String> {
+    query_param(url, BODY_SHA256_PARAM)
+}
+
 /// Error parsing an `application/x-www-form-urlencoded` body.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed form body")]

@@ -18,12 +18,15 @@ use chrono::{DateTime, Utc};
 use prm_bus::RelayNotifier;
 use prm_domain::{
     Channel, Media, PhoneNumber,
-    events::{DeliveryStatus, Envelope, MessageProvider, MessageReceived, MessageStatusUpdated},
+    events::{
+        DeliveryStatus, Envelope, MessageProvider, MessageReceived, MessageStatusUpdated,
+        SharedLocation,
+    },
 };
 use prm_state::StateStore;
 use prm_store::{
     Store, TransactionTrait,
-    inbound_messages::{self, NewInboundMessage, provider_name},
+    inbound_messages::{self, NewInboundMessage, is_storable_provider_message_id, provider_name},
     outbox,
 };
 use tokio::task::JoinHandle;
@@ -57,6 +60,10 @@ pub struct InboundMessage {
     /// The voice agent's reading of the call, passed on untouched.
     pub intent: Option<String>,
     pub extracted_data: Option<serde_json::Value>,
+    /// A location the patient shared.
+    pub location: Option<SharedLocation>,
+    /// What the provider sent beyond the fields above (stored and in the event).
+    pub provider_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A delivery status reported by a provider for one of our outbound messages.
@@ -65,7 +72,7 @@ pub struct StatusReport {
     pub provider: MessageProvider,
     pub provider_message_id: String,
     pub status: DeliveryStatus,
-    /// The provider's own status word (`sending`, `delivered`…), part of the dedup key.
+    /// The provider's own status word (`sending`, `delivered`…), for the logs.
     pub raw_status: String,
     pub error_code: Option<String>,
     pub updated_at: DateTime<Utc>,
@@ -82,12 +89,25 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
+    /// Blank, over 255 characters or with control characters: no provider sends such an
+    /// id, and the database could not store it. Handlers refuse these first.
+    #[error("the provider message id is blank, too long or has control characters")]
+    InvalidProviderMessageId,
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Outbox(#[from] outbox::OutboxError),
     #[error("could not serialize the event: {0}")]
     Serialize(#[from] serde_json::Error),
+}
+
+impl From<InboxError> for prm_platform::ApiError {
+    fn from(error: InboxError) -> Self {
+        match error {
+            InboxError::InvalidProviderMessageId => Self::bad_request(error.to_string()),
+            other => Self::internal(other),
+        }
+    }
 }
 
 /// Accepts provider messages and status reports.
@@ -129,6 +149,9 @@ impl Inbox {
     /// Records `message` and writes its MESSAGE_RECEIVED event, once per provider id.
     #[tracing::instrument(skip_all, fields(provider = provider_name(message.provider), provider_message_id = %message.provider_message_id))]
     pub async fn accept_message(&self, message: InboundMessage) -> Result<Outcome, InboxError> {
+        if !is_storable_provider_message_id(&message.provider_message_id) {
+            return Err(InboxError::InvalidProviderMessageId);
+        }
         let key = format!(
             "webhooks:dedup:{}:{}",
             provider_name(message.provider),
@@ -149,14 +172,18 @@ impl Inbox {
         result
     }
 
-    /// Writes one MESSAGE_STATUS_UPDATED per (provider id, status).
+    /// Writes one MESSAGE_STATUS_UPDATED per (provider id, catalog status): provider
+    /// words that map to one status (Twilio's `sending` and `sent`) give one event.
     #[tracing::instrument(skip_all, fields(provider = provider_name(report.provider), provider_message_id = %report.provider_message_id, status = %report.raw_status))]
     pub async fn accept_status(&self, report: StatusReport) -> Result<Outcome, InboxError> {
+        if !is_storable_provider_message_id(&report.provider_message_id) {
+            return Err(InboxError::InvalidProviderMessageId);
+        }
         let name = format!(
             "{}:{}:{}",
             provider_name(report.provider),
             report.provider_message_id,
-            report.raw_status.to_ascii_lowercase()
+            status_name(report.status)
         );
         let key = format!("webhooks:status:{name}");
         let Some(claimed) = self.claim(&key).await else {
@@ -243,6 +270,8 @@ impl Inbox {
             received_at,
             intent,
             extracted_data,
+            location,
+            provider_fields,
         } = message;
         let data = MessageReceived {
             message_id,
@@ -259,6 +288,8 @@ impl Inbox {
             received_at,
             intent,
             extracted_data,
+            location,
+            provider_fields: provider_fields.clone(),
         };
         let envelope = Envelope::new(SOURCE, data.clone());
         let row = NewInboundMessage {
@@ -275,6 +306,7 @@ impl Inbox {
             } else {
                 None
             },
+            provider_fields,
         };
         let txn = self.store.connection().begin().await?;
         if !inbound_messages::insert_if_new(&txn, &row).await? {
@@ -385,6 +417,18 @@ impl Inbox {
         if let Some(relay) = &self.relay {
             relay.notify();
         }
+    }
+}
+
+/// The catalog's word for a delivery status (the dedup key of status reports).
+pub fn status_name(status: DeliveryStatus) -> &'static str {
+    match status {
+        DeliveryStatus::Queued => "queued",
+        DeliveryStatus::Sent => "sent",
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Read => "read",
+        DeliveryStatus::Failed => "failed",
+        DeliveryStatus::Undelivered => "undelivered",
     }
 }
 

@@ -1,10 +1,13 @@
 //! Meta WhatsApp Cloud API webhook: subscription verification (GET) and deliveries (POST).
 //!
 //! Deliveries are signed with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw
-//! body>` keyed with `WHATSAPP_APP_SECRET`. Text, audio/voice, image, interactive and
-//! button replies become MESSAGE_RECEIVED (provider `meta`, id `wamid…`); statuses become
-//! MESSAGE_STATUS_UPDATED; other message types (stickers, reactions, locations…) are
-//! acknowledged without an event so that Meta does not retry them.
+//! body>` keyed with `WHATSAPP_APP_SECRET`. Text, audio/voice, image, interactive,
+//! button replies and locations become MESSAGE_RECEIVED (provider `meta`, id `wamid…`);
+//! statuses become MESSAGE_STATUS_UPDATED; other message types (stickers, reactions…),
+//! statuses without a delivery meaning (`deleted`, `warning`) and malformed items —
+//! each item on its own, e.g. a `wamid` we could not store — are acknowledged without an
+//! event and counted as `ignored`, so that the rest of the batch goes through and Meta
+//! does not retry it for days.
 
 use std::collections::HashMap;
 
@@ -12,9 +15,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use prm_domain::{
     Channel, Media, PhoneNumber,
-    events::{DeliveryStatus, MessageProvider},
+    events::{DeliveryStatus, MessageProvider, SharedLocation},
 };
 use prm_platform::ApiError;
+use prm_store::inbound_messages::is_storable_provider_message_id;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     AppState,
     http::{constant_time_eq, header, read_body, verify_sha256_signature},
-    inbox::{InboundMessage, Outcome, StatusReport},
+    inbox::{InboundMessage, InboxError, Outcome, StatusReport},
     voice_notes::AudioSource,
 };
 
@@ -180,26 +184,22 @@ pub async fn deliver(
         ignored: items.ignored,
         ..Default::default()
     };
+    // An item the inbox refuses is ignored on its own; only a failure of ours (the
+    // database) fails the delivery, so that Meta retries it.
     for message in items.messages {
-        match state
-            .inbox
-            .accept_message(message)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            Outcome::Accepted { .. } => response.messages += 1,
-            Outcome::Duplicate => response.duplicates += 1,
+        match state.inbox.accept_message(message).await {
+            Ok(Outcome::Accepted { .. }) => response.messages += 1,
+            Ok(Outcome::Duplicate) => response.duplicates += 1,
+            Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
+            Err(error) => return Err(ApiError::internal(error)),
         }
     }
     for status in items.statuses {
-        match state
-            .inbox
-            .accept_status(status)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            Outcome::Accepted { .. } => response.statuses += 1,
-            Outcome::Duplicate => response.duplicates += 1,
+        match state.inbox.accept_status(status).await {
+            Ok(Outcome::Accepted { .. }) => response.statuses += 1,
+            Ok(Outcome::Duplicate) => response.duplicates += 1,
+            Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
+            Err(error) => return Err(ApiError::internal(error)),
         }
     }
     Ok(HttpResponse::Ok().json(response))
@@ -229,15 +229,17 @@ pub struct Change {
     pub value: Option<ChangeValue>,
 }
 
+/// Items stay raw JSON until converted one by one: a malformed item is ignored on its
+/// own instead of refusing the whole batch; messages keep what we do not map.
 #[derive(Debug, Default, Deserialize)]
 pub struct ChangeValue {
     pub metadata: Option<Metadata>,
     #[serde(default)]
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<serde_json::Value>,
     #[serde(default)]
-    pub messages: Vec<MetaMessage>,
+    pub messages: Vec<serde_json::Value>,
     #[serde(default)]
-    pub statuses: Vec<MetaStatus>,
+    pub statuses: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,6 +272,15 @@ pub struct MetaMessage {
     pub image: Option<MediaRef>,
     pub interactive: Option<Interactive>,
     pub button: Option<Button>,
+    pub location: Option<MetaLocation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MetaLocation {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub name: Option<String>,
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,23 +354,35 @@ impl Delivery {
                 .and_then(|n| meta_number(n, default_country_code));
             let names: HashMap<String, String> = value
                 .contacts
-                .iter()
-                .filter_map(|c| Some((c.wa_id.clone()?, c.profile.as_ref()?.name.clone()?)))
+                .into_iter()
+                .filter_map(|c| serde_json::from_value::<Contact>(c).ok())
+                .filter_map(|c| Some((c.wa_id?, c.profile?.name?)))
                 .collect();
-            for message in value.messages {
-                match convert_message(
-                    message,
-                    to.as_ref(),
-                    &names,
-                    default_country_code,
-                    graph_api_base,
-                ) {
-                    Some(message) => items.messages.push(message),
+            for raw in value.messages {
+                let converted = serde_json::from_value::<MetaMessage>(raw.clone())
+                    .ok()
+                    .and_then(|message| {
+                        convert_message(
+                            message,
+                            to.as_ref(),
+                            &names,
+                            default_country_code,
+                            graph_api_base,
+                        )
+                    });
+                match converted {
+                    Some(mut message) => {
+                        message.provider_fields = unmapped_fields(raw);
+                        items.messages.push(message);
+                    }
                     None => items.ignored += 1,
                 }
             }
-            for status in value.statuses {
-                match convert_status(status) {
+            for raw in value.statuses {
+                match serde_json::from_value::<MetaStatus>(raw)
+                    .ok()
+                    .and_then(convert_status)
+                {
                     Some(status) => items.statuses.push(status),
                     None => items.ignored += 1,
                 }
@@ -367,6 +390,18 @@ impl Delivery {
         }
         items
     }
+}
+
+/// The message object without what the event carries by name (`from`, `id`,
+/// `timestamp`); `None` when nothing is left.
+fn unmapped_fields(raw: serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let serde_json::Value::Object(mut object) = raw else {
+        return None;
+    };
+    for carried in ["from", "id", "timestamp"] {
+        object.remove(carried);
+    }
+    (!object.is_empty()).then_some(object)
 }
 
 fn convert_message(
@@ -382,6 +417,11 @@ fn convert_message(
         tracing::info!(kind = %kind, "Meta message without id, sender or business number; acknowledged");
         return None;
     };
+    if !is_storable_provider_message_id(&id) {
+        // Not logged: it is not an id we could trust to be one.
+        tracing::info!(kind = %kind, "Meta message whose id is blank, over 255 characters or has control characters; acknowledged without an event");
+        return None;
+    }
     let Some(from) = meta_number(&from_raw, default_country_code) else {
         tracing::info!(wamid = %id, "Meta message with an unreadable sender; acknowledged");
         return None;
@@ -398,6 +438,7 @@ fn convert_message(
     };
     let mut media = Vec::new();
     let mut voice_note = None;
+    let mut location = None;
     let body = match kind.as_str() {
         "text" => message.text.and_then(|t| t.body).unwrap_or_default(),
         "audio" | "voice" => {
@@ -425,6 +466,16 @@ fn convert_message(
             let button = message.button?;
             button.text.or(button.payload).unwrap_or_default()
         }
+        "location" => {
+            let shared = message.location?;
+            location = Some(SharedLocation::new(
+                shared.latitude?,
+                shared.longitude?,
+                shared.address,
+                shared.name,
+            )?);
+            String::new()
+        }
         other => {
             tracing::info!(wamid = %id, kind = %other, "unsupported Meta message type; acknowledged without an event");
             return None;
@@ -451,6 +502,9 @@ fn convert_message(
         received_at,
         intent: None,
         extracted_data: None,
+        location,
+        // Filled in by the caller from the raw message.
+        provider_fields: None,
     })
 }
 
@@ -466,18 +520,32 @@ fn meta_number(raw: &str, default_country_code: &str) -> Option<PhoneNumber> {
     PhoneNumber::parse(&international, default_country_code).ok()
 }
 
+/// Meta's delivery statuses in the catalog's terms. `None` for statuses that say nothing
+/// about delivery: `deleted` (the patient deleted our message), `warning` (a catalog
+/// item problem) and any status Meta adds later; those are acknowledged as ignored.
+pub fn meta_delivery_status(status: &str) -> Option<DeliveryStatus> {
+    match status {
+        "sent" => Some(DeliveryStatus::Sent),
+        "delivered" => Some(DeliveryStatus::Delivered),
+        "read" => Some(DeliveryStatus::Read),
+        "failed" => Some(DeliveryStatus::Failed),
+        _ => None,
+    }
+}
+
 fn convert_status(status: MetaStatus) -> Option<StatusReport> {
     let id = status.id?;
     let raw_status = status.status?;
-    let mapped = match raw_status.as_str() {
-        "sent" => DeliveryStatus::Sent,
-        "delivered" => DeliveryStatus::Delivered,
-        "read" => DeliveryStatus::Read,
-        "failed" => DeliveryStatus::Failed,
-        other => {
-            tracing::info!(status = %other, "unsupported Meta status; acknowledged");
-            return None;
-        }
+    if !is_storable_provider_message_id(&id) {
+        tracing::info!(
+            "Meta status whose id is blank, over 255 characters or has control characters; acknowledged without an event"
+        );
+        return None;
+    }
+    let Some(mapped) = meta_delivery_status(&raw_status) else {
+        let known = matches!(raw_status.as_str(), "deleted" | "warning");
+        tracing::info!(status = %raw_status.escape_debug(), known, "Meta status without a delivery meaning; acknowledged without an event");
+        return None;
     };
     let error_code = status
         .errors

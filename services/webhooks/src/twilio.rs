@@ -11,9 +11,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use prm_domain::{
     Channel, Media, PhoneNumber,
-    events::{DeliveryStatus, MessageProvider},
+    events::{DeliveryStatus, MessageProvider, SharedLocation},
 };
 use prm_platform::ApiError;
+use prm_store::inbound_messages::{MAX_PROVIDER_MESSAGE_ID_CHARS, is_storable_provider_message_id};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,6 +39,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct Doc;
 
 /// Twilio's inbound message form (the documented fields; others are accepted and kept).
+///
+/// Every posted parameter that MESSAGE_RECEIVED does not carry under a name of its own
+/// (all but `MessageSid`, `From`, `To`, `Body`, `NumMedia`, `MediaUrlN`,
+/// `MediaContentTypeN`, `ProfileName`, `WaId`) is stored with the message and passed on
+/// in the event's `provider_fields`; `Latitude`/`Longitude` (with `Address`, `Label`)
+/// also become its `location`. A JSON body (signed with `bodySHA256`) is read as the
+/// same fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
 #[schema(example = json!({
@@ -73,8 +81,11 @@ pub struct TwilioInboundForm {
     pub frequently_forwarded: Option<String>,
     pub button_text: Option<String>,
     pub button_payload: Option<String>,
+    /// A shared location (WhatsApp), with `Address` and `Label` for a named place.
     pub latitude: Option<String>,
     pub longitude: Option<String>,
+    pub address: Option<String>,
+    pub label: Option<String>,
     pub api_version: Option<String>,
     pub referral_num_media: Option<String>,
     pub from_city: Option<String>,
@@ -90,6 +101,9 @@ pub struct TwilioInboundForm {
     pub other: BTreeMap<String, String>,
     #[serde(skip)]
     pub media: Vec<Media>,
+    /// Every parameter the event does not carry by name, as posted (first value of each).
+    #[serde(skip)]
+    pub provider_fields: BTreeMap<String, String>,
 }
 
 /// Twilio's status callback form.
@@ -116,6 +130,10 @@ pub enum FormError {
     Missing(&'static str),
     #[error("`{0}` is not a phone number")]
     InvalidPhone(&'static str),
+    #[error(
+        "`{0}` must be 1 to {MAX_PROVIDER_MESSAGE_ID_CHARS} characters without control characters"
+    )]
+    InvalidId(&'static str),
 }
 
 impl From<FormError> for ApiError {
@@ -128,6 +146,27 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// A message sid we can store and key on (Twilio's are 34 characters).
+fn message_sid(value: Option<String>) -> Result<String, FormError> {
+    let sid = non_empty(value).ok_or(FormError::Missing("MessageSid"))?;
+    if is_storable_provider_message_id(&sid) {
+        Ok(sid)
+    } else {
+        Err(FormError::InvalidId("MessageSid"))
+    }
+}
+
+/// Parameters MESSAGE_RECEIVED carries under names of its own (media are checked apart).
+const CARRIED: [&str; 7] = [
+    "MessageSid",
+    "From",
+    "To",
+    "Body",
+    "NumMedia",
+    "ProfileName",
+    "WaId",
+];
+
 impl TwilioInboundForm {
     /// Reads the posted pairs. A repeated name keeps its first value (Twilio never repeats
     /// the fields we read; the signature covers every value anyway).
@@ -136,9 +175,11 @@ impl TwilioInboundForm {
         for (name, value) in pairs {
             fields.entry(name).or_insert(value);
         }
+        let mut provider_fields = fields.clone();
+        provider_fields.retain(|name, _| !CARRIED.contains(&name.as_str()));
         let mut take = |name: &str| fields.remove(name);
         let mut form = Self {
-            message_sid: non_empty(take("MessageSid")).ok_or(FormError::Missing("MessageSid"))?,
+            message_sid: message_sid(take("MessageSid"))?,
             from: non_empty(take("From")).ok_or(FormError::Missing("From"))?,
             sms_sid: take("SmsSid"),
             sms_message_sid: take("SmsMessageSid"),
@@ -158,6 +199,8 @@ impl TwilioInboundForm {
             button_payload: take("ButtonPayload"),
             latitude: take("Latitude"),
             longitude: take("Longitude"),
+            address: take("Address"),
+            label: take("Label"),
             api_version: take("ApiVersion"),
             referral_num_media: take("ReferralNumMedia"),
             from_city: take("FromCity"),
@@ -170,6 +213,7 @@ impl TwilioInboundForm {
             to_country: take("ToCountry"),
             other: BTreeMap::new(),
             media: Vec::new(),
+            provider_fields: BTreeMap::new(),
         };
         // Twilio sends at most 10 media per message; NumMedia says how many.
         let declared = form
@@ -178,15 +222,20 @@ impl TwilioInboundForm {
             .and_then(|n| n.trim().parse::<usize>().ok())
             .unwrap_or(0);
         for i in 0..declared.min(10) {
-            let url = non_empty(take(&format!("MediaUrl{i}")));
-            let content_type = take(&format!("MediaContentType{i}")).unwrap_or_default();
+            let (url_name, type_name) = (format!("MediaUrl{i}"), format!("MediaContentType{i}"));
+            let url = non_empty(take(&url_name));
+            let content_type = take(&type_name).unwrap_or_default();
             if let Some(url) = url {
                 form.media.push(Media { url, content_type });
+                // In the event's `media`; a media beyond NumMedia stays a provider field.
+                provider_fields.remove(&url_name);
+                provider_fields.remove(&type_name);
             }
         }
         form.media_url0 = form.media.first().map(|m| m.url.clone());
         form.media_content_type0 = form.media.first().map(|m| m.content_type.clone());
         form.other = fields;
+        form.provider_fields = provider_fields;
         Ok(form)
     }
 
@@ -216,6 +265,18 @@ impl TwilioInboundForm {
                 url: m.url.clone(),
                 content_type: m.content_type.clone(),
             });
+        let location = match (&self.latitude, &self.longitude) {
+            (Some(latitude), Some(longitude)) => {
+                SharedLocation::parse(latitude, longitude, self.address, self.label)
+            }
+            _ => None,
+        };
+        let provider_fields = (!self.provider_fields.is_empty()).then(|| {
+            self.provider_fields
+                .into_iter()
+                .map(|(name, value)| (name, serde_json::Value::String(value)))
+                .collect()
+        });
         Ok(InboundMessage {
             provider: MessageProvider::Twilio,
             provider_message_id: self.message_sid,
@@ -232,6 +293,8 @@ impl TwilioInboundForm {
             received_at: Utc::now(),
             intent: None,
             extracted_data: None,
+            location,
+            provider_fields,
         })
     }
 }
@@ -243,12 +306,11 @@ impl TwilioStatusForm {
             fields.entry(name).or_insert(value);
         }
         Ok(Self {
-            message_sid: non_empty(
+            message_sid: message_sid(
                 fields
                     .remove("MessageSid")
                     .or_else(|| fields.remove("SmsSid")),
-            )
-            .ok_or(FormError::Missing("MessageSid"))?,
+            )?,
             message_status: non_empty(
                 fields
                     .remove("MessageStatus")
@@ -275,14 +337,33 @@ pub fn delivery_status(twilio_status: &str) -> Option<DeliveryStatus> {
     }
 }
 
-/// Checks the signature of a Twilio request and returns its form pairs.
-fn verified_form(
+/// Checks the signature of a Twilio request and returns its parameters.
+///
+/// A form post is signed over the URL and its sorted parameters. When the URL carries
+/// `bodySHA256`, Twilio signed a JSON body: the signature covers the URL, the hash binds
+/// the body, and the body's top-level fields are the parameters.
+fn verified_params(
     req: &HttpRequest,
     state: &AppState,
     body: &[u8],
     route: &'static str,
 ) -> Result<Vec<(String, String)>, ApiError> {
     let config = &state.config;
+    let url = public_url(&config.public_base_url, req);
+    let signed_json = prm_twilio::body_sha256(&url).is_some();
+    // Unsigned (validation off): the content type says which it is.
+    let json = signed_json
+        || (!config.validate_twilio_signature
+            && header(req, "content-type")
+                .and_then(|ct| ct.split(';').next())
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
+    let params = if json {
+        None
+    } else {
+        Some(prm_twilio::parse_form(body).map_err(|_| {
+            ApiError::bad_request("The body is not a valid application/x-www-form-urlencoded form.")
+        }))
+    };
     if config.validate_twilio_signature {
         let Some(validator) = &config.twilio_validator else {
             tracing::warn!(
@@ -303,12 +384,20 @@ fn verified_form(
                 "The X-Twilio-Signature header is missing.",
             ));
         };
-        let url = public_url(&config.public_base_url, req);
-        let content_type = header(req, "content-type");
-        if !validator.validate_body(&url, content_type, body, signature) {
+        let valid = match &params {
+            None => validator.validate_json(&url, body, signature),
+            Some(Ok(params)) => validator.validate_form(&url, params, signature),
+            // Not a form: nothing Twilio signed.
+            Some(Err(_)) => false,
+        };
+        if !valid {
             tracing::warn!(
                 route,
-                reason = "signature mismatch",
+                reason = if signed_json {
+                    "signature or bodySHA256 mismatch"
+                } else {
+                    "signature mismatch"
+                },
                 "Twilio webhook rejected"
             );
             return Err(ApiError::forbidden(
@@ -317,9 +406,28 @@ fn verified_form(
             ));
         }
     }
-    prm_twilio::parse_form(body).map_err(|_| {
-        ApiError::bad_request("The body is not a valid application/x-www-form-urlencoded form.")
-    })
+    match params {
+        Some(params) => params,
+        None => json_params(body),
+    }
+}
+
+/// The top-level fields of a JSON body as parameters: strings as they are, numbers and
+/// booleans in their JSON spelling, nested values as JSON text, nulls left out.
+fn json_params(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        prm_platform::extract::parse_json(body)?;
+    Ok(object
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::Null => return None,
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            Some((name, value))
+        })
+        .collect())
 }
 
 /// `PUBLIC_BASE_URL` + the request's path and query, as Twilio called it.
@@ -363,7 +471,7 @@ pub async fn inbound(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload).await?;
-    let pairs = verified_form(&req, &state, &body, "twilio")?;
+    let pairs = verified_params(&req, &state, &body, "twilio")?;
     let form = TwilioInboundForm::from_pairs(pairs)?;
     if !form.other.is_empty() {
         // Names only: values may be patient data.
@@ -374,7 +482,7 @@ pub async fn inbound(
         .inbox
         .accept_message(message)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     Ok(empty_twiml())
 }
 
@@ -405,7 +513,7 @@ pub async fn status(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload).await?;
-    let pairs = verified_form(&req, &state, &body, "twilio/status")?;
+    let pairs = verified_params(&req, &state, &body, "twilio/status")?;
     let form = TwilioStatusForm::from_pairs(pairs)?;
     let Some(status) = delivery_status(&form.message_status) else {
         tracing::info!(status = %form.message_status, "Twilio status without a delivery meaning; acknowledged");
@@ -423,7 +531,7 @@ pub async fn status(
         .inbox
         .accept_status(report)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     Ok(empty_twiml())
 }
 

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use prm_domain::{Channel, PhoneNumber, events::MessageProvider};
 use prm_platform::{ApiError, FieldError};
+use prm_store::inbound_messages::{MAX_PROVIDER_MESSAGE_ID_CHARS, is_storable_provider_message_id};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -124,8 +125,11 @@ impl VoiceAgentCall {
         clinic_number: Option<&PhoneNumber>,
     ) -> Result<InboundMessage, ApiError> {
         let mut errors = Vec::new();
-        if self.call_id.trim().is_empty() || self.call_id.len() > 255 {
-            errors.push(FieldError::new("call_id", "must be 1 to 255 characters"));
+        if !is_storable_provider_message_id(&self.call_id) {
+            errors.push(FieldError::new(
+                "call_id",
+                format!("must be 1 to {MAX_PROVIDER_MESSAGE_ID_CHARS} characters without control characters"),
+            ));
         }
         let from = PhoneNumber::parse(&self.from, default_country_code)
             .map_err(|e| errors.push(FieldError::new("from", e.to_string())))
@@ -152,6 +156,16 @@ impl VoiceAgentCall {
             return Err(ApiError::validation(errors));
         }
         let (body, transcription) = self.texts();
+        let provider_fields = self.started_at.map(|started| {
+            let mut fields = serde_json::Map::new();
+            fields.insert(
+                "started_at".to_owned(),
+                serde_json::Value::String(
+                    started.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                ),
+            );
+            fields
+        });
         Ok(InboundMessage {
             provider: MessageProvider::VoiceAgent,
             provider_message_id: self.call_id,
@@ -167,6 +181,8 @@ impl VoiceAgentCall {
             received_at: self.ended_at.unwrap_or_else(Utc::now),
             intent: self.intent.filter(|i| !i.trim().is_empty()),
             extracted_data: self.extracted_data.filter(|d| !d.is_null()),
+            location: None,
+            provider_fields,
         })
     }
 }
@@ -229,7 +245,7 @@ pub async fn voice_agent(
         .inbox
         .accept_message(message)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)?
     {
         Outcome::Accepted { message_id } => VoiceAgentResponse {
             status: "accepted",
