@@ -25,10 +25,6 @@ pub const STATUS_PATH: &str = "/api/v1/prm/webhooks/twilio/status";
 pub const META_PATH: &str = "/api/v1/prm/webhooks/whatsapp";
 pub const VOICE_PATH: &str = "/api/v1/prm/webhooks/voice-agent";
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 async fn reachable(addr: &str) -> bool {
     matches!(
         tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr)).await,
@@ -36,32 +32,25 @@ async fn reachable(addr: &str) -> bool {
     )
 }
 
-fn unavailable(what: &str) {
+/// Tests that need a server use the real one and fail loudly when it is not there;
+/// they never skip, in CI or out of it.
+async fn require(what: &str, addr: &str, how: &str) {
     assert!(
-        !in_ci(),
-        "{what} is unreachable on 127.0.0.1 and CI=true: failing instead of skipping"
+        reachable(addr).await,
+        "{what} is unreachable on {addr}: these tests use the real {what}. Start it ({how}, or `make services`) and run them again."
     );
-    eprintln!("SKIPPED: {what} is unreachable on 127.0.0.1 (set CI=true to make this a failure)");
 }
 
-/// The real Redis, or `None` outside CI when it is down (the app then uses memory).
-pub async fn redis() -> Option<&'static str> {
-    if reachable("127.0.0.1:6379").await {
-        Some(REDIS_URL)
-    } else {
-        unavailable("Redis");
-        None
-    }
+/// The real Redis on 127.0.0.1:6379 (the test fails when it is down).
+pub async fn redis() -> &'static str {
+    require("Redis", "127.0.0.1:6379", "`redis-server --daemonize yes`").await;
+    REDIS_URL
 }
 
-/// The real RabbitMQ, or `None` (skip) outside CI when it is down.
-pub async fn rabbit() -> Option<&'static str> {
-    if reachable("127.0.0.1:5672").await {
-        Some(AMQP_URL)
-    } else {
-        unavailable("RabbitMQ");
-        None
-    }
+/// The real RabbitMQ on 127.0.0.1:5672, guest/guest (the test fails when it is down).
+pub async fn rabbit() -> &'static str {
+    require("RabbitMQ", "127.0.0.1:5672", "`rabbitmq-server -detached`").await;
+    AMQP_URL
 }
 
 pub struct TestApp {
@@ -72,6 +61,8 @@ pub struct TestApp {
     pub database_url: String,
     pub service: WebhooksService,
     pub uses_redis: bool,
+    /// The app's `REDIS_KEY_PREFIX` (unique per test).
+    pub redis_prefix: String,
 }
 
 pub struct Spawn {
@@ -137,11 +128,12 @@ pub async fn spawn(options: Spawn) -> TestApp {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    if let Some(url) = redis().await {
-        vars.insert("REDIS_URL".into(), url.into());
-    }
     for (k, v) in options.vars {
         vars.insert(k, v);
+    }
+    // Redis unless the test unsets it (REDIS_URL = "": the in-memory markers).
+    if !vars.contains_key("REDIS_URL") {
+        vars.insert("REDIS_URL".into(), redis().await.into());
     }
     let uses_redis = vars.get("REDIS_URL").is_some_and(|v| !v.is_empty());
     let settings = Settings::from_map(0, &vars).expect("test settings");
@@ -165,6 +157,7 @@ pub async fn spawn(options: Spawn) -> TestApp {
         database_url,
         service,
         uses_redis,
+        redis_prefix: prefix,
     }
 }
 
@@ -257,6 +250,17 @@ impl TestApp {
             &[(header, signature.as_str())],
         )
         .await
+    }
+
+    /// The provider fields stored with the message (`None`: no such row).
+    pub async fn stored_fields(
+        &self,
+        provider: MessageProvider,
+        id: &str,
+    ) -> Option<Option<serde_json::Map<String, Value>>> {
+        prm_store::inbound_messages::provider_fields_of(&self.db, provider, id)
+            .await
+            .expect("inbound_messages readable")
     }
 
     /// Every event of `event_type` written to the outbox, in commit order.

@@ -122,7 +122,8 @@ async fn every_known_answer_signature_vector_verifies() {
             "{name}"
         );
 
-        // And over HTTP, with the vector's secret and exact bytes.
+        // And over HTTP, with the vector's secret and exact bytes: every message in it
+        // becomes its event.
         let app = spawn_app_with(&[("WHATSAPP_APP_SECRET", secret)]).await;
         let r = app
             .post_raw(
@@ -133,6 +134,47 @@ async fn every_known_answer_signature_vector_verifies() {
             )
             .await;
         assert_eq!(r.status(), 200, "{name}");
+        let sent: Value = serde_json::from_slice(body).unwrap();
+        let value = &sent["entry"][0]["changes"][0]["value"];
+        let messages = value["messages"].as_array().unwrap();
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["messages"], messages.len(), "{name}: {answer}");
+        for m in messages {
+            let id = m["id"].as_str().unwrap();
+            let events = app.received(id).await;
+            assert_eq!(events.len(), 1, "{name}: {id}");
+            let e = &events[0];
+            assert_eq!(e["provider"], "meta", "{name}");
+            assert_eq!(e["channel"], "whatsapp", "{name}");
+            assert_eq!(
+                e["from"],
+                format!("+{}", m["from"].as_str().unwrap()),
+                "{name}"
+            );
+            assert_eq!(
+                e["to"],
+                format!(
+                    "+{}",
+                    value["metadata"]["display_phone_number"].as_str().unwrap()
+                ),
+                "{name}"
+            );
+            assert_eq!(e["wa_id"], m["from"], "{name}");
+            assert_eq!(
+                e["profile_name"], value["contacts"][0]["profile"]["name"],
+                "{name}"
+            );
+            if m["type"] == "text" {
+                assert_eq!(e["body"], m["text"]["body"], "{name}");
+            }
+            let secs = m["timestamp"].as_str().unwrap().parse::<i64>().unwrap();
+            let at = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            assert_eq!(
+                e["received_at"],
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            assert_eq!(e["provider_fields"]["type"], m["type"], "{name}");
+        }
         let r = app
             .post_raw(
                 META_PATH,
@@ -252,6 +294,7 @@ async fn statuses_become_status_events_and_unknown_types_are_acknowledged() {
     let answer = deliver(&app, &body).await;
     assert_eq!(answer["messages"], 0);
     assert_eq!(answer["statuses"], 2);
+    // sticker, reaction, the text without body or sender, the `deleted` status.
     assert_eq!(answer["ignored"], 4);
     let statuses = app.statuses(&sent).await;
     assert_eq!(statuses.len(), 2);
@@ -363,4 +406,158 @@ async fn missing_wrong_or_unconfigured_signatures_are_refused() {
     )
     .await;
     app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn deleted_warning_and_unknown_statuses_are_acknowledged_without_events() {
+    let app = spawn_app().await;
+    let id = wamid();
+    let body = delivery(
+        json!([]),
+        json!([
+            {"id": id, "status": "sent", "timestamp": "1767225700"},
+            {"id": id, "status": "deleted", "timestamp": "1767225800"},
+            {"id": id, "status": "warning", "timestamp": "1767225900"},
+            {"id": id, "status": "some_future_status"},
+            {"id": id, "status": 7},
+            "not an object"
+        ]),
+    );
+    let answer = deliver(&app, &body).await;
+    assert_eq!(
+        answer,
+        json!({"messages": 0, "statuses": 1, "duplicates": 0, "ignored": 5})
+    );
+    let statuses = app.statuses(&id).await;
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0]["status"], "sent");
+}
+
+#[tokio::test]
+async fn an_unstorable_wamid_is_ignored_and_the_rest_of_the_batch_goes_through() {
+    let app = spawn_app().await;
+    let (good, status_id) = (wamid(), wamid());
+    let too_long = format!("wamid.{}", "é".repeat(250));
+    assert_eq!(too_long.chars().count(), 256);
+    let body = delivery(
+        json!([
+            message(&too_long, "text", json!({"body": "largo"})),
+            message("wamid.placeholder", "text", json!({"body": "nul"})),
+            message(&good, "text", json!({"body": "hola"})),
+            // A wrongly typed field ignores that item only.
+            {"from": "573001234567", "id": 42, "type": "text", "text": {"body": "x"}},
+        ]),
+        json!([
+            {"id": too_long, "status": "delivered"},
+            {"id": status_id, "status": "delivered"}
+        ]),
+    );
+    // The second wamid holds U+0000 (the JSON escape `\u0000` on the wire).
+    let mut value: Value = serde_json::from_slice(&body).unwrap();
+    value["entry"][0]["changes"][0]["value"]["messages"][1]["id"] = json!("wamid.nul\u{0}inside");
+    let body = serde_json::to_vec(&value).unwrap();
+    let answer = deliver(&app, &body).await;
+    assert_eq!(
+        answer,
+        json!({"messages": 1, "statuses": 1, "duplicates": 0, "ignored": 4})
+    );
+    assert_eq!(app.received(&good).await.len(), 1);
+    assert_eq!(app.statuses(&status_id).await.len(), 1);
+    assert_eq!(app.total_rows().await, 1);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn nul_and_control_characters_in_texts_and_names_reach_the_event_verbatim() {
+    let app = spawn_app().await;
+    let (text, image, reply) = (wamid(), wamid(), wamid());
+    let name = "Mar\u{0}ía \u{1b}[1m";
+    let mut value: Value = serde_json::from_slice(&delivery(
+        json!([
+            message(&text, "text", json!({"body": "a\u{0}b\u{1}c\u{7f}"})),
+            message(&image, "image", json!({"id": "1", "mime_type": "image/jpeg", "caption": "\u{0}"})),
+            message(&reply, "interactive", json!({"type": "button_reply", "button_reply": {"id": "x\u{0}", "title": "S\u{0}í"}})),
+        ]),
+        json!([{"id": wamid(), "status": "failed", "errors": [{"code": "13\u{0}1"}]}]),
+    ))
+    .unwrap();
+    value["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = json!(name);
+    let body = serde_json::to_vec(&value).unwrap();
+    assert!(
+        body.windows(6).any(|w| w == b"\\u0000"),
+        "the JSON carries the escape"
+    );
+    let answer = deliver(&app, &body).await;
+    assert_eq!(answer["messages"], 3);
+    assert_eq!(answer["statuses"], 1);
+    let t = app.received(&text).await.remove(0);
+    assert_eq!(t["body"], "a\u{0}b\u{1}c\u{7f}");
+    assert_eq!(t["profile_name"], name);
+    assert_eq!(app.received(&image).await.remove(0)["body"], "\u{0}");
+    let r = app.received(&reply).await.remove(0);
+    assert_eq!(r["body"], "S\u{0}í");
+    assert_eq!(
+        r["provider_fields"]["interactive"]["button_reply"]["id"],
+        "x\u{0}"
+    );
+    let stored = app
+        .stored_fields(prm_domain::events::MessageProvider::Meta, &reply)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Value::Object(stored), r["provider_fields"]);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn locations_become_events_and_unmapped_fields_are_kept() {
+    let app = spawn_app().await;
+    let (place, text) = (wamid(), wamid());
+    let mut with_context = message(&text, "text", json!({"body": "esta sede"}));
+    with_context["context"] = json!({"from": "15550783881", "id": "wamid.ORIGINAL"});
+    with_context["referral"] =
+        json!({"source_url": "https://example.test/ad", "source_type": "ad"});
+    let body = delivery(
+        json!([
+            message(
+                &place,
+                "location",
+                json!({"latitude": 4.6534649, "longitude": -74.0836453, "name": "Sede Norte", "address": "Cra. 7 #40-62"})
+            ),
+            with_context,
+            message(
+                &wamid(),
+                "location",
+                json!({"latitude": 123.0, "longitude": 0.0})
+            ),
+        ]),
+        json!([]),
+    );
+    let answer = deliver(&app, &body).await;
+    assert_eq!(
+        (answer["messages"].as_u64(), answer["ignored"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let p = app.received(&place).await.remove(0);
+    assert_eq!(p["body"], "");
+    assert_eq!(
+        p["location"],
+        json!({"latitude": 4.6534649, "longitude": -74.0836453, "address": "Cra. 7 #40-62", "label": "Sede Norte"})
+    );
+    assert_eq!(p["provider_fields"]["type"], "location");
+    let t = app.received(&text).await.remove(0);
+    assert!(t.get("location").is_none());
+    assert_eq!(t["provider_fields"]["context"]["id"], "wamid.ORIGINAL");
+    assert_eq!(t["provider_fields"]["referral"]["source_type"], "ad");
+    let fields = t["provider_fields"].as_object().unwrap();
+    for carried in ["from", "id", "timestamp"] {
+        assert!(!fields.contains_key(carried), "{carried}");
+    }
+    assert_eq!(
+        app.stored_fields(prm_domain::events::MessageProvider::Meta, &text)
+            .await
+            .unwrap()
+            .map(Value::Object),
+        Some(t["provider_fields"].clone())
+    );
 }

@@ -42,6 +42,19 @@ async fn a_signed_message_becomes_one_event_with_e164_numbers() {
 #[tokio::test]
 async fn the_same_message_sid_20_times_at_once_gives_one_event_and_one_row() {
     let app = spawn_app().await;
+    assert_eq!(app.service.inbox().dedup_backend(), "redis");
+    twenty_concurrent_copies_give_one_event(&app).await;
+}
+
+#[tokio::test]
+async fn with_redis_unset_the_in_memory_markers_dedup_over_http() {
+    let app = spawn_app_with(&[("REDIS_URL", "")]).await;
+    assert!(!app.uses_redis);
+    assert_eq!(app.service.inbox().dedup_backend(), "memory");
+    twenty_concurrent_copies_give_one_event(&app).await;
+}
+
+async fn twenty_concurrent_copies_give_one_event(app: &TestApp) {
     let sid = unique_sid();
     let form = twilio_message(&sid, "¿Tienen cita mañana?");
     let responses =

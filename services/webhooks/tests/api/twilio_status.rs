@@ -17,7 +17,18 @@ fn status(sid: &str, status: &str) -> Vec<(String, String)> {
 async fn each_status_of_a_message_becomes_one_status_event() {
     let app = spawn_app().await;
     let sid = unique_sid();
-    for s in ["sent", "sent", "delivered", "delivered", "read"] {
+    // Twilio's words that map to one catalog status give one event: `accepted` and
+    // `queued` are both `queued`, `sending` and `sent` both `sent`.
+    for s in [
+        "accepted",
+        "queued",
+        "sending",
+        "sent",
+        "sent",
+        "delivered",
+        "delivered",
+        "read",
+    ] {
         twiml(app.post_twilio(STATUS_PATH, &status(&sid, s)).await).await;
     }
     let events = app.statuses(&sid).await;
@@ -25,7 +36,7 @@ async fn each_status_of_a_message_becomes_one_status_event() {
         .iter()
         .map(|e| e["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["sent", "delivered", "read"]);
+    assert_eq!(statuses, ["queued", "sent", "delivered", "read"]);
     assert!(
         events
             .iter()
@@ -103,4 +114,30 @@ async fn status_callbacks_are_signed_and_complete() {
     )
     .await;
     assert!(app.statuses(&sid).await.is_empty());
+}
+
+#[tokio::test]
+async fn sending_and_sent_give_one_sent_event_even_concurrently() {
+    let app = spawn_app().await;
+    let sid = unique_sid();
+    let (sending, sent) = (status(&sid, "sending"), status(&sid, "sent"));
+    let responses = futures::future::join_all(
+        (0..10).map(|i| app.post_twilio(STATUS_PATH, if i % 2 == 0 { &sending } else { &sent })),
+    )
+    .await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+    let events = app.statuses(&sid).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["status"], "sent");
+    // `failed` and `canceled` are one status too; `undelivered` is another.
+    for s in ["canceled", "failed", "undelivered"] {
+        twiml(app.post_twilio(STATUS_PATH, &status(&sid, s)).await).await;
+    }
+    let statuses: Vec<String> = app
+        .statuses(&sid)
+        .await
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["sent", "failed", "undelivered"]);
 }

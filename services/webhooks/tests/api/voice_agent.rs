@@ -218,3 +218,71 @@ async fn invalid_calls_are_400_or_422() {
     assert_eq!(app.total_rows().await, 0);
     app.assert_healthy().await;
 }
+
+#[tokio::test]
+async fn call_ids_the_table_cannot_hold_are_422() {
+    let app = spawn_app().await;
+    for call_id in [
+        format!("call_{}", "é".repeat(251)),
+        "call\u{0}nul".to_owned(),
+        " ".to_owned(),
+    ] {
+        let body = serde_json::to_vec(&json!({"call_id": call_id, "from": "+573001234567", "to": "+576015551234", "transcript": "x"})).unwrap();
+        let r = app
+            .post_signed_json(VOICE_PATH, HEADER, VOICE_SECRET, &body)
+            .await;
+        let problem_body = problem(r, 422, "validation_failed").await;
+        assert_eq!(
+            problem_body["errors"][0]["field"], "call_id",
+            "{problem_body}"
+        );
+    }
+    let longest = format!("call_{}", "é".repeat(250));
+    assert_eq!(longest.chars().count(), 255);
+    let body = serde_json::to_vec(&json!({"call_id": longest, "from": "+573001234567", "to": "+576015551234", "transcript": "x"})).unwrap();
+    assert_eq!(
+        app.post_signed_json(VOICE_PATH, HEADER, VOICE_SECRET, &body)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.total_rows().await, 1);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
+async fn nul_in_transcripts_reaches_the_event_verbatim() {
+    let app = spawn_app().await;
+    let id = format!("call_{}", uuid::Uuid::new_v4().simple());
+    let body = serde_json::to_vec(&json!({
+        "call_id": id,
+        "from": "+573001234567",
+        "to": "+576015551234",
+        "transcript": [
+            {"role": "assistant\u{0}", "text": "¿Sí?\u{0}"},
+            {"role": "user", "text": "una\u{0}cita\u{1b}"}
+        ],
+        "intent": "book\u{0}",
+        "extracted_data": {"note\u{0}": "x\u{0}"},
+        "started_at": "2026-11-22T14:00:00Z"
+    }))
+    .unwrap();
+    let r = app
+        .post_signed_json(VOICE_PATH, HEADER, VOICE_SECRET, &body)
+        .await;
+    assert_eq!(r.status(), 200);
+    let events = app.received(&id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["body"], "una\u{0}cita\u{1b}");
+    assert_eq!(
+        events[0]["transcription"],
+        "assistant\u{0}: ¿Sí?\u{0}\nuser: una\u{0}cita\u{1b}"
+    );
+    assert_eq!(events[0]["intent"], "book\u{0}");
+    assert_eq!(events[0]["extracted_data"], json!({"note\u{0}": "x\u{0}"}));
+    assert_eq!(
+        events[0]["provider_fields"],
+        json!({"started_at": "2026-11-22T14:00:00Z"})
+    );
+    app.assert_healthy().await;
+}
