@@ -1,9 +1,12 @@
 //! Voice notes: download the audio from the provider and transcribe it with an
 //! OpenAI-compatible endpoint (async-openai, `OPENAI_BASE_URL`, `OPENAI_TRANSCRIPTION_MODEL`).
 //!
-//! * Twilio media URLs are fetched with basic auth (account SID : auth token), and only
-//!   when they point at the configured Twilio API (`TWILIO_API_BASE`): the credentials
-//!   never go to another host, and a forged URL cannot make us fetch arbitrary hosts.
+//! * Twilio media URLs are fetched only from Twilio's hosts ([`twilio_media_access`]):
+//!   under `TWILIO_API_BASE`, or over https from `api.twilio.com`, its regional edges
+//!   (`api.<edge>.<region>.twilio.com`) and Twilio's media CDN (`*.twiliocdn.com`). The
+//!   API hosts get basic auth (account SID : auth token); the CDN's URLs are pre-signed
+//!   and get no credentials. Any other URL is refused: a forged `MediaUrl0` can neither
+//!   make us fetch an arbitrary host (SSRF) nor receive our credentials.
 //! * Meta media ids are resolved through `WHATSAPP_GRAPH_API_BASE` (`GET /{media-id}` →
 //!   `url`), then the URL is fetched, both with the bearer `WHATSAPP_ACCESS_TOKEN`.
 //!
@@ -47,7 +50,7 @@ impl AudioSource {
 pub enum VoiceNoteError {
     #[error("transcription is not configured (OPENAI_API_KEY is unset)")]
     NotConfigured,
-    #[error("media URL is not on the configured Twilio API host")]
+    #[error("media URL is not on a Twilio media host")]
     UntrustedMediaUrl,
     #[error("Twilio credentials are not configured (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)")]
     NoTwilioCredentials,
@@ -149,13 +152,14 @@ impl VoiceNotes {
                     .twilio
                     .as_ref()
                     .ok_or(VoiceNoteError::NoTwilioCredentials)?;
-                if !is_under(url, api_base) {
-                    return Err(VoiceNoteError::UntrustedMediaUrl);
-                }
-                let request = self
-                    .http
-                    .get(url)
-                    .basic_auth(sid, Some(token.expose_secret()));
+                let request = match twilio_media_access(url, api_base) {
+                    Some(MediaAccess::Api) => self
+                        .http
+                        .get(url)
+                        .basic_auth(sid, Some(token.expose_secret())),
+                    Some(MediaAccess::Cdn) => self.http.get(url),
+                    None => return Err(VoiceNoteError::UntrustedMediaUrl),
+                };
                 fetch(request).await
             }
             AudioSource::MetaMedia { id, .. } => {
@@ -220,10 +224,63 @@ fn without_url(error: reqwest::Error) -> String {
     error.without_url().to_string()
 }
 
-/// True when `url` is `base` itself or a path under it (not merely a prefix of the host).
-fn is_under(url: &str, base: &str) -> bool {
+/// How a Twilio media URL may be fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaAccess {
+    /// A Twilio API host: with basic auth.
+    Api,
+    /// Twilio's media CDN (pre-signed URLs): without credentials.
+    Cdn,
+}
+
+/// Whether `url` is Twilio media we may fetch, and how; `None` refuses it.
+///
+/// Allowed: a URL under `api_base` (`TWILIO_API_BASE`: same scheme, host and port, path
+/// below its path; what tests and proxies use), and over https on the default port,
+/// `api.twilio.com`, its regional edges `api.<edge>.<region>.twilio.com` (e.g.
+/// `api.dublin.ie1.twilio.com`) and `<name>.twiliocdn.com`. No userinfo anywhere.
+pub fn twilio_media_access(url: &str, api_base: &str) -> Option<MediaAccess> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    if let Ok(base) = reqwest::Url::parse(api_base)
+        && base.scheme() == parsed.scheme()
+        && base.host_str().is_some()
+        && base.host_str() == parsed.host_str()
+        && base.port_or_known_default() == parsed.port_or_known_default()
+        && is_path_under(parsed.path(), base.path())
+    {
+        return Some(MediaAccess::Api);
+    }
+    if parsed.scheme() != "https" || parsed.port().is_some_and(|p| p != 443) {
+        return None;
+    }
+    // `Url` lowercases hosts; a trailing dot would be another spelling of the same host.
+    let host = parsed.host_str()?;
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    match labels.as_slice() {
+        ["api", "twilio", "com"] => Some(MediaAccess::Api),
+        ["api", edge, region, "twilio", "com"] if label_ok(edge) && label_ok(region) => {
+            Some(MediaAccess::Api)
+        }
+        [name, "twiliocdn", "com"] if label_ok(name) => Some(MediaAccess::Cdn),
+        _ => None,
+    }
+}
+
+/// True when `path` is `base` itself or below it (`/v1` covers `/v1/x`, not `/v10`).
+fn is_path_under(path: &str, base: &str) -> bool {
     let base = base.trim_end_matches('/');
-    url.strip_prefix(base)
+    path.strip_prefix(base)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
@@ -269,15 +326,79 @@ pub fn is_audio(content_type: &str) -> bool {
 mod tests {
     use super::*;
 
+    const MEDIA: &str = "/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1";
+
     #[test]
-    fn media_urls_must_be_under_the_twilio_api_base() {
-        let base = "https://api.twilio.com";
-        assert!(is_under(
-            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
-            base
-        ));
-        assert!(!is_under("https://api.twilio.com.evil.example/x", base));
-        assert!(!is_under("http://169.254.169.254/latest", base));
+    fn twilio_api_hosts_get_credentials_whatever_the_configured_base() {
+        for base in [
+            "https://api.twilio.com",
+            "https://api.dublin.ie1.twilio.com",
+            "http://127.0.0.1:9999",
+        ] {
+            for host in [
+                "https://api.twilio.com",
+                "https://API.Twilio.com",
+                "https://api.twilio.com:443",
+                "https://api.dublin.ie1.twilio.com",
+                "https://api.sydney.au1.twilio.com",
+            ] {
+                assert_eq!(
+                    twilio_media_access(&format!("{host}{MEDIA}"), base),
+                    Some(MediaAccess::Api),
+                    "{host} with base {base}"
+                );
+            }
+            assert_eq!(
+                twilio_media_access("https://mms.twiliocdn.com/AC1/abc?sig=x", base),
+                Some(MediaAccess::Cdn)
+            );
+        }
+    }
+
+    #[test]
+    fn the_configured_base_is_trusted_with_its_scheme_host_port_and_path() {
+        let base = "http://127.0.0.1:9999/twilio";
+        let ok = |url: &str| twilio_media_access(url, base);
+        assert_eq!(
+            ok("http://127.0.0.1:9999/twilio/m/1"),
+            Some(MediaAccess::Api)
+        );
+        assert_eq!(ok("http://127.0.0.1:9999/twilio"), Some(MediaAccess::Api));
+        assert_eq!(ok("http://127.0.0.1:9999/twilios/m/1"), None);
+        assert_eq!(ok("http://127.0.0.1:9998/twilio/m/1"), None);
+        assert_eq!(ok("https://127.0.0.1:9999/twilio/m/1"), None);
+        assert_eq!(ok("http://127.0.0.2:9999/twilio/m/1"), None);
+    }
+
+    #[test]
+    fn every_other_host_is_refused() {
+        for url in [
+            "https://api.twilio.com.evil.example/x",
+            "https://evil.example/api.twilio.com/x",
+            "https://api.twilio.com@evil.example/x",
+            "https://user:pw@api.twilio.com/x",
+            "http://api.twilio.com/x",
+            "https://api.twilio.com:8443/x",
+            "https://twilio.com/x",
+            "https://eviltwilio.com/x",
+            "https://api.a.b.c.twilio.com/x",
+            "https://media.twilio.com/x",
+            "https://x.y.twiliocdn.com/x",
+            "https://twiliocdn.com/x",
+            "http://mms.twiliocdn.com/x",
+            "https://api.twilio.com./x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://localhost/x",
+            "file:///etc/passwd",
+            "not a url",
+            "",
+        ] {
+            assert_eq!(
+                twilio_media_access(url, "https://api.twilio.com"),
+                None,
+                "{url}"
+            );
+        }
     }
 
     #[test]
