@@ -169,4 +169,34 @@ async fn the_dedup_markers_live_in_redis_when_configured() {
         .await
         .unwrap();
     assert_eq!(health["dedup"], "redis");
+
+    // The markers a webhook leaves are in the real Redis with a 24 h TTL.
+    let redis = prm_state::from_config(Some(REDIS_URL), Some(app.redis_prefix.as_str())).unwrap();
+    let sid = unique_sid();
+    twiml(
+        app.post_twilio(TWILIO_PATH, &twilio_message(&sid, "hola"))
+            .await,
+    )
+    .await;
+    let status = pairs(&[("MessageSid", sid.as_str()), ("MessageStatus", "delivered")]);
+    twiml(app.post_twilio(STATUS_PATH, &status).await).await;
+    for key in [
+        format!("webhooks:dedup:twilio:{sid}"),
+        format!("webhooks:status:twilio:{sid}:delivered"),
+    ] {
+        let ttl = redis
+            .ttl(&key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{key} has no TTL"));
+        let full = prm_webhooks::inbox::DEDUP_TTL;
+        assert!(
+            ttl <= full && ttl > full - Duration::from_secs(60),
+            "{key}: {ttl:?}"
+        );
+    }
+    assert_eq!(
+        prm_webhooks::inbox::DEDUP_TTL,
+        Duration::from_secs(24 * 60 * 60)
+    );
 }
