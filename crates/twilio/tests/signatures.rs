@@ -1,6 +1,7 @@
 //! Known-answer tests for `X-Twilio-Signature`, from the suite's shared fixtures
 //! (twilio-python's own vectors and a WhatsApp webhook signed with the official
-//! library), plus the ways a forged or altered request must fail.
+//! library; a byte-identical copy is committed in `tests/fixtures/`), plus the ways a
+//! forged or altered request must fail.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,34 +15,48 @@ use sha2::{Digest, Sha256};
 
 const FIXTURE: &str = "twilio-signatures.json";
 
-/// The shared fixtures live outside the checkout (`/work/shared` next to `/work/main`).
-/// `PRM_SHARED_FIXTURES` points elsewhere; otherwise every ancestor of this crate is
-/// tried for `shared/fixtures/`. A missing file fails the test: it never skips.
+/// The committed copy of the suite's fixture (`tests/fixtures/`), so that a clean clone
+/// has it; [`the_committed_fixture_is_the_shared_one`] keeps it identical to the shared one.
+const COMMITTED: &str = include_str!("fixtures/twilio-signatures.json");
+
 fn fixtures() -> Value {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut tried = Vec::new();
+    serde_json::from_str(COMMITTED).expect("tests/fixtures/twilio-signatures.json is JSON")
+}
+
+/// The suite's shared fixtures directory: `PRM_SHARED_FIXTURES`, else the first
+/// `shared/fixtures` among this crate's ancestors (`/work/shared` beside a checkout).
+fn shared_fixtures_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PRM_SHARED_FIXTURES") {
-        tried.push(PathBuf::from(dir).join(FIXTURE));
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.is_dir(),
+            "PRM_SHARED_FIXTURES={} is not a directory",
+            dir.display()
+        );
+        return Some(dir);
     }
-    tried.push(manifest_dir.join("../../../shared/fixtures").join(FIXTURE));
-    tried.extend(
-        manifest_dir
-            .ancestors()
-            .map(|dir| dir.join("shared/fixtures").join(FIXTURE)),
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/fixtures"))
+        .find(|dir| dir.is_dir())
+}
+
+#[test]
+fn the_committed_fixture_is_the_shared_one() {
+    let Some(dir) = shared_fixtures_dir() else {
+        eprintln!(
+            "no shared fixtures directory (PRM_SHARED_FIXTURES or an ancestor's shared/fixtures): only the committed copy is used"
+        );
+        return;
+    };
+    let path = dir.join(FIXTURE);
+    let shared =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        shared == COMMITTED.as_bytes(),
+        "crates/twilio/tests/fixtures/{FIXTURE} differs from {}: copy the shared file over it",
+        path.display()
     );
-    let path = tried.iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "Twilio signature fixtures not found; tried:\n{}\nset PRM_SHARED_FIXTURES to the directory holding {FIXTURE}",
-            tried
-                .iter()
-                .map(|p| format!("  {}", p.display()))
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 fn s<'a>(value: &'a Value, key: &str) -> &'a str {

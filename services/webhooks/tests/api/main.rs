@@ -5,6 +5,7 @@
 //! it); nothing is ever skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fixtures;
 mod fuzz;
 mod helpers;
 mod meta;
