@@ -39,6 +39,27 @@ pub struct Practitioner {
     pub active: bool,
 }
 
+impl Practitioner {
+    /// Whether this practitioner's specialty is `department` (see [`specialty_key`]).
+    pub fn practises(&self, department: &str) -> bool {
+        specialty_chars(&self.specialty).eq(specialty_chars(department))
+    }
+}
+
+/// The form in which specialties and departments are compared: trimmed, Unicode NFC
+/// (so a composed "í" equals "i" + combining acute) and lower-cased with Unicode rules
+/// ("PEDIATRÍA", " Pediatría " and "pediatría" share one key). The store keeps this key
+/// beside the specialty and searches by it, because SQLite's `lower()` only knows ASCII.
+/// Changing it needs a migration that recomputes the stored keys.
+pub fn specialty_key(specialty: &str) -> String {
+    specialty_chars(specialty).collect()
+}
+
+fn specialty_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+    use unicode_normalization::UnicodeNormalization;
+    text.trim().nfc().flat_map(char::to_lowercase)
+}
+
 /// Day of the week, `0` = Monday … `6` = Sunday (ISO order, zero-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u8", into = "u8")]
@@ -403,6 +424,9 @@ pub struct Appointment {
     pub channel: Option<Channel>,
     pub reason: Option<String>,
     pub notes: Option<String>,
+    /// Why it was cancelled (FHIR `Appointment.cancellationReason`), once it is.
+    #[serde(default)]
+    pub cancellation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

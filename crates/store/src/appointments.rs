@@ -60,6 +60,7 @@ fn appointment_from(m: appointment::Model) -> Result<Appointment, StoreError> {
             .transpose()?,
         reason: m.reason,
         notes: m.notes,
+        cancellation_reason: m.cancel_reason,
         created_at: m.created_at,
     })
 }

@@ -20,6 +20,11 @@ pub const TIME_WITHIN_2H_POINTS: u32 = 25;
 pub const PREFERRED_LOCATION_POINTS: u32 = 30;
 /// Bonus for the preferred practitioner.
 pub const PREFERRED_PRACTITIONER_POINTS: u32 = 40;
+/// Base of the sooner-is-better boost: a slot on the window's first local day gets this
+/// many points, one fewer per day after, never below zero. Fixed at 14 by ARCHITECTURE §6
+/// whatever the window's length (`SLOT_SEARCH_WINDOW_DAYS`), so a score means the same
+/// thing in every clinic.
+pub const SOONER_BOOST_DAYS: u32 = 14;
 
 /// What the patient told us they would like. Every field is optional: an empty
 /// preference ranks purely by how soon the slot is.
@@ -38,14 +43,13 @@ pub struct SlotPreferences {
 /// `local_start` is the wall-clock start at the slot's location and `days_from_window_start`
 /// counts local dates from the first day of the search window, so "Monday 10:00" means
 /// the same thing to the patient and to the score. The sooner-is-better boost is
-/// `window_days - days_from_window_start`, never negative.
+/// `14 - days_from_window_start` ([`SOONER_BOOST_DAYS`]), never negative.
 pub fn score_slot(
     preferences: &SlotPreferences,
     practitioner_id: Uuid,
     location_id: Uuid,
     local_start: NaiveDateTime,
     days_from_window_start: u32,
-    window_days: u32,
 ) -> u32 {
     score_local(
         preferences,
@@ -54,7 +58,6 @@ pub fn score_slot(
         local_start.weekday(),
         i64::from(local_start.num_seconds_from_midnight()),
         days_from_window_start,
-        window_days,
     )
 }
 
@@ -66,9 +69,8 @@ pub(crate) fn score_local(
     weekday: chrono::Weekday,
     second_of_day: i64,
     days_from_window_start: u32,
-    window_days: u32,
 ) -> u32 {
-    let mut score = window_days.saturating_sub(days_from_window_start);
+    let mut score = SOONER_BOOST_DAYS.saturating_sub(days_from_window_start);
     if preferences
         .day_of_week
         .is_some_and(|day| day.to_chrono() == weekday)
@@ -210,9 +212,9 @@ mod tests {
             ),
         ];
         for (name, prefs, bonus) in cases {
-            // Window of 14 days, slot on its third day: proximity 14 - 2 = 12.
+            // Slot on the window's third day: proximity 14 - 2 = 12.
             assert_eq!(
-                score_slot(&prefs, practitioner, location, slot, 2, 14),
+                score_slot(&prefs, practitioner, location, slot, 2),
                 bonus + 12,
                 "{name}"
             );
@@ -222,7 +224,7 @@ mod tests {
             practitioner_id: Some(Uuid::from_u128(9)),
             ..none
         };
-        assert_eq!(score_slot(&others, practitioner, location, slot, 2, 14), 12);
+        assert_eq!(score_slot(&others, practitioner, location, slot, 2), 12);
     }
 
     #[test]
@@ -230,10 +232,11 @@ mod tests {
         let id = Uuid::nil();
         let slot = at(2026, 12, 7, 9, 0);
         let prefs = SlotPreferences::default();
-        assert_eq!(score_slot(&prefs, id, id, slot, 0, 14), 14);
-        assert_eq!(score_slot(&prefs, id, id, slot, 13, 14), 1);
-        assert_eq!(score_slot(&prefs, id, id, slot, 0, 30), 30);
-        assert_eq!(score_slot(&prefs, id, id, slot, 40, 30), 0);
+        assert_eq!(score_slot(&prefs, id, id, slot, 0), 14);
+        assert_eq!(score_slot(&prefs, id, id, slot, 13), 1);
+        // 14 whatever the window's length: day 14 and later of a 30-day window get nothing.
+        assert_eq!(score_slot(&prefs, id, id, slot, 14), 0);
+        assert_eq!(score_slot(&prefs, id, id, slot, 40), 0);
     }
 
     #[test]

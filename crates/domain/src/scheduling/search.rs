@@ -6,7 +6,7 @@
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
@@ -60,8 +60,8 @@ pub struct SlotQuery {
     pub now: DateTime<Utc>,
     /// First local date of the window at every location; `None` means today there.
     pub from_date: Option<NaiveDate>,
-    /// Length of the window in local days, capped at [`MAX_WINDOW_DAYS`]. Also the base
-    /// of the sooner-is-better boost.
+    /// Length of the window in local days, capped at [`MAX_WINDOW_DAYS`]. The
+    /// sooner-is-better boost is 14 − days from the window's first day whatever this is.
     pub window_days: u32,
     /// No slot starts before `now + min_notice` (negative values count as zero).
     pub min_notice: TimeDelta,
@@ -127,7 +127,8 @@ pub struct SlotOffer {
 ///
 /// Practitioners must be active and have the department as specialty. With a preferred
 /// location, only its schedules are searched, and the search falls back to every
-/// location only when nobody of the department practises there (no current schedule).
+/// location only when nobody of the department practises there (no schedule there on
+/// any day of the window).
 /// When they do but are fully booked, the offer is empty: the patient asked for that
 /// location, and the caller can ask again without the preference.
 pub fn find_slots(clinic: &Clinic<'_>, query: &SlotQuery) -> SlotOffer {
@@ -144,25 +145,45 @@ pub fn find_slots(clinic: &Clinic<'_>, query: &SlotQuery) -> SlotOffer {
     }
 }
 
-/// Does an active practitioner of the department have a schedule at `location_id` that
-/// has not ended before the search starts?
+/// Does an active practitioner of the department work at `location_id` on some day of
+/// the search window (the window's local dates there: `from_date`, or today at the
+/// location, and the `window_days` after it), honouring the schedules' weekdays and
+/// validity dates? A schedule that ended before the window or starts after it does not
+/// count: nobody can be booked there in this search.
 fn department_practises_at(clinic: &Clinic<'_>, query: &SlotQuery, location_id: Uuid) -> bool {
+    let Some(location) = clinic.locations.iter().find(|l| l.id == location_id) else {
+        return false;
+    };
+    let first = window_first_day(location, query);
+    let days: Vec<NaiveDate> = (0..query.window_days.min(MAX_WINDOW_DAYS))
+        .map_while(|k| first.checked_add_days(Days::new(u64::from(k))))
+        .collect();
     let eligible = eligible_practitioners(clinic, query);
-    let today = query.now.date_naive();
     clinic.schedules.iter().any(|schedule| {
         schedule.location_id == location_id
-            && schedule.valid_to.is_none_or(|to| to >= today)
             && eligible.contains(&schedule.practitioner_id)
+            && days
+                .iter()
+                .any(|&date| applies_on(schedule, date, date.weekday()))
+    })
+}
+
+/// First local date of the search window at a location.
+fn window_first_day(location: &Location, query: &SlotQuery) -> NaiveDate {
+    query.from_date.unwrap_or_else(|| {
+        query
+            .now
+            .with_timezone(&location.timezone.tz())
+            .date_naive()
     })
 }
 
 /// Active practitioners whose specialty is the query's department.
 fn eligible_practitioners(clinic: &Clinic<'_>, query: &SlotQuery) -> HashSet<Uuid> {
-    let department = query.department.trim();
     clinic
         .practitioners
         .iter()
-        .filter(|p| p.active && same_text_ignoring_case(p.specialty.trim(), department))
+        .filter(|p| p.active && p.practises(&query.department))
         .map(|p| p.id)
         .collect()
 }
@@ -260,9 +281,7 @@ struct LocationWindow {
 impl LocationWindow {
     fn new(location: &Location, query: &SlotQuery, window_days: u32) -> Self {
         let tz = location.timezone.tz();
-        let first = query
-            .from_date
-            .unwrap_or_else(|| query.now.with_timezone(&tz).date_naive());
+        let first = window_first_day(location, query);
         let days = (0..window_days)
             .map_while(|k| first.checked_add_days(Days::new(u64::from(k))))
             .map(|date| DayPlan::new(tz, date))
@@ -376,7 +395,6 @@ pub(crate) fn visit_free_slots(
                         plan.weekday,
                         generated.second_of_day,
                         day_index,
-                        window_days,
                     );
                     let candidate = Candidate {
                         rank: Rank::new(
@@ -503,13 +521,6 @@ impl BusyIndex {
         let len = rest.partition_point(|b| b.0 == practitioner_id);
         &rest[..len]
     }
-}
-
-/// Unicode-aware, allocation-free case-insensitive comparison ("Cardiología" = "CARDIOLOGÍA").
-fn same_text_ignoring_case(a: &str, b: &str) -> bool {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]

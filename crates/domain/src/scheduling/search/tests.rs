@@ -110,8 +110,31 @@ fn only_active_practitioners_of_the_department_are_searched() {
 
 #[test]
 fn specialty_comparison_ignores_case_beyond_ascii() {
-    assert!(same_text_ignoring_case("Cardiología", "CARDIOLOGÍA"));
-    assert!(!same_text_ignoring_case("Cardiologia", "Cardiología"));
+    let pediatra = practitioner(9, "Dra. Rojas", " Pediatría ");
+    for department in [
+        "PEDIATRÍA",
+        "pediatría",
+        " Pediatría ",
+        "pedi\u{0061}tri\u{0301}a",
+    ] {
+        assert!(pediatra.practises(department), "{department:?}");
+    }
+    assert!(!pediatra.practises("Pediatria"), "accents are not dropped");
+    assert!(!pediatra.practises("Pediatrics"));
+    assert_eq!(crate::specialty_key(" PEDIATRÍA "), "pediatría");
+    assert_eq!(
+        crate::specialty_key("Pediatri\u{0301}a"),
+        crate::specialty_key("Pediatría"),
+        "decomposed and composed accents share a key"
+    );
+    let mut clinic = bogota_clinic();
+    clinic.practitioners.push(pediatra.clone());
+    let norte = clinic.locations[0].clone();
+    clinic
+        .schedules
+        .extend(weekdays(&pediatra, &norte, time(9, 0), time(10, 0), 30));
+    let offer = find_slots(&clinic.clinic(), &monday_query("PEDIATRÍA"));
+    assert_eq!(offer.available, 20, "2 slots × 10 weekdays");
 }
 
 #[test]
@@ -230,6 +253,91 @@ fn a_schedule_that_has_ended_does_not_count_as_practising_there() {
     assert!(offer.slots.iter().all(|s| s.slot.location_id == norte));
 }
 
+/// Whether the department practises at the preferred location is decided over the search
+/// window (from `from_date`, in the location's local dates), not today's UTC date.
+#[test]
+fn practising_at_the_preferred_location_is_judged_over_the_search_window() {
+    let sur = Uuid::from_u128(20);
+    let fallback = |edit: &dyn Fn(&mut PractitionerSchedule), query: &SlotQuery| {
+        let mut setup = bogota_clinic();
+        setup
+            .schedules
+            .iter_mut()
+            .filter(|s| s.location_id == sur)
+            .for_each(edit);
+        let offer = find_slots(&setup.clinic(), query);
+        if !offer.location_fallback {
+            assert!(offer.slots.iter().all(|s| s.slot.location_id == sur));
+        }
+        offer.location_fallback
+    };
+    // Asked on Sunday Dec 6 for the window from Monday Dec 21 (two weeks).
+    let mut later = monday_query("cardiology");
+    later.from_date = Some(date(2026, 12, 21));
+    later.preferences.location_id = Some(sur);
+    type Edit = Box<dyn Fn(&mut PractitionerSchedule)>;
+    let cases: [(&str, Edit, bool); 6] = [
+        ("valid throughout", Box::new(|_| {}), false),
+        (
+            "ends before the window, though after today",
+            Box::new(|s| s.valid_to = Some(date(2026, 12, 18))),
+            true,
+        ),
+        (
+            "ends on the window's first day (a Monday)",
+            Box::new(|s| s.valid_to = Some(date(2026, 12, 21))),
+            false,
+        ),
+        (
+            "starts on the window's last day (Sunday Jan 3): no weekday left",
+            Box::new(|s| s.valid_from = Some(date(2027, 1, 3))),
+            true,
+        ),
+        (
+            "starts within the window",
+            Box::new(|s| s.valid_from = Some(date(2026, 12, 30))),
+            false,
+        ),
+        (
+            "starts after the window",
+            Box::new(|s| s.valid_from = Some(date(2027, 1, 4))),
+            true,
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        assert_eq!(fallback(&*edit, &later), expected, "{name}");
+    }
+
+    // A one-day window on a Monday: Sur's Tuesday hours do not count.
+    let mut one_day = monday_query("cardiology");
+    one_day.window_days = 1;
+    one_day.preferences.location_id = Some(sur);
+    let tuesday_only = |s: &mut PractitionerSchedule| {
+        s.day_of_week = Weekday::new(1).unwrap();
+        s.id = Uuid::new_v4();
+    };
+    let mut setup = bogota_clinic();
+    setup
+        .schedules
+        .retain(|s| s.location_id != sur || s.day_of_week.number() == 0);
+    setup
+        .schedules
+        .iter_mut()
+        .filter(|s| s.location_id == sur)
+        .for_each(tuesday_only);
+    let offer = find_slots(&setup.clinic(), &one_day);
+    assert!(offer.location_fallback);
+    assert!(!offer.slots.is_empty());
+    assert!(offer.slots.iter().all(|s| s.slot.location_id != sur));
+
+    // Late on Monday Dec 7 in Bogotá it is already Tuesday in UTC: a schedule valid
+    // until Monday still counts, because the window starts on the location's date.
+    let mut late = SlotQuery::new("cardiology", utc(2026, 12, 8, 3, 0));
+    late.preferences.location_id = Some(sur);
+    late.window_days = 1;
+    assert!(!fallback(&|s| s.valid_to = Some(date(2026, 12, 7)), &late));
+}
+
 #[test]
 fn busy_time_notice_and_window_are_respected() {
     let mut setup = bogota_clinic();
@@ -336,13 +444,14 @@ fn default_window_starts_today_at_each_location() {
         .collect();
     got.sort();
     // Bogota's window starts on Sunday (18:30 there, 20:00 still ahead); Madrid's on Monday.
+    // The boost is 14 on each window's first day whatever the window's length.
     assert_eq!(
         got,
         vec![
-            (false, date(2026, 12, 7), 2),
-            (false, date(2026, 12, 8), 1),
-            (true, date(2026, 12, 6), 2),
-            (true, date(2026, 12, 7), 1),
+            (false, date(2026, 12, 7), 14),
+            (false, date(2026, 12, 8), 13),
+            (true, date(2026, 12, 6), 14),
+            (true, date(2026, 12, 7), 13),
         ]
     );
 }
@@ -370,8 +479,8 @@ fn scores_use_local_time_at_the_slot_location() {
     assert_eq!(
         got,
         vec![
-            (utc(2026, 12, 7, 8, 0), 1 + 50),
-            (utc(2026, 12, 7, 9, 0), 1 + 50)
+            (utc(2026, 12, 7, 8, 0), 14 + 50),
+            (utc(2026, 12, 7, 9, 0), 14 + 50)
         ]
     );
     assert_eq!(
@@ -806,8 +915,7 @@ proptest! {
             let tz = world.tz_of(ranked.slot.location_id);
             let wall = ranked.slot.start.with_timezone(&tz).naive_local();
             let prefs = &world.query.preferences;
-            let mut score = world.query.window_days as i64 - (wall.date() - world.first_day(tz)).num_days();
-            prop_assert!(score >= 1);
+            let mut score = (14 - (wall.date() - world.first_day(tz)).num_days()).max(0);
             if prefs.day_of_week.is_some_and(|d| d.number() as u32 == wall.weekday().num_days_from_monday()) {
                 score += 100;
             }

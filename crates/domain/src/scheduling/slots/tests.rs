@@ -471,6 +471,7 @@ fn busy_interval_comes_only_from_active_appointments() {
         channel: None,
         reason: None,
         notes: None,
+        cancellation_reason: None,
         created_at: start,
     };
     for status in AppointmentStatus::ALL {
