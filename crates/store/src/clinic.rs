@@ -3,11 +3,12 @@
 use chrono::Utc;
 use prm_domain::{
     Locale, Location, Patient, PhoneNumber, Practitioner, PractitionerSchedule, Weekday,
+    specialty_key,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
-    sea_query::{Expr, Func},
+    sea_query::{Expr, Func, LockType},
 };
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ pub struct LocationFilter {
 #[derive(Debug, Clone, Default)]
 pub struct PractitionerFilter {
     pub name: Option<String>,
-    /// Case-insensitive specialty (department).
+    /// Specialty (department), matched as departments are: trimmed, Unicode case-insensitive.
     pub specialty: Option<String>,
     pub active: Option<bool>,
     /// Practitioners with at least one schedule at this location.
@@ -239,6 +240,7 @@ impl Store {
             id: Set(p.id),
             name: Set(p.name.clone()),
             specialty: Set(p.specialty.clone()),
+            specialty_key: Set(specialty_key(&p.specialty)),
             phone: Set(p.phone.as_ref().map(|x| x.as_str().to_owned())),
             active: Set(p.active),
             created_at: Set(now),
@@ -264,6 +266,7 @@ impl Store {
         let mut row = existing.into_active_model();
         row.name = Set(p.name.clone());
         row.specialty = Set(p.specialty.clone());
+        row.specialty_key = Set(specialty_key(&p.specialty));
         row.phone = Set(p.phone.as_ref().map(|x| x.as_str().to_owned()));
         row.active = Set(p.active);
         row.updated_at = Set(Utc::now());
@@ -287,7 +290,7 @@ impl Store {
             q = q.filter(lower_like(practitioner::Column::Name, name));
         }
         if let Some(specialty) = &f.specialty {
-            q = q.filter(lower_eq(practitioner::Column::Specialty, specialty));
+            q = q.filter(practitioner::Column::SpecialtyKey.eq(specialty_key(specialty)));
         }
         if let Some(active) = f.active {
             q = q.filter(practitioner::Column::Active.eq(active));
@@ -309,13 +312,14 @@ impl Store {
         paged(&self.db, q, page, practitioner_from).await
     }
 
-    /// Active practitioners of a department (case-insensitive specialty).
+    /// Active practitioners of a department: specialty and department compared by
+    /// [`specialty_key`] (trimmed, Unicode case-insensitive) on both engines.
     pub async fn practitioners_in_department(
         &self,
         department: &str,
     ) -> Result<Vec<Practitioner>, StoreError> {
         let rows = practitioner::Entity::find()
-            .filter(lower_eq(practitioner::Column::Specialty, department))
+            .filter(practitioner::Column::SpecialtyKey.eq(specialty_key(department)))
             .filter(practitioner::Column::Active.eq(true))
             .order_by_asc(practitioner::Column::Id)
             .all(&self.db)
@@ -339,6 +343,13 @@ impl Store {
     /// Inserts or replaces a schedule after checking, in one transaction, that the
     /// practitioner and location exist and that no other schedule of the practitioner
     /// overlaps it.
+    ///
+    /// The overlap check reads the siblings and then writes, which READ COMMITTED alone
+    /// does not make atomic: two concurrent saves would both see no overlap. So the
+    /// practitioner's row is locked first (`FOR NO KEY UPDATE` on PostgreSQL: it
+    /// serializes schedule writes of one practitioner without blocking the foreign-key
+    /// checks of bookings). SQLite has no row locks and needs none: the embedded mode
+    /// has one connection, so its transactions never interleave.
     pub async fn save_schedule(
         &self,
         s: &PractitionerSchedule,
@@ -346,6 +357,7 @@ impl Store {
     ) -> Result<PractitionerSchedule, StoreError> {
         let txn = self.db.begin().await?;
         if practitioner::Entity::find_by_id(s.practitioner_id)
+            .lock(LockType::NoKeyUpdate)
             .one(&txn)
             .await?
             .is_none()

@@ -33,6 +33,8 @@ pub mod practitioner {
         pub id: Uuid,
         pub name: String,
         pub specialty: String,
+        /// `prm_domain::specialty_key(specialty)`, what departments are matched against.
+        pub specialty_key: String,
         pub phone: Option<String>,
         pub active: bool,
         pub created_at: DateTimeUtc,

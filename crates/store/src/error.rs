@@ -16,6 +16,10 @@ pub enum Conflict {
     ScheduleOverlap,
     /// Some other unique rule.
     Duplicate,
+    /// The database aborted the transaction because a concurrent one touched the same
+    /// rows (PostgreSQL deadlock `40P01` or serialization failure `40001`; SQLite busy).
+    /// Nothing was written and the same request can simply be sent again.
+    Transient,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,9 @@ impl From<DbErr> for StoreError {
         if is_overlap(&text) {
             return Self::Conflict(Conflict::SlotTaken);
         }
+        if is_transient(&err) {
+            return Self::Conflict(Conflict::Transient);
+        }
         if text.contains("FOREIGN KEY constraint failed")
             || text.contains("violates foreign key constraint")
         {
@@ -57,6 +64,29 @@ impl From<DbErr> for StoreError {
             }
             _ => Self::Database(err),
         }
+    }
+}
+
+/// Failures that say "another transaction got in the way; try again": PostgreSQL's
+/// deadlock_detected (40P01) and serialization_failure (40001), SQLite's SQLITE_BUSY
+/// (5) and its extended codes (e.g. 517 BUSY_SNAPSHOT: the low byte is 5).
+fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(e)))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(e)))
+    | DbErr::Conn(RuntimeErr::SqlxError(sqlx::Error::Database(e)))) = err
+    else {
+        return false;
+    };
+    let code = e.code().unwrap_or_default();
+    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        matches!(code.as_ref(), "40P01" | "40001")
+    } else if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<u32>().is_ok_and(|n| n & 0xff == 5)
+    } else {
+        false
     }
 }
 

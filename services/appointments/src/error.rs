@@ -25,6 +25,19 @@ pub fn api_error(e: StoreError) -> ApiError {
         StoreError::Conflict(Conflict::Duplicate) => {
             ApiError::conflict("duplicate", "A record like this exists already.")
         }
+        // Deadlock or serialization failure: the database rolled the transaction back,
+        // so nothing was written and the request is safe to repeat. 409 rather than 503:
+        // the service and the database are healthy, this request collided with another.
+        // See docs/decisions/0004-double-booking-prevention.md.
+        StoreError::Conflict(Conflict::Transient) => {
+            tracing::warn!(
+                "transaction aborted by a concurrent one (deadlock or serialization failure)"
+            );
+            ApiError::conflict(
+                "concurrent_update",
+                "Another request changed the same records at the same moment and nothing was saved. Send the request again.",
+            )
+        }
         StoreError::InUse(what) => ApiError::conflict(
             "in_use",
             format!("The {what} is still referenced by other records (schedules or appointments)."),
