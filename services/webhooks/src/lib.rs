@@ -213,3 +213,49 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         [openapi()],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Swagger UI shows what a client gets: every error answer of a webhook route has an
+    /// example, and so has every header it must send.
+    #[test]
+    fn every_webhook_error_response_and_header_has_an_example() {
+        let doc = serde_json::to_value(api_doc()).expect("the document serializes");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut checked = 0;
+        for (path, item) in paths.iter().filter(|(p, _)| p.starts_with(BASE_PATH)) {
+            for (method, operation) in item.as_object().expect("path item") {
+                for (status, response) in operation["responses"].as_object().expect("responses") {
+                    // 429 is added to every route by prm-platform's rate limiter.
+                    if !(status.starts_with('4') || status.starts_with('5')) || status == "429" {
+                        continue;
+                    }
+                    let examples: Vec<_> = response["content"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|c| c.values())
+                        .filter(|media| media.get("example").is_some())
+                        .collect();
+                    assert!(
+                        !examples.is_empty(),
+                        "{method} {path} {status} has no example"
+                    );
+                    checked += 1;
+                }
+                for param in operation["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] == "header" {
+                        assert!(
+                            param.get("example").is_some()
+                                || param["schema"].get("example").is_some(),
+                            "{method} {path}: header {} has no example",
+                            param["name"]
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked >= 17, "only {checked} error responses found");
+    }
+}

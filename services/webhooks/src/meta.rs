@@ -140,11 +140,15 @@ pub struct MetaDeliveryResponse {
         }}]}]
     })),
     responses(
-        (status = 200, description = "Accepted (duplicates and unsupported types included)", body = MetaDeliveryResponse),
-        (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 4 MiB", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "WHATSAPP_APP_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Accepted (duplicates, unsupported types and malformed items included, counted as `ignored`)", body = MetaDeliveryResponse),
+        (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "The X-Hub-Signature-256 header is missing.", "code": "bad_request"})),
+        (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Hub-Signature-256 does not match the body.", "code": "invalid_signature"})),
+        (status = 413, description = "Body over 4 MiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 4194304 bytes.", "code": "payload_too_large"})),
+        (status = 503, description = "WHATSAPP_APP_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "The Meta WhatsApp channel is off: WHATSAPP_APP_SECRET is not configured.", "code": "unavailable"})),
     )
 )]
 pub async fn deliver(

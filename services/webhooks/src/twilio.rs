@@ -457,12 +457,14 @@ pub fn public_url(public_base_url: &str, req: &HttpRequest) -> String {
     responses(
         (status = 200, description = "Accepted (or a duplicate, ignored)", content_type = "text/xml", body = String,
             example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
-        (status = 400, description = "Missing signature, MessageSid, From or To, or a malformed form", body = prm_platform::error::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Missing signature; MessageSid, From or To missing or invalid (a MessageSid over 255 characters or with control characters); a malformed form or JSON body", body = prm_platform::error::Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "the form lacks `MessageSid`", "code": "bad_request"})),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).", "code": "invalid_signature"})),
-        (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 65536 bytes.", "code": "payload_too_large"})),
+        (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.", "code": "unavailable"})),
     )
 )]
 pub async fn inbound(
@@ -496,15 +498,20 @@ pub async fn inbound(
     operation_id = "webhooks_status",
     path = "/api/v1/prm/webhooks/twilio/status",
     tag = "webhooks",
-    params(("X-Twilio-Signature" = String, Header, description = "As for the inbound webhook, over the status-callback URL")),
+    params(("X-Twilio-Signature" = String, Header, description = "As for the inbound webhook: base64 HMAC-SHA1 of PUBLIC_BASE_URL + /api/v1/prm/webhooks/twilio/status (+ query) and the sorted parameters, keyed with the auth token",
+        example = "jeTfbUg2I/erQ0XlvtxqPCAgB5A=")),
     request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Accepted (or a duplicate, ignored)", content_type = "text/xml", body = String,
             example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
-        (status = 400, description = "Missing signature, MessageSid or MessageStatus", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing signature; MessageSid or MessageStatus missing, or a MessageSid over 255 characters or with control characters; a malformed body", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "the form lacks `MessageStatus`", "code": "bad_request"})),
+        (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).", "code": "invalid_signature"})),
+        (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 65536 bytes.", "code": "payload_too_large"})),
+        (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.", "code": "unavailable"})),
     )
 )]
 pub async fn status(

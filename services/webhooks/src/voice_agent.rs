@@ -201,11 +201,16 @@ impl VoiceAgentCall {
     request_body = VoiceAgentCall,
     responses(
         (status = 200, description = "Accepted, or a duplicate call ignored", body = VoiceAgentResponse),
-        (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "The X-PRM-Signature header is missing.", "code": "bad_request"})),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-PRM-Signature does not match the body.", "code": "invalid_signature"})),
-        (status = 422, description = "Invalid fields", body = prm_platform::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "VOICE_AGENT_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the server's limit (PRM_MAX_BODY_BYTES, 1 MiB by default)", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 1048576 bytes.", "code": "payload_too_large"})),
+        (status = 422, description = "Invalid fields (a call_id over 255 characters or with control characters, an unreadable number…)", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:validation_failed", "title": "Validation failed", "status": 422, "detail": "The request has invalid fields.", "code": "validation_failed", "errors": [{"field": "call_id", "message": "must be 1 to 255 characters without control characters"}]})),
+        (status = 503, description = "VOICE_AGENT_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "The voice-agent webhook is off: VOICE_AGENT_SECRET is not configured.", "code": "unavailable"})),
     )
 )]
 pub async fn voice_agent(
