@@ -1,10 +1,14 @@
 //! The demo clinic `prm --demo` seeds: 3 locations in America/Bogota, 8
 //! practitioners across four departments, with weekly schedules. Fixed ids make
 //! seeding idempotent: running it again changes nothing.
+//!
+//! Every record is checked on its own, so seeding also repairs a partial seed (a run
+//! stopped half-way, e.g. a practitioner written but not yet their schedules): what is
+//! missing is added, what exists is left as the clinic may have edited it.
 
 use chrono::NaiveTime;
 use prm_domain::{Location, Practitioner, PractitionerSchedule, TimeZone, Weekday};
-use prm_store::{Store, StoreError};
+use prm_store::{Conflict, Store, StoreError};
 use uuid::Uuid;
 
 const LOCATIONS: [(u128, &str, &str, &str); 3] = [
@@ -117,8 +121,13 @@ const PRACTITIONERS: [DemoPractitioner; 8] = [
 /// What seeding did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct DemoSeed {
+    /// Locations and practitioners written by this run.
     pub created: usize,
+    /// Locations and practitioners that were there already.
     pub existing: usize,
+    /// Weekly schedules written by this run (all of them on a first run, the missing
+    /// ones when repairing a partial seed, none afterwards).
+    pub schedules_created: usize,
 }
 
 pub async fn seed(store: &Store) -> Result<DemoSeed, StoreError> {
@@ -160,10 +169,7 @@ pub async fn seed(store: &Store) -> Result<DemoSeed, StoreError> {
             active: true,
         };
         match store.get_practitioner(practitioner.id).await {
-            Ok(_) => {
-                outcome.existing += 1;
-                continue;
-            }
+            Ok(_) => outcome.existing += 1,
             Err(StoreError::NotFound(_)) => {
                 store.insert_practitioner(&practitioner).await?;
                 outcome.created += 1;
@@ -183,7 +189,18 @@ pub async fn seed(store: &Store) -> Result<DemoSeed, StoreError> {
                 valid_from: None,
                 valid_to: None,
             };
-            store.save_schedule(&schedule, false).await?;
+            match store.get_schedule(practitioner.id, schedule.id).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound(_)) => match store.save_schedule(&schedule, false).await {
+                    Ok(_) => outcome.schedules_created += 1,
+                    // The clinic gave the practitioner other hours meanwhile: theirs win.
+                    Err(StoreError::Conflict(Conflict::ScheduleOverlap)) => {
+                        tracing::debug!(schedule_id = %schedule.id, "demo schedule overlaps the clinic's own; skipped");
+                    }
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(outcome)

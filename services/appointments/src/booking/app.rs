@@ -20,7 +20,11 @@ use super::{
     offers::{self, OfferedSlotRecord, StoredOffer},
     views::*,
 };
-use crate::{AppState, error::api_error};
+use crate::{
+    AppState,
+    error::api_error,
+    setup::{FieldErrors, no_control_characters, optional_multiline_text},
+};
 
 /// Booking rules that come from configuration.
 #[derive(Debug, Clone)]
@@ -135,17 +139,36 @@ async fn search(state: &AppState, input: SearchInput) -> Result<SearchResult, Ap
     query.exclude = input.exclude;
     let offer = search_slots(&clinic, &query);
 
-    let rendered = render_offer(input.locale, &offer.slots, &clinic);
-    let views = offer
-        .slots
+    let (views, message) = render_slots(input.locale, &offer.slots, &clinic);
+    Ok(SearchResult {
+        slots: offer.slots,
+        views,
+        message,
+        locations,
+        location_fallback: offer.location_fallback,
+    })
+}
+
+/// The slots as the API shows them, and the WhatsApp message listing them.
+pub(crate) fn render_slots(
+    locale: Locale,
+    slots: &[RankedSlot],
+    clinic: &Clinic<'_>,
+) -> (Vec<SlotView>, String) {
+    let rendered = render_offer(locale, slots, clinic);
+    let views = slots
         .iter()
         .zip(rendered.texts)
         .enumerate()
         .filter_map(|(i, (slot, text))| {
-            let practitioner = practitioners
+            let practitioner = clinic
+                .practitioners
                 .iter()
                 .find(|p| p.id == slot.slot.practitioner_id)?;
-            let location = locations.iter().find(|l| l.id == slot.slot.location_id)?;
+            let location = clinic
+                .locations
+                .iter()
+                .find(|l| l.id == slot.slot.location_id)?;
             Some(SlotView {
                 index: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 start: slot.local_start,
@@ -164,18 +187,12 @@ async fn search(state: &AppState, input: SearchInput) -> Result<SearchResult, Ap
             })
         })
         .collect();
-    let message = if offer.slots.is_empty() {
-        no_slots_message(input.locale)
+    let message = if slots.is_empty() {
+        no_slots_message(locale)
     } else {
         rendered.message
     };
-    Ok(SearchResult {
-        slots: offer.slots,
-        views,
-        message,
-        locations,
-        location_fallback: offer.location_fallback,
-    })
+    (views, message)
 }
 
 fn parse_preferences(
@@ -238,6 +255,8 @@ pub async fn find_slots(
     let department = req.department.trim().to_owned();
     if department.is_empty() || department.chars().count() > 100 {
         errors.push(FieldError::new("department", "must be 1 to 100 characters"));
+    } else if let Err(e) = no_control_characters(&department, false) {
+        errors.push(FieldError::new("department", e));
     }
     let limit = match req.limit {
         None => prm_domain::scheduling::DEFAULT_LIMIT,
@@ -488,6 +507,11 @@ fn clarify(offer: &StoredOffer) -> SelectionReply {
 
 // ---------------------------------------------------------------- booking
 
+/// Longest booking or cancellation reason (the column's width).
+const MAX_REASON_CHARS: usize = 1000;
+/// Longest notes (the column's width).
+const MAX_NOTES_CHARS: usize = 4000;
+
 pub struct BookingInput {
     pub patient_id: Uuid,
     pub practitioner_id: Uuid,
@@ -623,6 +647,16 @@ pub async fn book_explicit(
     state: &AppState,
     req: BookAppointmentRequest,
 ) -> Result<AppointmentView, ApiError> {
+    let mut errors = FieldErrors::default();
+    let reason = errors.check(
+        "reason",
+        optional_multiline_text(req.reason.as_deref(), MAX_REASON_CHARS),
+    );
+    let notes = errors.check(
+        "notes",
+        optional_multiline_text(req.notes.as_deref(), MAX_NOTES_CHARS),
+    );
+    errors.finish()?;
     book(
         state,
         BookingInput {
@@ -632,8 +666,8 @@ pub async fn book_explicit(
             start: req.start.with_timezone(&Utc),
             conversation_id: req.conversation_id,
             channel: req.channel,
-            reason: req.reason.filter(|r| !r.trim().is_empty()),
-            notes: req.notes.filter(|n| !n.trim().is_empty()),
+            reason: reason.flatten(),
+            notes: notes.flatten(),
             booking_key: None,
         },
     )
@@ -738,8 +772,10 @@ pub async fn update(
         }
         next.status = status;
     }
-    if let Some(notes) = req.notes {
-        next.notes = Some(notes).filter(|n| !n.trim().is_empty());
+    if let Some(notes) = req.notes.as_deref() {
+        // Blank notes clear them.
+        next.notes = optional_multiline_text(Some(notes), MAX_NOTES_CHARS)
+            .map_err(|e| ApiError::invalid_field("notes", e))?;
     }
     // Everything the event needs is read before the transaction: inside it, only
     // the transaction's own connection may be used.
@@ -789,6 +825,8 @@ pub async fn cancel(
             "must be patient, clinic or system",
         ));
     }
+    let reason = optional_multiline_text(req.reason.as_deref(), MAX_REASON_CHARS)
+        .map_err(|e| ApiError::invalid_field("reason", e))?;
     let parties = parties(
         state,
         current.patient_id,
@@ -798,7 +836,6 @@ pub async fn cancel(
     .await?;
     let mut next = current.clone();
     next.status = AppointmentStatus::Cancelled;
-    let reason = req.reason.filter(|r| !r.trim().is_empty());
     let txn = state.store.begin().await.map_err(api_error)?;
     let saved = state
         .store

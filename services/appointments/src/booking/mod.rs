@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod events;
+pub mod examples;
 pub mod offers;
 pub mod routes;
 pub mod views;

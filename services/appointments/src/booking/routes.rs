@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
-use super::{app, views::*};
+use super::{app, examples, views::*};
 use crate::{
     AppState,
     setup::{ListResponse, Paging},
@@ -19,7 +19,8 @@ use crate::{
 /// `conversation_id` the offer is remembered for 15 minutes for `select-slot`.
 #[utoipa::path(post, operation_id = "find_slots", path = "/api/v1/prm/appointments/find-slots", tag = "booking", request_body = FindSlotsRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = FindSlotsResponse), (status = 422, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 200, body = FindSlotsResponse, example = json!(examples::find_slots_response())),
+        (status = 422, body = Problem)))]
 #[post("/find-slots")]
 pub async fn find_slots(
     state: web::Data<AppState>,
@@ -33,8 +34,13 @@ pub async fn find_slots(
 /// offers the next best slots (`rejected`), or asks again (`clarify`).
 #[utoipa::path(post, operation_id = "select_slot", path = "/api/v1/prm/appointments/select-slot", tag = "booking", request_body = SelectSlotRequest,
     security(("api_key" = [])),
-    responses((status = 201, description = "Booked", body = AppointmentView),
-        (status = 200, description = "Rejected (with new slots), clarification needed, or a repeat of a booked selection", body = SelectionReply),
+    responses((status = 201, description = "Booked", body = AppointmentView, example = json!(examples::booked_appointment())),
+        (status = 200, description = "Rejected (with new slots), clarification needed, or a repeat of a booked selection (then the appointment, as for 201)", body = SelectionReply,
+            examples(
+                ("rejected" = (summary = "\"none of these\": the next best slots", value = json!(examples::rejected_reply()))),
+                ("clarify" = (summary = "An answer that names no slot", value = json!(examples::clarify_reply()))),
+                ("repeat" = (summary = "The same selection again: the appointment booked the first time", value = json!(examples::booked_appointment()))),
+            )),
         (status = 404, description = "No current offer (expired or unknown)", body = Problem),
         (status = 409, description = "The slot was taken meanwhile", body = Problem), (status = 422, body = Problem)))]
 #[post("/select-slot")]
@@ -64,7 +70,7 @@ fn created(a: AppointmentView) -> HttpResponse {
 /// Book an explicit slot (front desk).
 #[utoipa::path(post, operation_id = "book_appointment", path = "/api/v1/prm/appointments", tag = "booking", request_body = BookAppointmentRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = AppointmentView),
+    responses((status = 201, body = AppointmentView, example = json!(examples::front_desk_appointment())),
         (status = 409, description = "slot_taken: the practitioner is no longer free", body = Problem),
         (status = 422, description = "Unknown patient, inactive practitioner, outside the schedule, in the past", body = Problem)))]
 #[post("")]
@@ -96,7 +102,7 @@ pub struct AppointmentQuery {
 
 /// List appointments.
 #[utoipa::path(get, operation_id = "list_appointments", path = "/api/v1/prm/appointments", tag = "booking", params(AppointmentQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<AppointmentView>), (status = 422, body = Problem)))]
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<AppointmentView>, example = json!(examples::appointment_list())), (status = 422, body = Problem)))]
 #[get("")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -118,7 +124,7 @@ pub async fn list(
 
 /// Get an appointment.
 #[utoipa::path(get, operation_id = "get_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView), (status = 404, body = Problem)))]
+    responses((status = 200, body = AppointmentView, example = json!(examples::booked_appointment())), (status = 404, body = Problem)))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -131,7 +137,7 @@ pub async fn get_one(
 /// (`arrived`, `fulfilled`, `noshow`, `entered-in-error`). Invalid transitions → 409.
 #[utoipa::path(patch, operation_id = "update_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", request_body = UpdateAppointmentRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView), (status = 404, body = Problem),
+    responses((status = 200, body = AppointmentView, example = json!(examples::rescheduled_appointment())), (status = 404, body = Problem),
         (status = 409, description = "invalid_transition or slot_taken", body = Problem), (status = 422, body = Problem)))]
 #[patch("/{id}")]
 pub async fn update(
@@ -145,7 +151,8 @@ pub async fn update(
 /// Cancel an appointment (409 when it is already cancelled or past cancelling).
 #[utoipa::path(post, operation_id = "cancel_appointment", path = "/api/v1/prm/appointments/{id}/cancel", tag = "booking", request_body = CancelAppointmentRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = AppointmentView, example = json!(examples::cancelled_appointment())), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,

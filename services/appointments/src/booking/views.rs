@@ -75,12 +75,10 @@ pub struct SlotView {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = super::examples::find_slots_response)]
 pub struct FindSlotsResponse {
     pub slots: Vec<SlotView>,
     /// The numbered list, ready to send on WhatsApp.
-    #[schema(
-        example = "Here are available appointment times:\n1. Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte\n…"
-    )]
     pub message: String,
     /// Set when the offer was remembered for a conversation.
     pub offer_id: Option<Uuid>,
@@ -106,7 +104,7 @@ pub enum SelectionOutcome {
 
 /// `select-slot` when nothing was booked: new options, or a question.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"outcome": "clarify", "message": "Sorry, I didn't understand. Reply with a number from 1 to 5, or \"none\" for other times."}))]
+#[schema(example = super::examples::clarify_reply)]
 pub struct SelectionReply {
     pub outcome: SelectionOutcome,
     pub message: String,
@@ -160,6 +158,7 @@ pub struct CancelAppointmentRequest {
 
 /// An appointment, with times in the location's offset.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = super::examples::booked_appointment)]
 pub struct AppointmentView {
     pub id: Uuid,
     pub status: AppointmentStatus,
@@ -174,6 +173,8 @@ pub struct AppointmentView {
     pub channel: Option<Channel>,
     pub reason: Option<String>,
     pub notes: Option<String>,
+    /// The reason given when it was cancelled (FHIR `cancellationReason`); null otherwise.
+    pub cancellation_reason: Option<String>,
     #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }
@@ -196,6 +197,7 @@ impl AppointmentView {
             channel: a.channel,
             reason: a.reason,
             notes: a.notes,
+            cancellation_reason: a.cancellation_reason,
             created_at: a.created_at,
         }
     }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text};
+use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text, text_filter};
 use crate::{AppState, error::api_error};
 
 /// A location as clinics send it, for create and replace.
@@ -98,8 +98,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let filter = LocationFilter {
-        name: filter.name.clone(),
-        city: filter.city.clone(),
+        name: text_filter("name", filter.name.as_deref())?,
+        city: text_filter("city", filter.city.as_deref())?,
     };
     let paged = state
         .store

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, non_blank};
+use super::{FieldErrors, ListResponse, Paging, non_blank, text_filter};
 use crate::{AppState, error::api_error};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -102,7 +102,7 @@ pub async fn list(
         .transpose()
         .map_err(|e| ApiError::invalid_field("phone", e.to_string()))?;
     let filter = PatientFilter {
-        name: filter.name.clone(),
+        name: text_filter("name", filter.name.as_deref())?,
         phone,
     };
     let paged = state

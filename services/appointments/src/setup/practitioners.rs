@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text};
+use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text, text_filter};
 use crate::{AppState, error::api_error};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -56,7 +56,8 @@ impl PractitionerRequest {
 pub struct PractitionerQuery {
     /// Case-insensitive part of the name.
     pub name: Option<String>,
-    /// Specialty / department (case-insensitive).
+    /// Specialty / department, matched as find-slots matches departments: trimmed and
+    /// case-insensitive (Unicode: `PEDIATRÍA` finds `Pediatría`).
     pub specialty: Option<String>,
     pub active: Option<bool>,
     /// Only practitioners with a schedule at this location.
@@ -99,8 +100,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let filter = PractitionerFilter {
-        name: filter.name.clone(),
-        specialty: filter.specialty.clone(),
+        name: text_filter("name", filter.name.as_deref())?,
+        specialty: text_filter("specialty", filter.specialty.as_deref())?,
         active: filter.active,
         location_id: filter.location_id,
     };
