@@ -1,6 +1,6 @@
 //! find-slots, select-slot, explicit booking, rescheduling and cancelling.
 
-use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, Timelike, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -556,7 +556,14 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    let cancelled_view: Value = r.json().await.unwrap();
+    assert_eq!(cancelled_view["status"], "cancelled");
+    assert_eq!(cancelled_view["cancellation_reason"], "travelling");
+    assert_eq!(
+        c.app.get(&a_path).await.json::<Value>().await.unwrap()["cancellation_reason"],
+        "travelling"
+    );
+    assert_eq!(b["cancellation_reason"], Value::Null, "not cancelled");
     problem(
         c.app.post(&format!("{a_path}/cancel"), json!({})).await,
         409,
@@ -650,21 +657,39 @@ async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
         let url = format!("{}/api/v1/prm/appointments", c.app.address);
         let body = body.clone();
         async move {
-            client
+            let r = client
                 .post(url)
                 .bearer_auth(crate::helpers::API_KEY)
                 .json(&body)
                 .send()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
+                .unwrap();
+            let status = r.status().as_u16();
+            let content_type = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body: Value = r.json().await.unwrap();
+            (status, content_type, body)
         }
     });
-    let statuses = futures::future::join_all(requests).await;
+    let answers = futures::future::join_all(requests).await;
+    let statuses: Vec<u16> = answers.iter().map(|(s, _, _)| *s).collect();
     let created = statuses.iter().filter(|s| **s == 201).count();
     let conflicts = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
+    // Every loser gets the same clean problem, never a 500 or a generic conflict.
+    for (status, content_type, problem) in answers.iter().filter(|(s, _, _)| *s == 409) {
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/problem+json"),
+            "{problem}"
+        );
+        assert_eq!(problem["code"], "slot_taken", "{problem}");
+        assert_eq!(problem["status"], *status);
+        assert_eq!(problem["type"], "urn:prm:problem:slot_taken");
+    }
     assert_eq!(c.app.total("/api/v1/prm/appointments").await, 1);
     assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
 }
@@ -764,4 +789,149 @@ async fn offers_are_kept_in_redis_and_expire() {
         .delete(&format!("slot_offer:{conversation}"))
         .await
         .unwrap();
+}
+
+/// Today's date in Bogotá and the local date of an RFC 3339 slot start.
+fn bogota_today() -> chrono::NaiveDate {
+    Utc::now()
+        .with_timezone(&FixedOffset::west_opt(5 * 3600).unwrap())
+        .date_naive()
+}
+
+fn local_date(slot: &Value) -> chrono::NaiveDate {
+    DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap())
+        .unwrap()
+        .date_naive()
+}
+
+async fn find(app: &TestApp, body: Value) -> Vec<Value> {
+    let r = app.post("/api/v1/prm/appointments/find-slots", body).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["slots"].as_array().unwrap().clone()
+}
+
+/// A cardiologist working every day round the clock, so any instant has a slot nearby.
+async fn round_the_clock(extra: &[(&str, &str)]) -> (TestApp, Value, Value, Value) {
+    let app = crate::helpers::spawn_app_with(extra).await;
+    let location = app.create_location().await;
+    let practitioner = app.create_practitioner("Cardiology").await;
+    app.schedule_every_day(&practitioner, &location, "00:00", "23:30")
+        .await;
+    let patient = app.create_patient("María Pérez", "3001234567").await;
+    (app, location, practitioner, patient)
+}
+
+#[tokio::test]
+async fn min_booking_notice_minutes_holds_back_offers_and_bookings() {
+    let (app, location, practitioner, patient) =
+        round_the_clock(&[("MIN_BOOKING_NOTICE_MINUTES", "1440")]).await;
+    let asked = Utc::now();
+    let slots = find(&app, json!({"department": "Cardiology", "limit": 20})).await;
+    assert_eq!(slots.len(), 20);
+    let earliest = asked + Duration::minutes(1440);
+    for slot in &slots {
+        let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
+        assert!(
+            start >= earliest,
+            "{} inside the 24 h notice",
+            slot["start"]
+        );
+    }
+    // Sooner is better, so the first offer is the first slot after the notice.
+    let first = DateTime::parse_from_rfc3339(slots[0]["start"].as_str().unwrap()).unwrap();
+    assert!(first < Utc::now() + Duration::minutes(1440 + 30), "{first}");
+
+    // Booking inside the notice is refused, naming it; past it, accepted.
+    let start = |hours: i64| {
+        let t = Utc::now() + Duration::hours(hours);
+        let t = t.with_timezone(&FixedOffset::west_opt(5 * 3600).unwrap());
+        t.date_naive()
+            .and_hms_opt(t.hour(), 0, 0)
+            .unwrap()
+            .and_local_timezone(*t.offset())
+            .unwrap()
+            .to_rfc3339()
+    };
+    let book = |start: String| {
+        app.post(
+            "/api/v1/prm/appointments",
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": start}),
+        )
+    };
+    let p = problem(book(start(6)).await, 422, "too_soon").await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("1440 minutes"),
+        "{p}"
+    );
+    assert_eq!(book(start(26)).await.status(), 201);
+    assert_eq!(app.total("/api/v1/prm/appointments").await, 1);
+}
+
+#[tokio::test]
+async fn slot_search_window_days_bounds_the_offer() {
+    let (app, ..) = round_the_clock(&[("SLOT_SEARCH_WINDOW_DAYS", "2")]).await;
+    let today = bogota_today();
+    // Prefer a weekday outside the window: with 14 days it would win every offer.
+    let outside = (today + Duration::days(4)).weekday().num_days_from_monday();
+    let body =
+        json!({"department": "Cardiology", "limit": 20, "preferences": {"day_of_week": outside}});
+    let slots = find(&app, body.clone()).await;
+    assert!(!slots.is_empty());
+    for slot in &slots {
+        let days = (local_date(slot) - today).num_days();
+        assert!(
+            (0..2).contains(&days),
+            "{} outside the 2-day window",
+            slot["start"]
+        );
+        // No day preference met; the sooner boost is 14 − days whatever the window.
+        assert_eq!(slot["score"], 14 - days, "{slot}");
+    }
+
+    let (default_app, ..) = round_the_clock(&[]).await;
+    let slots = find(&default_app, body).await;
+    assert!(
+        slots
+            .iter()
+            .all(|s| (local_date(s) - today).num_days() % 7 == 4),
+        "the default 14-day window reaches the preferred weekday"
+    );
+}
+
+#[tokio::test]
+async fn from_date_moves_the_search_window() {
+    let (app, ..) = round_the_clock(&[]).await;
+    let today = bogota_today();
+    let from = today + Duration::days(7);
+    let slots = find(
+        &app,
+        json!({"department": "Cardiology", "limit": 20, "from_date": from.to_string()}),
+    )
+    .await;
+    assert_eq!(slots.len(), 20);
+    for slot in &slots {
+        assert_eq!(local_date(slot), from, "{slot}");
+        assert_eq!(slot["score"], 14, "first day of the window");
+    }
+    assert_eq!(
+        slots[0]["start"],
+        format!("{from}T00:00:00-05:00"),
+        "the window starts at the location's midnight"
+    );
+
+    // A window that started in the past still never offers the past; today is its
+    // fourth day, so today's slots score 14 − 3.
+    let slots = find(
+        &app,
+        json!({"department": "Cardiology", "limit": 5, "from_date": (today - Duration::days(3)).to_string()}),
+    )
+    .await;
+    let now = Utc::now();
+    for slot in &slots {
+        let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
+        assert!(start > now);
+        let days = (local_date(slot) - today).num_days() + 3;
+        assert_eq!(slot["score"], 14 - days, "{slot}");
+    }
 }

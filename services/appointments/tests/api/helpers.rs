@@ -116,6 +116,40 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    pub async fn create_patient(&self, name: &str, phone: &str) -> Value {
+        let r = self
+            .post(
+                "/api/v1/prm/patients",
+                json!({"name": name, "phone": phone}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    /// Gives the practitioner hours at the location on every day of the week, so tests
+    /// do not depend on today's weekday.
+    pub async fn schedule_every_day(
+        &self,
+        practitioner: &Value,
+        location: &Value,
+        start: &str,
+        end: &str,
+    ) {
+        for day in 0..7 {
+            let r = self
+                .post(
+                    &format!(
+                        "/api/v1/prm/practitioners/{}/schedules",
+                        practitioner["id"].as_str().unwrap()
+                    ),
+                    json!({"location_id": location["id"], "day_of_week": day, "start_time": start, "end_time": end, "slot_minutes": 30}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+    }
+
     pub async fn total(&self, path: &str) -> u64 {
         let body: Value = self.get(path).await.json().await.unwrap();
         body["total"].as_u64().expect("list has a total")
@@ -168,4 +202,28 @@ pub fn fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `hour`:00 in Bogotá (-05:00, no daylight saving) `days` from today there, RFC 3339.
+pub fn bogota_time(days: i64, hour: u32) -> String {
+    use chrono::{Duration, FixedOffset, Utc};
+    let bogota = FixedOffset::west_opt(5 * 3600).unwrap();
+    let day = (Utc::now().with_timezone(&bogota) + Duration::days(days)).date_naive();
+    day.and_hms_opt(hour, 0, 0)
+        .unwrap()
+        .and_local_timezone(bogota)
+        .unwrap()
+        .to_rfc3339()
+}
+
+/// Percent-encodes a query-string value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

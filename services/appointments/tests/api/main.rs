@@ -6,10 +6,14 @@
 
 mod auth;
 mod booking;
+mod demo;
 mod errors;
 mod events;
+mod fuzz;
 mod helpers;
+mod listing;
 mod locations;
 mod patients;
 mod practitioners;
 mod schedules;
+mod text;

@@ -150,3 +150,42 @@ async fn schedules_of_an_unknown_practitioner_are_404() {
     )
     .await;
 }
+
+/// The overlap check must hold under concurrency: on PostgreSQL the practitioner's row is
+/// locked before siblings are read, so parallel identical POSTs cannot all pass the check.
+#[tokio::test]
+async fn concurrent_overlapping_schedules_create_one() {
+    let (app, location, path) = setup().await;
+    let body = schedule(&location, 3, "09:00", "13:00", 30);
+    let requests = (0..12).map(|_| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.address);
+        let body = body.clone();
+        async move {
+            let r = client
+                .post(url)
+                .bearer_auth(crate::helpers::API_KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let content_type = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body: Value = r.json().await.unwrap();
+            (status, content_type, body)
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let created = answers.iter().filter(|(s, _, _)| *s == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, content_type, body) in answers.iter().filter(|(s, _, _)| *s != 201) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["code"], "schedule_overlap", "{body}");
+    }
+    assert_eq!(app.total(&path).await, 1);
+}
