@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_clinic;
 mod m20261122_000002_outbox;
 mod m20261122_000003_inbound_messages;
+mod m20261201_000001_outbox_per_owner;
 mod m20261201_000002_specialty_key;
 mod m20261201_000003_inbound_provider_fields;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_clinic::Migration),
             Box::new(m20261122_000002_outbox::Migration),
             Box::new(m20261122_000003_inbound_messages::Migration),
+            Box::new(m20261201_000001_outbox_per_owner::Migration),
             Box::new(m20261201_000002_specialty_key::Migration),
             Box::new(m20261201_000003_inbound_provider_fields::Migration),
         ]

@@ -17,7 +17,7 @@ use prm_bus::{
 };
 use prm_domain::events::{AppointmentCreated, Envelope, EventData};
 use prm_migrations::MigratorTrait;
-use prm_store::outbox;
+use prm_store::outbox::Outbox;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -87,19 +87,21 @@ async fn main() {
     for chunk in 0..events.div_ceil(500) {
         let txn = db.begin().await.unwrap();
         for _ in 0..500.min(events - chunk * 500) {
-            outbox::enqueue(
-                &txn,
-                &Envelope::new("appointments", AppointmentCreated::example()),
-                None,
-            )
-            .await
-            .unwrap();
+            Outbox::APPOINTMENTS
+                .enqueue(
+                    &txn,
+                    &Envelope::new("appointments", AppointmentCreated::example()),
+                    None,
+                )
+                .await
+                .unwrap();
         }
         txn.commit().await.unwrap();
     }
     let relay = OutboxRelay::new(
         db.clone(),
         Arc::new(bus.clone()),
+        Outbox::APPOINTMENTS,
         RelayConfig {
             batch_size: 200,
             ..RelayConfig::default()
@@ -111,7 +113,10 @@ async fn main() {
         published += relay.relay_once().await.expect("relay");
     }
     let relay_elapsed = start.elapsed();
-    assert_eq!(outbox::unpublished_count(&db).await.unwrap(), 0);
+    assert_eq!(
+        Outbox::APPOINTMENTS.unpublished_count(&db).await.unwrap(),
+        0
+    );
     println!(
         "outbox relay: {events} events in {:.2} s = {:.0} events/s (batch 200, publisher confirms, PostgreSQL marking)",
         relay_elapsed.as_secs_f64(),
@@ -166,7 +171,11 @@ async fn main() {
     .await
     .unwrap();
     let ch = conn.create_channel().await.unwrap();
-    for q in ["prm.bench.sink", "prm.bench.sink.dlq"] {
+    for q in [
+        "prm.bench.sink",
+        "prm.bench.sink.dlq",
+        "prm.bench.sink.retry",
+    ] {
         let _ = ch
             .queue_delete(&format!("{prefix}{q}"), Default::default())
             .await;

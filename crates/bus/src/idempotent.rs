@@ -1,7 +1,7 @@
 //! Idempotent consumers: each event id is processed once per consumer, however often the
 //! broker delivers it.
 
-use prm_store::outbox;
+use prm_store::outbox::ProcessedEvents;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 use crate::{Delivery, EventHandler, HandlerError};
@@ -19,17 +19,25 @@ pub trait TransactionalHandler: Send + Sync + 'static {
 }
 
 /// Wraps a [`TransactionalHandler`]: begins a transaction, records `(consumer, event id)`
-/// in `processed_events`, runs the handler and commits both together. A redelivered
-/// event finds its id recorded and is acknowledged without running the handler again; a
-/// failed handler rolls the record back, so the retry runs it again.
+/// in the owning service's processed-events table, runs the handler and commits both
+/// together. A redelivered event finds its id recorded and is acknowledged without
+/// running the handler again; a failed handler rolls the record back, so the retry runs
+/// it again.
 pub struct Idempotent<H> {
     db: DatabaseConnection,
+    processed: ProcessedEvents,
     handler: H,
 }
 
 impl<H: TransactionalHandler> Idempotent<H> {
-    pub fn new(db: DatabaseConnection, handler: H) -> Self {
-        Self { db, handler }
+    /// `processed` is the table of the service whose data the handler changes (the
+    /// record must commit in the same database transaction as that change).
+    pub fn new(db: DatabaseConnection, processed: ProcessedEvents, handler: H) -> Self {
+        Self {
+            db,
+            processed,
+            handler,
+        }
     }
 }
 
@@ -38,7 +46,7 @@ impl<H: TransactionalHandler> EventHandler for Idempotent<H> {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let txn = self.db.begin().await?;
         let id = delivery.envelope.id;
-        if !outbox::record_processed(&txn, &delivery.consumer, id).await? {
+        if !self.processed.record(&txn, &delivery.consumer, id).await? {
             tracing::debug!(consumer = %delivery.consumer, event_id = %id, "event already processed; skipping");
             txn.rollback().await?;
             return Ok(());

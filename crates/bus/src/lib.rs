@@ -6,10 +6,12 @@
 //! * [`RabbitBus`] speaks AMQP 0.9.1 to RabbitMQ (topic exchange `prm.events`, one durable
 //!   quorum queue per consumer, dead-letter exchange `prm.events.dlx`, publisher confirms,
 //!   reconnection with exponential backoff).
-//! * [`InProcessBus`] gives the same delivery contract inside one process (embedded mode).
+//! * [`InProcessBus`] gives the same delivery contract inside one process (embedded mode);
+//!   its publish is confirmed once the consumers finished with the message.
 //! * [`Idempotent`] makes a database-backed handler process each event id once, recording
-//!   it in `processed_events` in the handler's own transaction.
-//! * [`OutboxRelay`] publishes the transactional outbox (`prm_store::outbox`) in order.
+//!   it in its service's processed-events table in the handler's own transaction.
+//! * [`OutboxRelay`] publishes one service's transactional outbox (`prm_store::outbox`)
+//!   in order, and purges what it published once the retention is over.
 //!
 //! Delivery is at least once: a handler may see an event twice (after a crash, a lost ack
 //! or a relay retry) and must be idempotent by `envelope.id`; [`Idempotent`] does that.
@@ -40,7 +42,10 @@ pub use message::{
 };
 pub use prm_domain::events::{Envelope, EventType};
 pub use rabbit::RabbitBus;
-pub use relay::{OutboxRelay, RelayConfig, RelayError, RelayHandle, RelayNotifier};
+pub use relay::{
+    OUTBOX_RETENTION_HOURS, OutboxRelay, RelayConfig, RelayConfigError, RelayError, RelayHandle,
+    RelayNotifier,
+};
 pub use topic::routing_key_matches;
 pub use trace::current_traceparent;
 
@@ -52,6 +57,11 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// True while messages can be published (the broker connection is up).
     fn is_connected(&self) -> bool;
+
+    /// Resolves once the bus is connected: at once while it is, else when the
+    /// connection is back. The outbox relay waits on it during an outage, so that it
+    /// resumes as soon as the broker returns instead of at the end of its backoff.
+    async fn until_connected(&self) {}
 
     /// Publishes one message and waits until the broker confirmed it (persisted).
     /// Fails fast with [`BusError::Unavailable`] while the broker is unreachable: callers

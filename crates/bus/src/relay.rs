@@ -1,17 +1,22 @@
-//! The outbox relay: publishes committed outbox rows in order, with confirms.
+//! The outbox relay: publishes one service's committed outbox rows in order, with
+//! confirms, and purges the rows it published once their retention is over.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use prm_store::outbox::{self, PendingEvent};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use prm_store::outbox::{Outbox, PendingEvent, RelayLease};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use tokio::{
     sync::{Notify, watch},
     task::JoinHandle,
+    time::Instant,
 };
 use uuid::Uuid;
 
 use crate::{Backoff, BusError, EventBus, OutgoingMessage, handler::stopped};
+
+/// The environment variable of [`RelayConfig::retention`], in hours.
+pub const OUTBOX_RETENTION_HOURS: &str = "OUTBOX_RETENTION_HOURS";
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -20,8 +25,18 @@ pub struct RelayConfig {
     /// How often to look for rows when nobody calls [`RelayNotifier::notify`] (other
     /// processes' commits, or rows left by a crash).
     pub poll_interval: Duration,
-    /// Between attempts while the broker or the database is away.
+    /// Between attempts while the database fails or the broker refuses. While the
+    /// broker is unreachable the relay also wakes as soon as the bus reconnects.
     pub backoff: Backoff,
+    /// Published rows older than this are deleted (`OUTBOX_RETENTION_HOURS`, default
+    /// 7 days, at least 1). Unpublished rows are never deleted.
+    pub retention: Duration,
+    /// How often the purge runs (and once at start).
+    pub purge_interval: Duration,
+    /// SQLite only: how long a claimed batch keeps other relays on the same file out
+    /// without renewal; renewed every third of it while a publish is in progress. After
+    /// a crash mid-batch, another relay takes over once it has run out.
+    pub lease: Duration,
 }
 
 impl Default for RelayConfig {
@@ -31,9 +46,49 @@ impl Default for RelayConfig {
             poll_interval: Duration::from_millis(500),
             backoff: Backoff {
                 initial: Duration::from_millis(200),
-                max: Duration::from_secs(30),
+                max: Duration::from_secs(5),
             },
+            retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
+            lease: Duration::from_secs(30),
         }
+    }
+}
+
+/// A relay setting that could not be read; names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct RelayConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl RelayConfig {
+    /// The defaults, with `OUTBOX_RETENTION_HOURS` from the environment (a binary's
+    /// `.env` is loaded into it by `prm_platform::Settings::from_env`).
+    pub fn from_env() -> Result<Self, RelayConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, RelayConfigError> {
+        let mut config = Self::default();
+        if let Some(raw) = lookup(OUTBOX_RETENTION_HOURS).filter(|v| !v.trim().is_empty()) {
+            let hours: u64 = raw.trim().parse().map_err(|_| RelayConfigError {
+                variable: OUTBOX_RETENTION_HOURS,
+                message: format!("`{raw}` is not a whole number of hours"),
+            })?;
+            // At least a day: webhooks' unique event ids in its outbox are what drops a
+            // provider's late retry of a status callback once Redis forgot it (24 h).
+            if !(24..=24 * 366 * 10).contains(&hours) {
+                return Err(RelayConfigError {
+                    variable: OUTBOX_RETENTION_HOURS,
+                    message: format!("{hours} is out of range (24 to 87840 hours)"),
+                });
+            }
+            config.retention = Duration::from_secs(hours * 3600);
+        }
+        Ok(config)
     }
 }
 
@@ -43,6 +98,19 @@ pub enum RelayError {
     Db(#[from] DbErr),
     #[error("publishing outbox event {event_id} failed: {source}")]
     Publish { event_id: Uuid, source: BusError },
+}
+
+impl RelayError {
+    /// The broker is unreachable (not merely slow or refusing).
+    fn is_broker_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Publish {
+                source: BusError::Unavailable,
+                ..
+            }
+        )
+    }
 }
 
 /// Wakes the relay right after a commit that wrote to the outbox, instead of waiting
@@ -56,10 +124,11 @@ impl RelayNotifier {
     }
 }
 
-/// Publishes the outbox table of one database through a bus.
+/// Publishes one service's outbox table through a bus. Run one per outbox: the
+/// all-in-one binary runs one for every service it hosts.
 ///
 /// ```ignore
-/// let relay = OutboxRelay::new(db.clone(), bus.clone(), RelayConfig::default());
+/// let relay = OutboxRelay::new(db.clone(), bus.clone(), Outbox::APPOINTMENTS, RelayConfig::default());
 /// let wake = relay.notifier();          // give to producers: wake.notify() after commit
 /// let handle = relay.spawn();           // … handle.shutdown().await on exit
 /// ```
@@ -67,13 +136,17 @@ impl RelayNotifier {
 pub struct OutboxRelay {
     db: DatabaseConnection,
     bus: Arc<dyn EventBus>,
+    outbox: Outbox,
     config: RelayConfig,
     notifier: RelayNotifier,
+    /// This relay's name in SQLite leases.
+    holder: String,
 }
 
 impl std::fmt::Debug for OutboxRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboxRelay")
+            .field("outbox", &self.outbox.table())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -97,12 +170,19 @@ impl RelayHandle {
 }
 
 impl OutboxRelay {
-    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, config: RelayConfig) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        bus: Arc<dyn EventBus>,
+        outbox: Outbox,
+        config: RelayConfig,
+    ) -> Self {
         Self {
             db,
             bus,
+            outbox,
             config,
             notifier: RelayNotifier::default(),
+            holder: format!("pid{}-{}", std::process::id(), Uuid::new_v4().simple()),
         }
     }
 
@@ -110,14 +190,47 @@ impl OutboxRelay {
         self.notifier.clone()
     }
 
-    /// Publishes one batch: claims unpublished rows (in a transaction holding their
-    /// locks), publishes them in order, waits for the confirms, marks the confirmed ones
-    /// published and commits. Returns how many were published. A publish failure marks
-    /// the confirmed prefix, records the error on the first unconfirmed row and returns
-    /// the error; the rest stays for the next attempt.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox
+    }
+
+    fn lease(&self) -> RelayLease<'_> {
+        RelayLease {
+            holder: &self.holder,
+            duration: self.config.lease,
+        }
+    }
+
+    /// Publishes one batch: claims the oldest unpublished rows (one relay at a time per
+    /// outbox), publishes them in order, waits for the confirms, marks the confirmed ones
+    /// published. Returns how many were published. A publish failure marks the confirmed
+    /// prefix, records the error on the first unconfirmed row and returns the error; the
+    /// rest stays for the next attempt.
+    ///
+    /// PostgreSQL: all of it in one transaction, which holds the outbox's advisory lock
+    /// and the rows' locks. SQLite: a short claiming transaction that takes the write
+    /// lock and a lease, the publish outside any transaction (SQLite has one writer, and
+    /// the in-process bus confirms only once handlers — which write — are done), then a
+    /// short transaction that marks the rows and releases the lease.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        // A cheap look first: idle relays take no locks and write nothing.
+        if !self.outbox.has_unpublished(&self.db).await? {
+            return Ok(0);
+        }
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            self.relay_in_one_transaction().await
+        } else {
+            self.relay_under_lease().await
+        }
+    }
+
+    async fn relay_in_one_transaction(&self) -> Result<usize, RelayError> {
         let txn = self.db.begin().await?;
-        let Some(batch) = outbox::claim_batch(&txn, self.config.batch_size).await? else {
+        let Some(batch) = self
+            .outbox
+            .claim_batch(&txn, &self.lease(), self.config.batch_size)
+            .await?
+        else {
             // Another replica's relay owns the outbox right now.
             txn.rollback().await?;
             return Ok(0);
@@ -127,32 +240,114 @@ impl OutboxRelay {
             return Ok(0);
         }
         let messages: Vec<OutgoingMessage> = batch.iter().map(message_of).collect();
-        let (published, failure) = match self.bus.publish_batch(&messages).await {
+        let result = self.bus.publish_batch(&messages).await;
+        let outcome = self.record(&txn, &batch, result).await?;
+        txn.commit().await?;
+        outcome.finish(self.outbox)
+    }
+
+    async fn relay_under_lease(&self) -> Result<usize, RelayError> {
+        let lease = self.lease();
+        let txn = self.db.begin().await?;
+        let Some(batch) = self
+            .outbox
+            .claim_batch(&txn, &lease, self.config.batch_size)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(0);
+        };
+        if batch.is_empty() {
+            self.outbox.release_relay(&txn, &self.holder).await?;
+            txn.commit().await?;
+            return Ok(0);
+        }
+        txn.commit().await?;
+
+        let messages: Vec<OutgoingMessage> = batch.iter().map(message_of).collect();
+        let result = self.publish_renewing(&messages, &lease).await;
+
+        let txn = self.db.begin().await?;
+        // First statement: takes the write lock, and tells whether the lease held.
+        if !self.outbox.renew_relay(&txn, &lease).await? {
+            tracing::warn!(
+                outbox = self.outbox.table(),
+                "the relay lease ran out during a publish; another relay may have published the same events (consumers absorb duplicates)"
+            );
+        }
+        let outcome = self.record(&txn, &batch, result).await?;
+        self.outbox.release_relay(&txn, &self.holder).await?;
+        txn.commit().await?;
+        outcome.finish(self.outbox)
+    }
+
+    /// Publishes the batch, renewing the SQLite lease while the confirms take time.
+    async fn publish_renewing(
+        &self,
+        messages: &[OutgoingMessage],
+        lease: &RelayLease<'_>,
+    ) -> Result<usize, (usize, BusError)> {
+        let publish = self.bus.publish_batch(messages);
+        let mut publish = std::pin::pin!(publish);
+        let period = (lease.duration / 3).max(Duration::from_millis(10));
+        let mut renew = tokio::time::interval_at(Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                result = &mut publish => return result,
+                _ = renew.tick() => match self.outbox.renew_relay(&self.db, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(outbox = self.outbox.table(), "relay lease lost during a publish"),
+                    Err(error) => tracing::warn!(outbox = self.outbox.table(), %error, "could not renew the relay lease"),
+                },
+            }
+        }
+    }
+
+    /// Marks the confirmed prefix and records the first failure, in `txn`.
+    async fn record<'b>(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        batch: &'b [PendingEvent],
+        result: Result<usize, (usize, BusError)>,
+    ) -> Result<BatchOutcome<'b>, DbErr> {
+        let (published, failure) = match result {
             Ok(n) => (n, None),
             Err((n, error)) => (n, Some(error)),
         };
         let seqs: Vec<i64> = batch.iter().take(published).map(|e| e.seq).collect();
-        outbox::mark_published(&txn, &seqs, Utc::now()).await?;
+        self.outbox.mark_published(txn, &seqs, Utc::now()).await?;
         let failed = failure.and_then(|error| batch.get(published).map(|event| (event, error)));
         if let Some((event, error)) = &failed {
-            outbox::record_failure(&txn, event.seq, &error.to_string()).await?;
+            self.outbox
+                .record_failure(txn, event.seq, &error.to_string())
+                .await?;
         }
-        txn.commit().await?;
-        if published > 0 {
-            tracing::debug!(published, "outbox events published");
+        Ok(BatchOutcome { published, failed })
+    }
+
+    /// Deletes the published rows older than the retention; returns how many.
+    pub async fn purge_once(&self) -> Result<u64, RelayError> {
+        let Some(before) = chrono::Duration::from_std(self.config.retention)
+            .ok()
+            .and_then(|retention| Utc::now().checked_sub_signed(retention))
+        else {
+            return Ok(0);
+        };
+        let purged = self.outbox.purge_published(&self.db, before).await?;
+        if purged > 0 {
+            tracing::info!(
+                outbox = self.outbox.table(),
+                purged,
+                "purged published outbox rows past their retention"
+            );
         }
-        match failed {
-            Some((event, source)) => Err(RelayError::Publish {
-                event_id: event.event_id,
-                source,
-            }),
-            None => Ok(published),
-        }
+        Ok(purged)
     }
 
     /// Runs [`relay_once`](Self::relay_once) until shut down: straight again while batches
     /// come back full, else after a notification or the poll interval; with exponential
-    /// backoff while the broker or the database fails.
+    /// backoff while the broker or the database fails, cut short when the broker comes
+    /// back. Purges every `purge_interval`.
     pub fn spawn(self) -> RelayHandle {
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(async move { self.run(stop_rx).await });
@@ -164,32 +359,70 @@ impl OutboxRelay {
 
     async fn run(self, stop: watch::Receiver<bool>) {
         let mut failures = 0u32;
+        let mut next_purge = Instant::now();
         loop {
             if *stop.borrow() {
                 break;
             }
-            let wait = match self.relay_once().await {
+            if Instant::now() >= next_purge {
+                if let Err(error) = self.purge_once().await {
+                    tracing::warn!(outbox = self.outbox.table(), %error, "outbox purge failed; will try again");
+                }
+                next_purge = Instant::now() + self.config.purge_interval;
+            }
+            let (delay, broker_away) = match self.relay_once().await {
                 Ok(n) if n as u64 >= self.config.batch_size => {
                     failures = 0;
                     continue;
                 }
                 Ok(_) => {
                     failures = 0;
-                    None
+                    (None, false)
                 }
                 Err(error) => {
                     let delay = self.config.backoff.delay(failures);
                     failures = failures.saturating_add(1);
-                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "outbox relay failed; backing off");
-                    Some(delay)
+                    tracing::warn!(outbox = self.outbox.table(), %error, retry_in_ms = delay.as_millis() as u64, "outbox relay failed; backing off");
+                    (Some(delay), error.is_broker_unreachable())
                 }
             };
+            let wait = delay
+                .unwrap_or(self.config.poll_interval)
+                .min(next_purge.saturating_duration_since(Instant::now()));
             let notified = self.notifier.0.notified();
             tokio::select! {
                 _ = stopped(stop.clone()) => break,
-                _ = tokio::time::sleep(wait.unwrap_or(self.config.poll_interval)) => {}
-                _ = notified, if wait.is_none() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = notified, if delay.is_none() => {}
+                _ = self.bus.until_connected(), if broker_away => {
+                    tracing::info!(outbox = self.outbox.table(), "event bus reconnected; relaying");
+                }
             }
+        }
+    }
+}
+
+/// What a published batch came to.
+struct BatchOutcome<'b> {
+    published: usize,
+    failed: Option<(&'b PendingEvent, BusError)>,
+}
+
+impl BatchOutcome<'_> {
+    fn finish(self, outbox: Outbox) -> Result<usize, RelayError> {
+        if self.published > 0 {
+            tracing::debug!(
+                outbox = outbox.table(),
+                published = self.published,
+                "outbox events published"
+            );
+        }
+        match self.failed {
+            Some((event, source)) => Err(RelayError::Publish {
+                event_id: event.event_id,
+                source,
+            }),
+            None => Ok(self.published),
         }
     }
 }
@@ -201,5 +434,41 @@ fn message_of(event: &PendingEvent) -> OutgoingMessage {
         routing_key: event.routing_key.clone(),
         body: event.payload.clone().into_bytes(),
         traceparent: event.traceparent.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn retention_defaults_to_a_week_and_is_read_in_hours() {
+        let default = RelayConfig::from_lookup(vars(&[])).unwrap();
+        assert_eq!(default.retention, Duration::from_secs(168 * 3600));
+        let set = RelayConfig::from_lookup(vars(&[(OUTBOX_RETENTION_HOURS, " 24 ")])).unwrap();
+        assert_eq!(set.retention, Duration::from_secs(24 * 3600));
+        let blank = RelayConfig::from_lookup(vars(&[(OUTBOX_RETENTION_HOURS, "")])).unwrap();
+        assert_eq!(blank.retention, default.retention);
+    }
+
+    #[test]
+    fn a_bad_retention_names_the_variable() {
+        for bad in ["0", "23", "-3", "1.5", "a week", "999999"] {
+            let err =
+                RelayConfig::from_lookup(vars(&[(OUTBOX_RETENTION_HOURS, bad)])).expect_err(bad);
+            assert_eq!(err.variable, OUTBOX_RETENTION_HOURS);
+            assert!(
+                err.to_string().starts_with("OUTBOX_RETENTION_HOURS: "),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,26 +1,35 @@
-//! Transactional outbox and processed-event (inbox) tables (owned by the event-bus work).
+//! Transactional outboxes and processed-event (inbox) tables, one of each per owning
+//! service (ARCHITECTURE §4: "the outbox table is per owner"; event-bus work).
 //!
-//! A producer calls [`enqueue`] with the transaction that makes the change the event
-//! announces: both commit or neither does, so an event can never be lost or announce a
-//! change that was rolled back. The relay (`prm_bus::OutboxRelay`) then [`claim_batch`]es
-//! unpublished rows in `seq` order, publishes them with confirms and [`mark_published`]s
-//! them. A crash between publish and mark republishes: duplicates are possible, which
-//! consumers absorb by event id ([`record_processed`]).
+//! * [`Outbox`] names one service's outbox table (`appointments_outbox`,
+//!   `webhooks_outbox`). A producer calls [`Outbox::enqueue`] with the transaction that
+//!   makes the change the event announces: both commit or neither does, so an event can
+//!   never be lost or announce a change that was rolled back. That service's relay
+//!   (`prm_bus::OutboxRelay`) then claims unpublished rows in `seq` order
+//!   ([`Outbox::claim_batch`]), publishes them with confirms and marks them
+//!   ([`Outbox::mark_published`]). A crash between publish and mark republishes:
+//!   duplicates are possible, which consumers absorb by event id.
+//! * [`ProcessedEvents`] names one service's processed-events table: its consumers record
+//!   each event id in the transaction of their work ([`ProcessedEvents::record`]).
+//!
+//! Table names are fixed here (they come from the migrations), never from input.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use prm_domain::events::Envelope;
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    sea_query::{Expr, LockBehavior, LockType, OnConflict},
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, DeriveIden, QueryResult, Statement,
+    sea_query::{
+        Alias, Expr, Func, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
+    },
 };
 use uuid::Uuid;
 
-/// An event written to the outbox and not yet confirmed by the broker.
+/// An event written to an outbox and not yet confirmed by the broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingEvent {
-    /// Commit order; the relay publishes in this order.
+    /// Insertion order within its outbox; the relay publishes in this order.
     pub seq: i64,
     pub event_id: Uuid,
     pub event_type: String,
@@ -42,132 +51,442 @@ pub enum OutboxError {
     Serialize(#[from] serde_json::Error),
 }
 
-mod outbox_row {
-    use sea_orm::entity::prelude::*;
+#[derive(DeriveIden)]
+enum Col {
+    Seq,
+    EventId,
+    EventType,
+    RoutingKey,
+    Payload,
+    Headers,
+    CreatedAt,
+    PublishedAt,
+    Attempts,
+    LastError,
+    Consumer,
+    ProcessedAt,
+}
 
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "outbox")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub seq: i64,
-        #[sea_orm(unique)]
-        pub event_id: String,
-        pub event_type: String,
-        pub routing_key: String,
-        #[sea_orm(column_type = "Text")]
-        pub payload: String,
-        #[sea_orm(column_type = "Text")]
-        pub headers: String,
-        pub created_at: DateTimeUtc,
-        pub published_at: Option<DateTimeUtc>,
-        pub attempts: i32,
-        #[sea_orm(column_type = "Text", nullable)]
-        pub last_error: Option<String>,
+/// Where SQLite relays keep their leases (see [`Outbox::lock_relay`]).
+const RELAY_LOCKS: &str = "outbox_relay_locks";
+
+/// Rows deleted per statement by [`Outbox::purge_published`], so that a first purge
+/// after a long time does not hold one huge transaction.
+const PURGE_CHUNK: u64 = 5_000;
+
+/// One service's outbox table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Outbox {
+    owner: &'static str,
+    table: &'static str,
+    lock_key: i64,
+}
+
+impl Outbox {
+    /// Events of the appointments service (APPOINTMENT_*, SLOTS_OFFERED…).
+    pub const APPOINTMENTS: Self = Self::new("appointments", "appointments_outbox");
+    /// Events of the webhooks service (MESSAGE_RECEIVED, MESSAGE_STATUS_UPDATED).
+    pub const WEBHOOKS: Self = Self::new("webhooks", "webhooks_outbox");
+    /// Every outbox the migrations create.
+    pub const ALL: [Self; 2] = [Self::APPOINTMENTS, Self::WEBHOOKS];
+
+    const fn new(owner: &'static str, table: &'static str) -> Self {
+        Self {
+            owner,
+            table,
+            lock_key: relay_lock_key(table),
+        }
     }
 
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-mod processed_row {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "processed_events")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub consumer: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub event_id: String,
-        pub processed_at: DateTimeUtc,
+    /// The owning service (`appointments`).
+    pub fn owner(&self) -> &'static str {
+        self.owner
     }
 
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    /// The table (`appointments_outbox`).
+    pub fn table(&self) -> &'static str {
+        self.table
+    }
 
-    impl ActiveModelBehavior for ActiveModel {}
-}
+    /// The PostgreSQL advisory-lock key under which one relay at a time publishes this
+    /// table, derived from the table name (so every replica agrees on it).
+    pub fn relay_lock_key(&self) -> i64 {
+        self.lock_key
+    }
 
-/// Key of the PostgreSQL advisory lock that makes one relay at a time own the outbox
-/// ("prmoutbx" in ASCII).
-const RELAY_LOCK_KEY: i64 = 0x70726d6f_75746278;
+    fn iden(&self) -> Alias {
+        Alias::new(self.table)
+    }
 
-/// Writes `envelope` to the outbox. Call it with the transaction of the change the event
-/// announces; `traceparent` is usually `prm_bus::current_traceparent()`.
-pub async fn enqueue(
-    conn: &impl ConnectionTrait,
-    envelope: &Envelope,
-    traceparent: Option<String>,
-) -> Result<(), OutboxError> {
-    let headers = match traceparent {
-        Some(tp) => serde_json::json!({ "traceparent": tp }),
-        None => serde_json::json!({}),
-    };
-    let row = outbox_row::ActiveModel {
-        event_id: Set(envelope.id.to_string()),
-        event_type: Set(envelope.event_type.clone()),
-        routing_key: Set(envelope.routing_key()),
-        payload: Set(serde_json::to_string(envelope)?),
-        headers: Set(headers.to_string()),
-        created_at: Set(Utc::now()),
-        published_at: Set(None),
-        attempts: Set(0),
-        last_error: Set(None),
-        ..Default::default()
-    };
-    outbox_row::Entity::insert(row)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
+    /// Writes `envelope` to the outbox. Call it with the transaction of the change the
+    /// event announces; `traceparent` is usually `prm_bus::current_traceparent()`. A
+    /// second event with the same id violates the table's unique `event_id`.
+    pub async fn enqueue(
+        &self,
+        conn: &impl ConnectionTrait,
+        envelope: &Envelope,
+        traceparent: Option<String>,
+    ) -> Result<(), OutboxError> {
+        let headers = match traceparent {
+            Some(tp) => serde_json::json!({ "traceparent": tp }),
+            None => serde_json::json!({}),
+        };
+        let insert = Query::insert()
+            .into_table(self.iden())
+            .columns([
+                Col::EventId,
+                Col::EventType,
+                Col::RoutingKey,
+                Col::Payload,
+                Col::Headers,
+                Col::CreatedAt,
+                Col::Attempts,
+            ])
+            .values([
+                envelope.id.to_string().into(),
+                envelope.event_type.clone().into(),
+                envelope.routing_key().into(),
+                serde_json::to_string(envelope)?.into(),
+                headers.to_string().into(),
+                Utc::now().into(),
+                0i32.into(),
+            ])
+            .map_err(|e| DbErr::Custom(format!("outbox insert: {e}")))?
+            .to_owned();
+        conn.execute(conn.get_database_backend().build(&insert))
+            .await?;
+        Ok(())
+    }
 
-/// Locks and returns up to `limit` unpublished events, oldest `seq` first. Call inside a
-/// transaction and keep it open while publishing; the locks go with it.
-///
-/// On PostgreSQL only one relay at a time gets rows: the transaction takes an advisory
-/// lock and `None` means another relay (replica) holds it; the rows are also locked
-/// `FOR UPDATE SKIP LOCKED` so no two transactions ever publish the same row concurrently.
-/// On SQLite (one process, one writer) the transaction suffices.
-pub async fn claim_batch(
-    txn: &DatabaseTransaction,
-    limit: u64,
-) -> Result<Option<Vec<PendingEvent>>, DbErr> {
-    let mut query = outbox_row::Entity::find()
-        .filter(outbox_row::Column::PublishedAt.is_null())
-        .order_by_asc(outbox_row::Column::Seq)
-        .limit(limit);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let locked = txn
-            .query_one(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_try_advisory_xact_lock({RELAY_LOCK_KEY}) AS locked"),
+    /// Takes the right to relay this outbox. Call it first thing in `txn`.
+    ///
+    /// * PostgreSQL: `pg_try_advisory_xact_lock(relay_lock_key)`, held until `txn` ends.
+    /// * SQLite: writes `lease` into the table's row of `outbox_relay_locks` unless another
+    ///   holder's lease is still running. Being the transaction's first statement, the
+    ///   write takes SQLite's write lock before anything is read (the transaction is
+    ///   IMMEDIATE in effect, and sees every earlier commit); the lease then keeps every
+    ///   other relay on the same file out after `txn` commits, until
+    ///   [`release_relay`](Self::release_relay) or until it runs out (a crashed relay).
+    ///
+    /// `false`: another relay holds it.
+    pub async fn lock_relay(
+        &self,
+        txn: &DatabaseTransaction,
+        lease: &RelayLease<'_>,
+    ) -> Result<bool, DbErr> {
+        match txn.get_database_backend() {
+            DbBackend::Postgres => {
+                let row = txn
+                    .query_one(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!(
+                            "SELECT pg_try_advisory_xact_lock({}) AS locked",
+                            self.lock_key
+                        ),
+                    ))
+                    .await?;
+                Ok(row
+                    .map(|r| r.try_get::<bool>("", "locked"))
+                    .transpose()?
+                    .unwrap_or(false))
+            }
+            backend => {
+                let now = epoch_ms(Utc::now());
+                let until = now.saturating_add(duration_ms(lease.duration));
+                let result = txn
+                    .execute(Statement::from_sql_and_values(
+                        backend,
+                        format!(
+                            "INSERT INTO {RELAY_LOCKS} (outbox_table, holder, lease_until_ms) VALUES (?, ?, ?) \
+                             ON CONFLICT (outbox_table) DO UPDATE \
+                             SET holder = excluded.holder, lease_until_ms = excluded.lease_until_ms \
+                             WHERE {RELAY_LOCKS}.holder IS NULL OR {RELAY_LOCKS}.holder = excluded.holder \
+                             OR {RELAY_LOCKS}.lease_until_ms < ?"
+                        ),
+                        [
+                            self.table.into(),
+                            lease.holder.into(),
+                            until.into(),
+                            now.into(),
+                        ],
+                    ))
+                    .await?;
+                Ok(result.rows_affected() == 1)
+            }
+        }
+    }
+
+    /// Extends `lease` while a long publish is in progress (SQLite; a no-op on
+    /// PostgreSQL, whose lock lasts as long as the claiming transaction). `false` when
+    /// the lease was lost (it ran out and another relay took the outbox).
+    pub async fn renew_relay(
+        &self,
+        conn: &impl ConnectionTrait,
+        lease: &RelayLease<'_>,
+    ) -> Result<bool, DbErr> {
+        let backend = conn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            return Ok(true);
+        }
+        let until = epoch_ms(Utc::now()).saturating_add(duration_ms(lease.duration));
+        let result = conn
+            .execute(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE {RELAY_LOCKS} SET lease_until_ms = ? WHERE outbox_table = ? AND holder = ?"
+                ),
+                [until.into(), self.table.into(), lease.holder.into()],
             ))
-            .await?
-            .map(|row| row.try_get::<bool>("", "locked"))
-            .transpose()?
-            .unwrap_or(false);
-        if !locked {
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Gives up `holder`'s lease (SQLite; a no-op on PostgreSQL). Another holder's lease
+    /// is left alone.
+    pub async fn release_relay(
+        &self,
+        conn: &impl ConnectionTrait,
+        holder: &str,
+    ) -> Result<(), DbErr> {
+        let backend = conn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            return Ok(());
+        }
+        conn.execute(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE {RELAY_LOCKS} SET holder = NULL, lease_until_ms = 0 WHERE outbox_table = ? AND holder = ?"
+            ),
+            [self.table.into(), holder.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Locks this outbox for `txn` ([`lock_relay`](Self::lock_relay)) and returns up to
+    /// `limit` unpublished events, oldest `seq` first; `None` when another relay holds it.
+    ///
+    /// On PostgreSQL keep `txn` open while publishing: the advisory lock and the rows'
+    /// `FOR UPDATE SKIP LOCKED` locks go with it. On SQLite commit it before publishing
+    /// (SQLite has one writer: holding it would stop the very handlers the in-process bus
+    /// waits for) — the lease keeps other relays out — and release the lease when the
+    /// batch is marked.
+    pub async fn claim_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        lease: &RelayLease<'_>,
+        limit: u64,
+    ) -> Result<Option<Vec<PendingEvent>>, DbErr> {
+        if !self.lock_relay(txn, lease).await? {
             return Ok(None);
         }
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        let mut query = self.unpublished_query();
+        query.limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = txn
+            .query_all(txn.get_database_backend().build(&query))
+            .await?;
+        rows.iter()
+            .map(pending_event)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
-    let rows = query.all(txn).await?;
-    rows.into_iter()
-        .map(pending_event)
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+
+    fn unpublished_query(&self) -> SelectStatement {
+        Query::select()
+            .columns([
+                Col::Seq,
+                Col::EventId,
+                Col::EventType,
+                Col::RoutingKey,
+                Col::Payload,
+                Col::Headers,
+                Col::Attempts,
+                Col::CreatedAt,
+            ])
+            .from(self.iden())
+            .and_where(Expr::col(Col::PublishedAt).is_null())
+            .order_by(Col::Seq, Order::Asc)
+            .to_owned()
+    }
+
+    /// The unpublished events, oldest first, without locking anything (operations, tests).
+    pub async fn unpublished(
+        &self,
+        conn: &impl ConnectionTrait,
+        limit: u64,
+    ) -> Result<Vec<PendingEvent>, DbErr> {
+        let mut query = self.unpublished_query();
+        query.limit(limit);
+        let rows = conn
+            .query_all(conn.get_database_backend().build(&query))
+            .await?;
+        rows.iter().map(pending_event).collect()
+    }
+
+    /// Stamps the rows as published (after the broker confirmed them).
+    pub async fn mark_published(
+        &self,
+        conn: &impl ConnectionTrait,
+        seqs: &[i64],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let update = Query::update()
+            .table(self.iden())
+            .value(Col::PublishedAt, at)
+            .and_where(Expr::col(Col::Seq).is_in(seqs.iter().copied()))
+            .to_owned();
+        conn.execute(conn.get_database_backend().build(&update))
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a failed publish of the row and keeps the latest error (no patient data:
+    /// bus errors only).
+    pub async fn record_failure(
+        &self,
+        conn: &impl ConnectionTrait,
+        seq: i64,
+        error: &str,
+    ) -> Result<(), DbErr> {
+        let error: String = error.chars().take(2000).collect();
+        let update = Query::update()
+            .table(self.iden())
+            .value(Col::Attempts, Expr::col(Col::Attempts).add(1))
+            .value(Col::LastError, error)
+            .and_where(Expr::col(Col::Seq).eq(seq))
+            .to_owned();
+        conn.execute(conn.get_database_backend().build(&update))
+            .await?;
+        Ok(())
+    }
+
+    /// How many events wait for the relay (readiness, metrics, tests).
+    pub async fn unpublished_count(&self, conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        self.count(conn, Some(Expr::col(Col::PublishedAt).is_null()))
+            .await
+    }
+
+    /// How many rows the table holds, published or not.
+    pub async fn row_count(&self, conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        self.count(conn, None).await
+    }
+
+    async fn count(
+        &self,
+        conn: &impl ConnectionTrait,
+        condition: Option<sea_orm::sea_query::SimpleExpr>,
+    ) -> Result<u64, DbErr> {
+        let mut query = Query::select()
+            .expr_as(Func::count(Expr::col(Col::Seq)), Alias::new("n"))
+            .from(self.iden())
+            .to_owned();
+        if let Some(condition) = condition {
+            query.and_where(condition);
+        }
+        let n = conn
+            .query_one(conn.get_database_backend().build(&query))
+            .await?
+            .map(|row| row.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// True when at least one event waits (a cheap look before claiming).
+    pub async fn has_unpublished(&self, conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
+        let query = Query::select()
+            .column(Col::Seq)
+            .from(self.iden())
+            .and_where(Expr::col(Col::PublishedAt).is_null())
+            .limit(1)
+            .to_owned();
+        Ok(conn
+            .query_one(conn.get_database_backend().build(&query))
+            .await?
+            .is_some())
+    }
+
+    /// Deletes rows published before `before` (the relay's housekeeping), a chunk per
+    /// statement; returns how many. Unpublished rows are never deleted.
+    pub async fn purge_published(
+        &self,
+        conn: &impl ConnectionTrait,
+        before: DateTime<Utc>,
+    ) -> Result<u64, DbErr> {
+        let mut total = 0;
+        loop {
+            let chunk = Query::select()
+                .column(Col::Seq)
+                .from(self.iden())
+                .and_where(Expr::col(Col::PublishedAt).lt(before))
+                .order_by(Col::Seq, Order::Asc)
+                .limit(PURGE_CHUNK)
+                .to_owned();
+            let delete = Query::delete()
+                .from_table(self.iden())
+                .and_where(Expr::col(Col::Seq).in_subquery(chunk))
+                .to_owned();
+            let deleted = conn
+                .execute(conn.get_database_backend().build(&delete))
+                .await?
+                .rows_affected();
+            total += deleted;
+            if deleted < PURGE_CHUNK {
+                return Ok(total);
+            }
+        }
+    }
 }
 
-fn pending_event(row: outbox_row::Model) -> Result<PendingEvent, DbErr> {
-    let event_id = Uuid::parse_str(&row.event_id).map_err(|e| {
-        DbErr::Type(format!(
-            "outbox row {} has a malformed event_id: {e}",
-            row.seq
-        ))
-    })?;
-    let traceparent = serde_json::from_str::<serde_json::Value>(&row.headers)
+/// Who holds an outbox and for how long without renewal (SQLite relays; PostgreSQL
+/// ignores it: its lock ends with the claiming transaction).
+#[derive(Debug, Clone, Copy)]
+pub struct RelayLease<'a> {
+    /// Unique per relay instance.
+    pub holder: &'a str,
+    pub duration: Duration,
+}
+
+/// FNV-1a (64 bit) of `prm-outbox-relay:<table>`: stable across builds and platforms,
+/// unlike `std`'s hasher.
+const fn relay_lock_key(table: &str) -> i64 {
+    const PREFIX: &[u8] = b"prm-outbox-relay:";
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < PREFIX.len() + table.len() {
+        let byte = if i < PREFIX.len() {
+            PREFIX[i]
+        } else {
+            table.as_bytes()[i - PREFIX.len()]
+        };
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash as i64
+}
+
+fn epoch_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn pending_event(row: &QueryResult) -> Result<PendingEvent, DbErr> {
+    let seq: i64 = row.try_get("", "seq")?;
+    let event_id: String = row.try_get("", "event_id")?;
+    let event_id = Uuid::parse_str(&event_id)
+        .map_err(|e| DbErr::Type(format!("outbox row {seq} has a malformed event_id: {e}")))?;
+    let headers: String = row.try_get("", "headers")?;
+    let traceparent = serde_json::from_str::<serde_json::Value>(&headers)
         .ok()
         .and_then(|h| {
             h.get("traceparent")
@@ -175,112 +494,126 @@ fn pending_event(row: outbox_row::Model) -> Result<PendingEvent, DbErr> {
                 .map(str::to_owned)
         });
     Ok(PendingEvent {
-        seq: row.seq,
+        seq,
         event_id,
-        event_type: row.event_type,
-        routing_key: row.routing_key,
-        payload: row.payload,
+        event_type: row.try_get("", "event_type")?,
+        routing_key: row.try_get("", "routing_key")?,
+        payload: row.try_get("", "payload")?,
         traceparent,
-        attempts: row.attempts,
-        created_at: row.created_at,
+        attempts: row.try_get("", "attempts")?,
+        created_at: row.try_get("", "created_at")?,
     })
 }
 
-/// Stamps the rows as published (after the broker confirmed them).
-pub async fn mark_published(
-    conn: &impl ConnectionTrait,
-    seqs: &[i64],
-    at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    if seqs.is_empty() {
-        return Ok(());
-    }
-    outbox_row::Entity::update_many()
-        .col_expr(outbox_row::Column::PublishedAt, Expr::value(at))
-        .filter(outbox_row::Column::Seq.is_in(seqs.iter().copied()))
-        .exec(conn)
-        .await?;
-    Ok(())
+/// One service's processed-events table: the event ids its consumers have committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcessedEvents {
+    owner: &'static str,
+    table: &'static str,
 }
 
-/// Counts a failed publish of the row and keeps the latest error (no patient data: bus
-/// errors only).
-pub async fn record_failure(
-    conn: &impl ConnectionTrait,
-    seq: i64,
-    error: &str,
-) -> Result<(), DbErr> {
-    let error: String = error.chars().take(2000).collect();
-    outbox_row::Entity::update_many()
-        .col_expr(
-            outbox_row::Column::Attempts,
-            Expr::col(outbox_row::Column::Attempts).add(1),
-        )
-        .col_expr(outbox_row::Column::LastError, Expr::value(error))
-        .filter(outbox_row::Column::Seq.eq(seq))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// How many events wait for the relay (readiness, metrics, tests).
-pub async fn unpublished_count(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    outbox_row::Entity::find()
-        .filter(outbox_row::Column::PublishedAt.is_null())
-        .count(conn)
-        .await
-}
-
-/// Deletes published rows older than `before` (housekeeping); returns how many.
-pub async fn purge_published(
-    conn: &impl ConnectionTrait,
-    before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let result = outbox_row::Entity::delete_many()
-        .filter(outbox_row::Column::PublishedAt.lt(before))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// Records that `consumer` processed `event_id`. Returns `false` when it already had:
-/// the caller then skips the work. Call it in the transaction of that work, so the
-/// record commits (or rolls back) with it; on PostgreSQL a concurrent duplicate waits
-/// for the first transaction and then sees the conflict.
-pub async fn record_processed(
-    conn: &impl ConnectionTrait,
-    consumer: &str,
-    event_id: Uuid,
-) -> Result<bool, DbErr> {
-    let row = processed_row::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event_id.to_string()),
-        processed_at: Set(Utc::now()),
+impl ProcessedEvents {
+    pub const APPOINTMENTS: Self = Self {
+        owner: "appointments",
+        table: "appointments_processed_events",
     };
-    let inserted = processed_row::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                processed_row::Column::Consumer,
-                processed_row::Column::EventId,
+    pub const WEBHOOKS: Self = Self {
+        owner: "webhooks",
+        table: "webhooks_processed_events",
+    };
+    pub const ALL: [Self; 2] = [Self::APPOINTMENTS, Self::WEBHOOKS];
+
+    pub fn owner(&self) -> &'static str {
+        self.owner
+    }
+
+    pub fn table(&self) -> &'static str {
+        self.table
+    }
+
+    /// Records that `consumer` processed `event_id`. Returns `false` when it already had:
+    /// the caller then skips the work. Call it in the transaction of that work, so the
+    /// record commits (or rolls back) with it; on PostgreSQL a concurrent duplicate waits
+    /// for the first transaction and then sees the conflict.
+    pub async fn record(
+        &self,
+        conn: &impl ConnectionTrait,
+        consumer: &str,
+        event_id: Uuid,
+    ) -> Result<bool, DbErr> {
+        let insert = Query::insert()
+            .into_table(Alias::new(self.table))
+            .columns([Col::Consumer, Col::EventId, Col::ProcessedAt])
+            .values([
+                consumer.into(),
+                event_id.to_string().into(),
+                Utc::now().into(),
             ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted == 1)
+            .map_err(|e| DbErr::Custom(format!("processed-events insert: {e}")))?
+            .on_conflict(
+                OnConflict::columns([Col::Consumer, Col::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        let result = conn
+            .execute(conn.get_database_backend().build(&insert))
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// True when `consumer` has processed `event_id`.
+    pub async fn contains(
+        &self,
+        conn: &impl ConnectionTrait,
+        consumer: &str,
+        event_id: Uuid,
+    ) -> Result<bool, DbErr> {
+        let query = Query::select()
+            .column(Col::EventId)
+            .from(Alias::new(self.table))
+            .and_where(Expr::col(Col::Consumer).eq(consumer))
+            .and_where(Expr::col(Col::EventId).eq(event_id.to_string()))
+            .to_owned();
+        Ok(conn
+            .query_one(conn.get_database_backend().build(&query))
+            .await?
+            .is_some())
+    }
 }
 
-/// True when `consumer` has processed `event_id`.
-pub async fn is_processed(
-    conn: &impl ConnectionTrait,
-    consumer: &str,
-    event_id: Uuid,
-) -> Result<bool, DbErr> {
-    Ok(
-        processed_row::Entity::find_by_id((consumer.to_owned(), event_id.to_string()))
-            .one(conn)
-            .await?
-            .is_some(),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outbox_has_its_own_stable_relay_lock() {
+        assert_ne!(
+            Outbox::APPOINTMENTS.relay_lock_key(),
+            Outbox::WEBHOOKS.relay_lock_key()
+        );
+        // Replicas built from different versions must agree: the key is part of the
+        // deployed contract between them.
+        assert_eq!(
+            Outbox::APPOINTMENTS.relay_lock_key(),
+            0x0c45_9bd9_20f5_5a18_u64 as i64
+        );
+        assert_eq!(
+            Outbox::WEBHOOKS.relay_lock_key(),
+            0xcdf5_a629_72cc_12f4_u64 as i64
+        );
+    }
+
+    #[test]
+    fn tables_are_named_after_their_owner() {
+        for outbox in Outbox::ALL {
+            assert_eq!(outbox.table(), format!("{}_outbox", outbox.owner()));
+        }
+        for processed in ProcessedEvents::ALL {
+            assert_eq!(
+                processed.table(),
+                format!("{}_processed_events", processed.owner())
+            );
+        }
+    }
 }

@@ -19,8 +19,9 @@ use secrecy::ExposeSecret;
 use crate::{AppState, AppointmentsService, BookingSettings, api_doc};
 
 /// The outside dependencies, each chosen from configuration: PostgreSQL or SQLite,
-/// Redis or memory, RabbitMQ or in-process; plus the outbox relay publishing
-/// committed events through the bus.
+/// Redis or memory, RabbitMQ or in-process; plus the relay publishing the committed
+/// events of the appointments outbox through the bus. (A binary hosting other services
+/// too runs their relays beside it, on the same store and bus.)
 pub struct Backends {
     pub store: Store,
     pub state: Arc<dyn StateStore>,
@@ -45,7 +46,8 @@ impl Backends {
         let relay = OutboxRelay::new(
             store.connection().clone(),
             bus.clone(),
-            RelayConfig::default(),
+            crate::booking::events::OUTBOX,
+            RelayConfig::from_env()?,
         );
         let outbox = relay.notifier();
         let relay = relay.spawn();

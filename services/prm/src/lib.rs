@@ -1,9 +1,11 @@
 //! The all-in-one suite: every service's routes and OpenAPI document composed
 //! on one server. Each service crate exports `configure` and its document; this
-//! crate only wires them together.
+//! crate only wires them together — including one outbox relay per hosted service
+//! (each service owns its outbox table), all on the one store and bus.
 
 use actix_web::dev::Server;
 use prm_appointments::startup::Backends;
+use prm_bus::{OutboxRelay, RelayConfig, RelayHandle};
 use prm_platform::{
     Settings,
     rate_limit::RateLimits,
@@ -29,6 +31,9 @@ pub struct Suite {
     server: Server,
     dev_key: Option<SecretString>,
     backends: Backends,
+    /// The relays of the hosted services other than appointments (whose relay is part
+    /// of `backends`).
+    relays: Vec<RelayHandle>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -47,13 +52,20 @@ impl Suite {
         let (api_keys, dev_key) = prm_platform::server::api_keys(settings);
         let readiness = backends.readiness();
         let appointments = backends.appointments(settings);
+        let webhooks_relay = OutboxRelay::new(
+            backends.store.connection().clone(),
+            backends.bus.clone(),
+            prm_webhooks::inbox::OUTBOX,
+            RelayConfig::from_env()?,
+        );
         let webhooks = WebhooksService::new(
             WebhooksConfig::from_settings(settings),
             backends.store.clone(),
             backends.state.clone(),
-            Some(backends.outbox.clone()),
+            Some(webhooks_relay.notifier()),
         )?;
         webhooks.log_startup_warnings();
+        let relays = vec![webhooks_relay.spawn()];
         let background = vec![webhooks.spawn_background()];
         let listener = bind(&settings.host, settings.port)?;
         let port = listener.local_addr()?.port();
@@ -73,6 +85,7 @@ impl Suite {
             server,
             dev_key,
             backends,
+            relays,
             background,
         })
     }
@@ -94,6 +107,9 @@ impl Suite {
         let result = self.server.await;
         for task in self.background {
             task.abort();
+        }
+        for relay in self.relays {
+            relay.shutdown().await;
         }
         self.backends.shutdown().await;
         result

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use prm::Suite;
 use prm_platform::Settings;
+use prm_store::outbox::Outbox;
 use prm_twilio::RequestValidator;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -169,20 +170,34 @@ async fn one_process_serves_every_service_with_the_demo_clinic() {
         .unwrap();
     assert_eq!(booked.status(), 201);
 
-    // Both services wrote their events to the one outbox.
+    // Each service wrote its event to its own outbox, and the process runs a relay for
+    // each of them: both get published (through the in-process bus here).
     let db = store.connection();
-    let rows = db
-        .query_all(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT event_type FROM outbox ORDER BY seq".to_owned(),
-        ))
-        .await
-        .unwrap();
-    let types: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", "event_type").unwrap())
-        .collect();
-    assert_eq!(types, ["MESSAGE_RECEIVED", "APPOINTMENT_CREATED"]);
+    let types = |outbox: Outbox| async move {
+        let rows = db
+            .query_all(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT event_type FROM {} ORDER BY seq", outbox.table()),
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "event_type").unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(types(Outbox::WEBHOOKS).await, ["MESSAGE_RECEIVED"]);
+    assert_eq!(types(Outbox::APPOINTMENTS).await, ["APPOINTMENT_CREATED"]);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    for outbox in Outbox::ALL {
+        while outbox.unpublished_count(db).await.unwrap() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} was not relayed",
+                outbox.table()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[tokio::test]

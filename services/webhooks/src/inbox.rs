@@ -40,6 +40,9 @@ pub const DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// The `source` of the events this service writes.
 pub const SOURCE: &str = "webhooks";
 
+/// This service's outbox table (its relay publishes it).
+pub const OUTBOX: outbox::Outbox = outbox::Outbox::WEBHOOKS;
+
 /// A patient's message as a provider delivered it, already validated and normalized.
 #[derive(Debug, Clone)]
 pub struct InboundMessage {
@@ -206,7 +209,10 @@ impl Inbox {
         let envelope = Envelope::at(SOURCE, data, event_id, Utc::now());
         let result = async {
             let txn = self.store.connection().begin().await?;
-            match outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await {
+            match OUTBOX
+                .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+                .await
+            {
                 Ok(()) => {
                     txn.commit().await?;
                     Ok(Outcome::Accepted { message_id: None })
@@ -314,7 +320,9 @@ impl Inbox {
             return Ok(Outcome::Duplicate);
         }
         if !transcribe {
-            outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await?;
+            OUTBOX
+                .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+                .await?;
         }
         txn.commit().await?;
         match voice_note.filter(|_| transcribe) {
@@ -363,7 +371,9 @@ impl Inbox {
             txn.rollback().await?;
             return Ok(false);
         }
-        outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent()).await?;
+        OUTBOX
+            .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+            .await?;
         txn.commit().await?;
         tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
         self.wake_relay();

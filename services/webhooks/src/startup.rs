@@ -55,7 +55,12 @@ impl Application {
             bus_config,
         )
         .context("AMQP_URL")?;
-        let relay = OutboxRelay::new(store.connection().clone(), bus, RelayConfig::default());
+        let relay = OutboxRelay::new(
+            store.connection().clone(),
+            bus,
+            crate::inbox::OUTBOX,
+            RelayConfig::from_env().context("outbox relay")?,
+        );
         let service =
             WebhooksService::new(config, store.clone(), state.clone(), Some(relay.notifier()))?;
         service.log_startup_warnings();

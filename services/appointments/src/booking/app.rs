@@ -376,7 +376,8 @@ async fn remember(
         &result.message,
     );
     let txn = state.store.begin().await.map_err(api_error)?;
-    outbox::enqueue(&txn, &envelope, prm_bus::current_traceparent())
+    events::OUTBOX
+        .enqueue(&txn, &envelope, prm_bus::current_traceparent())
         .await
         .map_err(outbox_error)?;
     txn.commit().await.map_err(|e| api_error(e.into()))?;
@@ -630,13 +631,14 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
         .insert_appointment(&txn, &new)
         .await
         .map_err(api_error)?;
-    outbox::enqueue(
-        &txn,
-        &events::created(&appointment, &parties),
-        prm_bus::current_traceparent(),
-    )
-    .await
-    .map_err(outbox_error)?;
+    events::OUTBOX
+        .enqueue(
+            &txn,
+            &events::created(&appointment, &parties),
+            prm_bus::current_traceparent(),
+        )
+        .await
+        .map_err(outbox_error)?;
     txn.commit().await.map_err(|e| api_error(e.into()))?;
     state.notify_outbox();
     tracing::info!(appointment_id = %appointment.id, practitioner_id = %appointment.practitioner_id, "appointment booked");
@@ -796,13 +798,14 @@ pub async fn update(
         .await
         .map_err(api_error)?;
     if let (Some(parties), Some(previous_location)) = (&rescheduled_parties, &previous_location) {
-        outbox::enqueue(
-            &txn,
-            &events::rescheduled(&current, &saved, parties, previous_location),
-            prm_bus::current_traceparent(),
-        )
-        .await
-        .map_err(outbox_error)?;
+        events::OUTBOX
+            .enqueue(
+                &txn,
+                &events::rescheduled(&current, &saved, parties, previous_location),
+                prm_bus::current_traceparent(),
+            )
+            .await
+            .map_err(outbox_error)?;
     }
     txn.commit().await.map_err(|e| api_error(e.into()))?;
     state.notify_outbox();
@@ -842,13 +845,14 @@ pub async fn cancel(
         .update_appointment(&txn, &next, reason.clone())
         .await
         .map_err(api_error)?;
-    outbox::enqueue(
-        &txn,
-        &events::cancelled(&saved, &parties, reason, by),
-        prm_bus::current_traceparent(),
-    )
-    .await
-    .map_err(outbox_error)?;
+    events::OUTBOX
+        .enqueue(
+            &txn,
+            &events::cancelled(&saved, &parties, reason, by),
+            prm_bus::current_traceparent(),
+        )
+        .await
+        .map_err(outbox_error)?;
     txn.commit().await.map_err(|e| api_error(e.into()))?;
     state.notify_outbox();
     tracing::info!(appointment_id = %saved.id, "appointment cancelled");

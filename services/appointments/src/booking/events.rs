@@ -1,5 +1,6 @@
 //! The events appointments publishes, built from the rows they announce.
-//! They are written to the outbox in the transaction of the change.
+//! They are written to the service's own outbox ([`OUTBOX`]) in the transaction of the
+//! change.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use prm_domain::{
@@ -9,11 +10,15 @@ use prm_domain::{
         OfferedSlot, PatientRef, PractitionerRef, SlotsOffered,
     },
 };
+use prm_store::outbox::Outbox;
 use uuid::Uuid;
 
 use super::views::SlotView;
 
 pub const SOURCE: &str = "appointments";
+
+/// The appointments service's outbox table (its relay publishes it).
+pub const OUTBOX: Outbox = Outbox::APPOINTMENTS;
 
 /// The people and place an appointment involves, as events carry them.
 pub struct Parties {

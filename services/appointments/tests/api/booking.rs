@@ -65,7 +65,10 @@ async fn outbox_events(app: &TestApp, event_type: &str) -> Vec<Value> {
     let rows = db
         .query_all(Statement::from_string(
             db.get_database_backend(),
-            format!("SELECT payload FROM outbox WHERE event_type = '{event_type}' ORDER BY seq"),
+            format!(
+                "SELECT payload FROM {} WHERE event_type = '{event_type}' ORDER BY seq",
+                prm_store::outbox::Outbox::APPOINTMENTS.table()
+            ),
         ))
         .await
         .unwrap();

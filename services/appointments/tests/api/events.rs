@@ -357,7 +357,8 @@ async fn the_service_starts_and_books_while_the_broker_is_unreachable() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let pending = prm_store::outbox::unpublished_count(app.store.connection())
+    let pending = prm_store::outbox::Outbox::APPOINTMENTS
+        .unpublished_count(app.store.connection())
         .await
         .unwrap();
     assert_eq!(pending, 1, "APPOINTMENT_CREATED waits in the outbox");

@@ -268,9 +268,9 @@ impl TestApp {
         let backend = self.db.get_database_backend();
         let sql = match backend {
             sea_orm::DbBackend::Postgres => {
-                "SELECT payload FROM outbox WHERE event_type = $1 ORDER BY seq"
+                "SELECT payload FROM webhooks_outbox WHERE event_type = $1 ORDER BY seq"
             }
-            _ => "SELECT payload FROM outbox WHERE event_type = ? ORDER BY seq",
+            _ => "SELECT payload FROM webhooks_outbox WHERE event_type = ? ORDER BY seq",
         };
         let rows = self
             .db

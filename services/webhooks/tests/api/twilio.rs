@@ -405,7 +405,13 @@ async fn events_reach_the_relay_and_are_marked_published() {
     eventually(
         Duration::from_secs(10),
         "the relay to publish the outbox",
-        || async { prm_store::outbox::unpublished_count(&app.db).await.unwrap() == 0 },
+        || async {
+            prm_store::outbox::Outbox::WEBHOOKS
+                .unpublished_count(&app.db)
+                .await
+                .unwrap()
+                == 0
+        },
     )
     .await;
     assert_eq!(app.received(&sid).await.len(), 1);

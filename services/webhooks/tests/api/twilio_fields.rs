@@ -123,7 +123,13 @@ async fn nul_and_control_characters_reach_the_event_verbatim() {
     eventually(
         std::time::Duration::from_secs(10),
         "the relay to publish the outbox",
-        || async { prm_store::outbox::unpublished_count(&app.db).await.unwrap() == 0 },
+        || async {
+            prm_store::outbox::Outbox::WEBHOOKS
+                .unpublished_count(&app.db)
+                .await
+                .unwrap()
+                == 0
+        },
     )
     .await;
     app.assert_healthy().await;
