@@ -213,6 +213,16 @@ impl ApiError {
         )
     }
 
+    /// `/ready`: a dependency does not answer.
+    pub fn not_ready(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "Service unavailable",
+            detail,
+        )
+    }
+
     /// An unexpected failure. The client sees an opaque 500; the cause is logged.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(

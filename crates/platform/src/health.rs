@@ -1,10 +1,12 @@
 //! `/health` (the process is alive) and `/ready` (its dependencies answer).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 
 /// One dependency a service needs before it can take traffic.
 #[async_trait::async_trait]
@@ -45,14 +47,34 @@ where
 
 /// The checks `/ready` runs, each bounded by a timeout so a hung dependency
 /// makes the service "not ready" instead of hanging the probe.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Readiness {
     checks: Vec<Arc<dyn ReadinessCheck>>,
+    timeout: Duration,
+}
+
+/// Orchestrators probe with a timeout of their own (Kubernetes: 1 s by default, often
+/// raised); a check slower than this counts as failed.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self {
+            checks: Vec::new(),
+            timeout: DEFAULT_CHECK_TIMEOUT,
+        }
+    }
 }
 
 impl Readiness {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long each check may take before it counts as failed.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     pub fn with(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
@@ -61,8 +83,9 @@ impl Readiness {
     }
 
     pub async fn run(&self) -> ReadyReport {
+        let timeout = self.timeout;
         let results = futures::future::join_all(self.checks.iter().map(|c| async move {
-            let outcome = match tokio::time::timeout(Duration::from_secs(3), c.check()).await {
+            let outcome = match tokio::time::timeout(timeout, c.check()).await {
                 Ok(Ok(())) => "ok".to_owned(),
                 Ok(Err(e)) => e,
                 Err(_) => "timed out".to_owned(),
@@ -79,16 +102,49 @@ impl Readiness {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
 pub struct HealthReport {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
 
+/// Every check and its outcome (`ok`, or why it failed, without internals).
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"status": "ready", "checks": {"database": "ok"}}))]
+#[schema(example = json!({"status": "ready", "checks": {"database": "ok", "state": "ok"}}))]
 pub struct ReadyReport {
     pub status: &'static str,
-    pub checks: std::collections::BTreeMap<String, String>,
+    pub checks: BTreeMap<String, String>,
+}
+
+impl ReadyReport {
+    pub fn is_ready(&self) -> bool {
+        self.status == "ready"
+    }
+
+    /// The names of the checks that failed.
+    pub fn failing(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|(_, outcome)| outcome.as_str() != "ok")
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+/// 503 from `/ready`: a problem (`not_ready`) with every check's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:prm:problem:not_ready",
+    "title": "Service unavailable",
+    "status": 503,
+    "detail": "Not ready: database.",
+    "code": "not_ready",
+    "checks": {"database": "not reachable", "state": "ok"}
+}))]
+pub struct NotReadyProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub checks: BTreeMap<String, String>,
 }
 
 /// The process is up.
@@ -98,20 +154,75 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthReport { status: "ok" })
 }
 
-/// Every dependency answers: 200 when ready, 503 naming the failing check otherwise.
+/// Every dependency answers: 200 when ready, 503 problem+json naming the failing checks otherwise.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
-    (status = 200, body = ReadyReport), (status = 503, body = ReadyReport)))]
+    (status = 200, body = ReadyReport),
+    (status = 503, description = "A dependency does not answer (`not_ready`)", body = NotReadyProblem, content_type = "application/problem+json")))]
 #[get("/ready")]
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let report = readiness.run().await;
-    if report.status == "ready" {
-        HttpResponse::Ok().json(report)
-    } else {
-        tracing::warn!(checks = ?report.checks, "not ready");
-        HttpResponse::ServiceUnavailable().json(report)
+    if report.is_ready() {
+        return HttpResponse::Ok().json(report);
     }
+    let failing = report.failing().join(", ");
+    tracing::warn!(failing = %failing, checks = ?report.checks, "not ready");
+    let problem = ApiError::not_ready(format!("Not ready: {failing}.")).problem();
+    HttpResponse::ServiceUnavailable()
+        .content_type(PROBLEM_JSON)
+        .json(NotReadyProblem {
+            problem,
+            checks: report.checks,
+        })
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(health, ready), components(schemas(HealthReport, ReadyReport)))]
+#[openapi(
+    paths(health, ready),
+    components(schemas(HealthReport, ReadyReport, NotReadyProblem))
+)]
 pub struct HealthDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn every_check_must_pass_and_failures_are_named() {
+        let all_up = Readiness::new()
+            .with(probe("database", || async { Ok(()) }))
+            .with(probe("state", || async { Ok(()) }))
+            .run()
+            .await;
+        assert!(all_up.is_ready());
+        assert!(all_up.failing().is_empty());
+        assert!(
+            Readiness::new().run().await.is_ready(),
+            "nothing to wait for"
+        );
+
+        let report = Readiness::new()
+            .with(probe("database", || async {
+                Err("not reachable".to_owned())
+            }))
+            .with(probe("state", || async { Ok(()) }))
+            .run()
+            .await;
+        assert_eq!(report.status, "unavailable");
+        assert_eq!(report.failing(), ["database"]);
+        assert_eq!(report.checks["database"], "not reachable");
+        assert_eq!(report.checks["state"], "ok");
+    }
+
+    #[actix_web::test]
+    async fn a_hung_check_times_out_instead_of_hanging_the_probe() {
+        let started = std::time::Instant::now();
+        let report = Readiness::new()
+            .with_timeout(Duration::from_millis(50))
+            .with(probe("database", std::future::pending))
+            .run()
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(report.failing(), ["database"]);
+        assert_eq!(report.checks["database"], "timed out");
+    }
+}
