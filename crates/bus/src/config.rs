@@ -23,9 +23,11 @@ impl Default for BusConfig {
             prefix: String::new(),
             prefetch: 16,
             retry: RetryPolicy::default(),
+            // Capped low so that the bus is back within seconds of the broker, however
+            // long the outage was; a refused TCP connect every few seconds costs nothing.
             reconnect: Backoff {
                 initial: Duration::from_millis(200),
-                max: Duration::from_secs(30),
+                max: Duration::from_secs(5),
             },
             confirm_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
@@ -60,6 +62,12 @@ impl BusConfig {
     /// The consumer's dead-letter queue: `<queue>.dlq`.
     pub fn dead_letter_queue(&self, consumer: &str) -> String {
         format!("{}{consumer}.dlq", self.prefix)
+    }
+
+    /// Where the consumer's failed messages wait out their backoff: `<queue>.retry`
+    /// (per-message TTL, then dead-lettered back to the consumer's queue).
+    pub fn retry_queue(&self, consumer: &str) -> String {
+        format!("{}{consumer}.retry", self.prefix)
     }
 }
 
@@ -114,6 +122,7 @@ mod tests {
         assert_eq!(c.dead_letter_exchange(), "t1.prm.events.dlx");
         assert_eq!(c.queue("prm.a.b"), "t1.prm.a.b");
         assert_eq!(c.dead_letter_queue("prm.a.b"), "t1.prm.a.b.dlq");
+        assert_eq!(c.retry_queue("prm.a.b"), "t1.prm.a.b.retry");
         assert_eq!(BusConfig::default().exchange(), "prm.events");
     }
 

@@ -23,6 +23,10 @@ pub enum BusError {
     Serialize(#[from] serde_json::Error),
     #[error("the bus is shut down")]
     Closed,
+    /// In-process bus: the consumer stopped before it finished with the message, so the
+    /// publish is not confirmed (the outbox keeps the event and publishes it again).
+    #[error("consumer `{0}` stopped before it finished with the message")]
+    ConsumerStopped(String),
 }
 
 /// What a handler tells the bus when it could not process an event.

@@ -1,15 +1,23 @@
 //! The in-process adapter (embedded mode, `AMQP_URL` unset): same contract as RabbitMQ —
 //! topic routing, one queue per consumer name, at-least-once delivery, retries with
-//! backoff, a dead-letter list — but held in memory, so events in flight are lost if the
-//! process dies (the outbox keeps everything not yet handed to the bus).
+//! backoff, a dead-letter list — but held in memory.
+//!
+//! Memory does not survive a crash, so a publish is *confirmed* only once every consumer
+//! subscribed to a matching queue has finished with the message: handled, or
+//! dead-lettered after its retries. Until then the outbox relay keeps the row, and a
+//! crash in between republishes it on restart instead of losing it. A queue whose
+//! consumers have all stopped still takes the message (a later subscriber gets it) but
+//! has nobody to wait for; a consumer that stops while a publish waits for it fails that
+//! publish ([`BusError::ConsumerStopped`]), so the row stays in the outbox.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
 };
 
+use futures::future::join_all;
 use tokio::{
-    sync::{Semaphore, mpsc, watch},
+    sync::{Semaphore, mpsc, oneshot, watch},
     task::JoinSet,
 };
 
@@ -45,18 +53,95 @@ struct Queue {
     tx: mpsc::UnboundedSender<Queued>,
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>,
     dead: Mutex<Vec<DeadLetter>>,
+    confirms: Mutex<Confirms>,
+}
+
+/// The publishers waiting for this queue's consumers, and who consumes.
+#[derive(Default)]
+struct Confirms {
+    /// Running consumers of the queue.
+    active: usize,
+    next: u64,
+    /// Publisher confirms still owed, by delivery id.
+    waiting: HashMap<u64, oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
 struct Queued {
     message: OutgoingMessage,
     failures: u32,
+    /// Key of the publisher's confirm in [`Confirms::waiting`] (none: nobody waits).
+    delivery: Option<u64>,
 }
 
 /// A poisoned lock only means another thread panicked mid-update of a plain list: the
 /// data is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Queue {
+    /// Queues `message`; the receiver resolves once a consumer finished with it, or is
+    /// `None` when the queue has no running consumer to wait for.
+    fn push(&self, message: OutgoingMessage) -> Option<oneshot::Receiver<()>> {
+        // Under the lock, so that a consumer stopping now either sees this confirm (and
+        // fails it) or is not counted.
+        let mut confirms = lock(&self.confirms);
+        let (delivery, receiver) = if confirms.active > 0 {
+            let id = confirms.next;
+            confirms.next += 1;
+            let (tx, rx) = oneshot::channel();
+            confirms.waiting.insert(id, tx);
+            (Some(id), Some(rx))
+        } else {
+            (None, None)
+        };
+        // The receiver lives as long as the queue, which lives as long as the bus.
+        let _ = self.tx.send(Queued {
+            message,
+            failures: 0,
+            delivery,
+        });
+        receiver
+    }
+
+    /// The consumer is done with the message: confirm it to its publisher.
+    fn finished(&self, delivery: Option<u64>) {
+        if let Some(sender) = delivery.and_then(|id| lock(&self.confirms).waiting.remove(&id)) {
+            let _ = sender.send(());
+        }
+    }
+
+    fn consumer_started(&self) {
+        lock(&self.confirms).active += 1;
+    }
+
+    /// When the last consumer stops, publishers still waiting are told their message was
+    /// not processed (dropping the senders fails their receivers). The messages stay
+    /// queued for a later subscriber.
+    fn consumer_stopped(&self) {
+        let mut confirms = lock(&self.confirms);
+        confirms.active = confirms.active.saturating_sub(1);
+        if confirms.active == 0 {
+            confirms.waiting.clear();
+        }
+    }
+}
+
+/// Counts a running consumer for as long as it lives, however its task ends.
+struct Running(Arc<Queue>);
+
+impl Running {
+    fn new(queue: Arc<Queue>) -> Self {
+        queue.consumer_started();
+        Self(queue)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.consumer_stopped();
+    }
 }
 
 impl InProcessBus {
@@ -88,9 +173,36 @@ impl InProcessBus {
                     tx,
                     rx: tokio::sync::Mutex::new(rx),
                     dead: Mutex::new(Vec::new()),
+                    confirms: Mutex::new(Confirms::default()),
                 })
             })
             .clone()
+    }
+
+    /// Routes `message` to every bound queue; the returned future resolves when all of
+    /// their running consumers finished with it.
+    fn route(
+        &self,
+        message: &OutgoingMessage,
+    ) -> impl Future<Output = Result<(), BusError>> + use<> {
+        let queues: Vec<Arc<Queue>> = lock(&self.inner.queues).values().cloned().collect();
+        let mut waits = Vec::new();
+        for queue in queues {
+            let bound = lock(&queue.bindings)
+                .iter()
+                .any(|p| routing_key_matches(p, &message.routing_key));
+            if bound && let Some(confirm) = queue.push(message.clone()) {
+                waits.push((queue.consumer.clone(), confirm));
+            }
+        }
+        async move {
+            for (consumer, confirm) in waits {
+                confirm
+                    .await
+                    .map_err(|_| BusError::ConsumerStopped(consumer))?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -105,20 +217,20 @@ impl EventBus for InProcessBus {
     }
 
     async fn publish_message(&self, message: OutgoingMessage) -> Result<(), BusError> {
-        let queues: Vec<Arc<Queue>> = lock(&self.inner.queues).values().cloned().collect();
-        for queue in queues {
-            let bound = lock(&queue.bindings)
-                .iter()
-                .any(|p| routing_key_matches(p, &message.routing_key));
-            if bound {
-                // The receiver lives as long as the queue, which lives as long as the bus.
-                let _ = queue.tx.send(Queued {
-                    message: message.clone(),
-                    failures: 0,
-                });
-            }
+        self.route(&message).await
+    }
+
+    /// Routes every message at once (consumers work on them concurrently, up to their
+    /// prefetch), then waits for the confirms in order.
+    async fn publish_batch(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<usize, (usize, BusError)> {
+        let confirms: Vec<_> = messages.iter().map(|m| self.route(m)).collect();
+        for (i, result) in join_all(confirms).await.into_iter().enumerate() {
+            result.map_err(|e| (i, e))?;
         }
-        Ok(())
+        Ok(messages.len())
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<ConsumerHandle, BusError> {
@@ -134,17 +246,20 @@ impl EventBus for InProcessBus {
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let config = self.inner.config.clone();
-        let task = tokio::spawn(run_consumer(queue, subscription.handler, config, stop_rx));
+        // Counted from now, so that what is published after `subscribe` returns waits for it.
+        let running = Running::new(queue);
+        let task = tokio::spawn(run_consumer(running, subscription.handler, config, stop_rx));
         Ok(ConsumerHandle::new(subscription.consumer, stop_tx, task))
     }
 }
 
 async fn run_consumer(
-    queue: Arc<Queue>,
+    running: Running,
     handler: Arc<dyn EventHandler>,
     config: BusConfig,
     stop: watch::Receiver<bool>,
 ) {
+    let queue = running.0.clone();
     let slots = Arc::new(Semaphore::new(usize::from(config.prefetch.max(1))));
     let mut in_flight = JoinSet::new();
     loop {
@@ -169,8 +284,9 @@ async fn run_consumer(
         });
         while in_flight.try_join_next().is_some() {}
     }
-    // Graceful: let the handlers already running finish.
+    // Graceful: let the handlers already running finish (and confirm).
     while in_flight.join_next().await.is_some() {}
+    drop(running);
 }
 
 async fn process(queue: &Arc<Queue>, handler: &dyn EventHandler, config: &BusConfig, item: Queued) {
@@ -188,8 +304,9 @@ async fn process(queue: &Arc<Queue>, handler: &dyn EventHandler, config: &BusCon
         redelivered: false,
     };
     match dispatch(&consumer, incoming).await {
-        Outcome::Ack => {}
+        Outcome::Ack => queue.finished(item.delivery),
         Outcome::Retry { failures, delay } => {
+            // The slot is free during the backoff; the publisher keeps waiting.
             let tx = queue.tx.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
@@ -197,6 +314,7 @@ async fn process(queue: &Arc<Queue>, handler: &dyn EventHandler, config: &BusCon
             });
         }
         Outcome::DeadLetter { reason, attempts } => {
+            let delivery = item.delivery;
             lock(&queue.dead).push(DeadLetter {
                 consumer: queue.consumer.clone(),
                 message_id: Some(item.message.message_id.to_string()),
@@ -205,6 +323,7 @@ async fn process(queue: &Arc<Queue>, handler: &dyn EventHandler, config: &BusCon
                 reason,
                 attempts,
             });
+            queue.finished(delivery);
         }
     }
 }

@@ -7,6 +7,10 @@
 //!   dead-lettering to `prm.events.dlx` with the queue name as routing key.
 //! * `prm.events.dlx` — direct exchange; `<consumer>.dlq` is bound to it with the
 //!   consumer's queue name.
+//! * `<consumer>.retry` — durable quorum queue where a failed message waits out its
+//!   backoff (per-message TTL) without taking one of the consumer's prefetch slots; when
+//!   the TTL is over the broker dead-letters it (at least once) back to `<consumer>`
+//!   through the default exchange.
 //!
 //! A supervisor task owns the connection: it connects, declares the exchanges, and when
 //! the connection fails it reconnects with exponential backoff. Publishing while
@@ -348,6 +352,12 @@ impl EventBus for RabbitBus {
         }
     }
 
+    async fn until_connected(&self) {
+        let mut live = self.shared.live.subscribe();
+        // An error means the bus is gone: nothing to wait for any more.
+        let _ = live.wait_for(Option::is_some).await;
+    }
+
     async fn subscribe(&self, subscription: Subscription) -> Result<ConsumerHandle, BusError> {
         subscription.validate()?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -519,9 +529,14 @@ async fn consume(
     let config = &bus.shared.config;
     let queue = config.queue(&subscription.consumer);
     let dead_letter_queue = config.dead_letter_queue(&subscription.consumer);
+    let retry_queue = config.retry_queue(&subscription.consumer);
     let channel = live.connection.create_channel().await?;
     channel
         .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+        .await?;
+
+    channel
+        .queue_declare(&retry_queue, durable_queue(), retry_queue_arguments(&queue))
         .await?;
 
     let mut dlq_args = FieldTable::default();
@@ -539,18 +554,9 @@ async fn consume(
         )
         .await?;
 
-    let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), long_string("quorum"));
-    args.insert(
-        "x-dead-letter-exchange".into(),
-        long_string(&config.dead_letter_exchange()),
-    );
-    args.insert("x-dead-letter-routing-key".into(), long_string(&queue));
-    args.insert(
-        "x-delivery-limit".into(),
-        AMQPValue::LongInt(DELIVERY_LIMIT),
-    );
-    channel.queue_declare(&queue, durable_queue(), args).await?;
+    channel
+        .queue_declare(&queue, durable_queue(), queue_arguments(config, &queue))
+        .await?;
     for key in &subscription.routing_keys {
         channel
             .queue_bind(
@@ -599,7 +605,7 @@ async fn consume(
                     handler: handler.as_ref(),
                     retry: &config.retry,
                 };
-                handle_delivery(bus, &consumer, delivery, stop).await;
+                handle_delivery(bus, &consumer, delivery).await;
             }
         })
         .await;
@@ -613,11 +619,42 @@ async fn consume(
     }
 }
 
+/// The consumer queue's arguments: quorum, dead-lettering (delivery limit) to the DLX.
+fn queue_arguments(config: &BusConfig, queue: &str) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        long_string(&config.dead_letter_exchange()),
+    );
+    args.insert("x-dead-letter-routing-key".into(), long_string(queue));
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongInt(DELIVERY_LIMIT),
+    );
+    args
+}
+
+/// The retry queue's arguments: quorum, and expired messages dead-lettered back to
+/// `queue` through the default exchange. At-least-once dead-lettering (which needs
+/// `reject-publish` overflow) so that no retry is lost between the two queues.
+fn retry_queue_arguments(queue: &str) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    args.insert("x-dead-letter-exchange".into(), long_string(""));
+    args.insert("x-dead-letter-routing-key".into(), long_string(queue));
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        long_string("at-least-once"),
+    );
+    args.insert("x-overflow".into(), long_string("reject-publish"));
+    args
+}
+
 async fn handle_delivery(
     bus: &RabbitBus,
     consumer: &Consumer<'_>,
     delivery: lapin::message::Delivery,
-    stop: &watch::Receiver<bool>,
 ) {
     let headers = delivery.properties.headers().clone().unwrap_or_default();
     let traceparent = header_str(&headers, HEADER_TRACEPARENT);
@@ -630,20 +667,24 @@ async fn handle_delivery(
     let forwarded = match dispatch(consumer, incoming).await {
         Outcome::Ack => Ok(()),
         Outcome::Retry { failures, delay } => {
-            // Wait, unless shutting down: then hand the retry back to the queue at once.
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped(stop.clone()) => {}
-            }
             let mut headers = headers.clone();
             headers.insert(
                 HEADER_ATTEMPTS.into(),
                 AMQPValue::LongInt(failures.min(i32::MAX as u32) as i32),
             );
-            let properties = delivery.properties.clone().with_headers(headers);
-            // Through the default exchange straight to this queue: the copy goes to the
-            // back of the queue and no other consumer sees it again.
-            bus.publish_raw("", consumer.queue, &delivery.data, properties)
+            // At least 1 ms: an expiration of 0 would be dropped at once on some brokers.
+            let ttl_ms = delay.as_millis().clamp(1, u128::from(u32::MAX));
+            let properties = delivery
+                .properties
+                .clone()
+                .with_headers(headers)
+                .with_expiration(ShortString::from(ttl_ms.to_string()));
+            // Through the default exchange to this consumer's retry queue: once the TTL is
+            // over the broker moves the copy back to the end of this queue only (no other
+            // consumer sees it again), and this delivery is acked now, so its prefetch
+            // slot serves other events during the backoff.
+            let retry_queue = format!("{}.retry", consumer.queue);
+            bus.publish_raw("", &retry_queue, &delivery.data, properties)
                 .await
         }
         Outcome::DeadLetter { reason, attempts } => {
