@@ -67,6 +67,9 @@ pub fn generate_dev_key() -> SecretString {
     ))
 }
 
+/// The detail of the 401 for a request without a key.
+pub const MISSING_KEY_DETAIL: &str = "Send an API key as `Authorization: Bearer <key>`.";
+
 /// Middleware: `Authorization: Bearer <key>` must carry one of the configured keys.
 pub async fn require_api_key(
     req: ServiceRequest,
@@ -77,9 +80,7 @@ pub async fn require_api_key(
             "ApiKeys missing from app data"
         ))),
         Some(keys) => match bearer_token(&req) {
-            None => Err(ApiError::unauthorized(
-                "Send an API key as `Authorization: Bearer <key>`.",
-            )),
+            None => Err(ApiError::unauthorized(MISSING_KEY_DETAIL)),
             Some(token) if keys.verify(token) => Ok(()),
             Some(_) => Err(ApiError::unauthorized("The API key is not valid.")),
         },

@@ -1,19 +1,23 @@
 //! OpenAPI document assembly and Swagger UI mounting.
 
 use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        self, Content, HeaderBuilder, ObjectBuilder, Ref, ResponseBuilder, Type,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        self, Content, HeaderBuilder, ObjectBuilder, PathItem, Ref, RefOr, Response,
+        ResponseBuilder, Schema, Type,
+        path::Operation,
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
 };
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    error::{FieldError, Problem},
+    error::{ApiError, FieldError, PROBLEM_JSON, Problem},
+    extract::parse_json,
     health::HealthDoc,
-    rate_limit::API_PREFIX,
+    rate_limit::{API_PREFIX, WEBHOOKS_PREFIX},
 };
 
 /// Name of the security scheme every clinic endpoint refers to.
@@ -45,7 +49,7 @@ impl Modify for SecuritySchemes {
 struct BaseDoc;
 
 /// Builds a service's document: the shared parts (health, problem schema, security)
-/// merged with the service's own paths.
+/// merged with the service's own paths, then [`StandardResponses`] added to them.
 pub fn document(
     title: &str,
     description: &str,
@@ -56,65 +60,336 @@ pub fn document(
     for part in parts {
         doc.merge(part);
     }
-    document_rate_limits(&mut doc);
+    StandardResponses.modify(&mut doc);
     doc.info.title = title.to_owned();
     doc.info.description = Some(description.to_owned());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }
 
+/// Shared response of Bearer-protected operations without a valid key.
+pub const UNAUTHORIZED_RESPONSE: &str = "Unauthorized";
+/// Shared response of operations with a JSON body that is not JSON.
+pub const MALFORMED_JSON_RESPONSE: &str = "MalformedJson";
+/// Shared response of operations with a body over the limit.
+pub const PAYLOAD_TOO_LARGE_RESPONSE: &str = "PayloadTooLarge";
+/// Shared response of operations with a JSON body sent as something else.
+pub const UNSUPPORTED_MEDIA_TYPE_RESPONSE: &str = "UnsupportedMediaType";
 /// Name of the shared 429 response every rate-limited operation refers to.
 pub const RATE_LIMITED_RESPONSE: &str = "RateLimited";
 
-/// Every operation under [`API_PREFIX`] can answer 429 (see [`crate::rate_limit`]):
-/// one shared response, referenced from each of them.
-fn document_rate_limits(doc: &mut openapi::OpenApi) {
-    let mut limited = false;
-    for (path, item) in doc.paths.paths.iter_mut() {
-        if !path.starts_with(API_PREFIX) {
-            continue;
+/// The responses the platform itself gives, documented on every operation they apply
+/// to, so that no route repeats them:
+///
+/// - 401 (`unauthorized`) on operations that require the Bearer key ([`API_KEY_SCHEME`]);
+/// - 400 (`malformed_json`) and 422 (`validation_failed`) on operations with a JSON body;
+/// - 413 (`payload_too_large`) on every operation with a body (the body-limit middleware
+///   sees them all);
+/// - 415 (`unsupported_media_type`) on operations with a JSON body, except the provider
+///   webhooks ([`WEBHOOKS_PREFIX`]): they read the raw body to check its signature and
+///   do not insist on a content type;
+/// - 429 (`rate_limited`, with `Retry-After`) on everything under [`API_PREFIX`].
+///
+/// Each comes with a problem+json example built from the error the platform really
+/// sends. A route that documents one of these statuses itself keeps its description;
+/// it gets the example when it has none. Responses whose body is the [`Problem`] schema
+/// are documented as `application/problem+json`, the type they are served with.
+/// Applied by [`document`]; services that assemble a document otherwise can list it in
+/// `#[openapi(modifiers(&StandardResponses))]`.
+pub struct StandardResponses;
+
+const JSON: &str = "application/json";
+const VALIDATION_FAILED: &str = "Invalid fields (`validation_failed`): a field is missing, has the wrong type or breaks a rule; `errors` names each one.";
+
+impl Modify for StandardResponses {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let global_security = doc.security.clone();
+        let schemas = doc
+            .components
+            .as_ref()
+            .map(|c| c.schemas.clone())
+            .unwrap_or_default();
+        let mut used = Vec::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for operation in operations(item) {
+                let applies = Applies::to(path, operation, global_security.as_deref());
+                serve_problems_as_problem_json(operation);
+                let validation = applies
+                    .json_body
+                    .then(|| validation_example(operation, &schemas));
+                let responses = &mut operation.responses.responses;
+                let shared = [
+                    (applies.protected, "401", UNAUTHORIZED_RESPONSE),
+                    (applies.json_body, "400", MALFORMED_JSON_RESPONSE),
+                    (
+                        applies.json_body && !applies.raw_body,
+                        "415",
+                        UNSUPPORTED_MEDIA_TYPE_RESPONSE,
+                    ),
+                    (applies.rate_limited, "429", RATE_LIMITED_RESPONSE),
+                ];
+                for (_, status, name) in shared.into_iter().filter(|(applies, ..)| *applies) {
+                    match responses.get_mut(status) {
+                        Some(RefOr::T(own)) => adopt(own, &shared_response(name)),
+                        Some(RefOr::Ref(_)) => {}
+                        None => {
+                            responses
+                                .insert(status.to_owned(), Ref::from_response_name(name).into());
+                            used.push(name);
+                        }
+                    }
+                }
+                // The limit differs per route, so a route's own 413 keeps its own words.
+                if applies.body && !responses.contains_key("413") {
+                    responses.insert(
+                        "413".to_owned(),
+                        Ref::from_response_name(PAYLOAD_TOO_LARGE_RESPONSE).into(),
+                    );
+                    used.push(PAYLOAD_TOO_LARGE_RESPONSE);
+                }
+                if let Some(example) = validation {
+                    let standard = problem_response(VALIDATION_FAILED, example);
+                    match responses.get_mut("422") {
+                        Some(RefOr::T(own)) => adopt(own, &standard),
+                        Some(RefOr::Ref(_)) => {}
+                        None => {
+                            responses.insert("422".to_owned(), standard.into());
+                        }
+                    }
+                }
+            }
         }
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            operation
+        let components = doc.components.get_or_insert_with(Default::default);
+        for name in used {
+            components
                 .responses
-                .responses
-                .entry("429".to_owned())
-                .or_insert_with(|| Ref::from_response_name(RATE_LIMITED_RESPONSE).into());
-            limited = true;
+                .entry(name.to_owned())
+                .or_insert_with(|| shared_response(name).into());
         }
     }
-    if limited {
-        let retry_after = HeaderBuilder::new()
-            .schema(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1)),
-            )
-            .description(Some("Seconds to wait before sending again."))
-            .build();
-        let response = ResponseBuilder::new()
-            .description(
+}
+
+/// Which of the standard responses an operation can give.
+struct Applies {
+    protected: bool,
+    body: bool,
+    json_body: bool,
+    raw_body: bool,
+    rate_limited: bool,
+}
+
+impl Applies {
+    fn to(path: &str, operation: &Operation, global: Option<&[SecurityRequirement]>) -> Self {
+        let security = operation.security.as_deref().or(global).unwrap_or_default();
+        let protected = security.iter().any(|requirement| {
+            serde_json::to_value(requirement)
+                .ok()
+                .is_some_and(|value| value.get(API_KEY_SCHEME).is_some())
+        });
+        let body = operation.request_body.as_ref();
+        Self {
+            protected,
+            body: body.is_some(),
+            json_body: body.is_some_and(|b| b.content.keys().any(|ct| is_json(ct))),
+            raw_body: path.starts_with(WEBHOOKS_PREFIX),
+            rate_limited: path.starts_with(API_PREFIX),
+        }
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime == JSON || mime.ends_with("+json")
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn is_problem_schema(schema: Option<&RefOr<Schema>>) -> bool {
+    matches!(schema, Some(RefOr::Ref(r)) if r.ref_location == "#/components/schemas/Problem")
+}
+
+/// `body = Problem` without a content type documents `application/json`; the body is
+/// really sent as `application/problem+json` (see [`crate::error`]).
+fn serve_problems_as_problem_json(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if response.content.contains_key(PROBLEM_JSON)
+            || !is_problem_schema(response.content.get(JSON).and_then(|c| c.schema.as_ref()))
+        {
+            continue;
+        }
+        if let Some(content) = response.content.shift_remove(JSON) {
+            response.content.insert(PROBLEM_JSON.to_owned(), content);
+        }
+    }
+}
+
+/// A route's own response for a standard status: it keeps what it says, and gets the
+/// standard description and example where it gives none.
+fn adopt(own: &mut Response, standard: &Response) {
+    if own.description.trim().is_empty() {
+        own.description = standard.description.clone();
+    }
+    let Some(example) = standard
+        .content
+        .get(PROBLEM_JSON)
+        .and_then(|c| c.example.clone())
+    else {
+        return;
+    };
+    let content = own
+        .content
+        .entry(PROBLEM_JSON.to_owned())
+        .or_insert_with(|| Content::new(Some(Ref::from_schema_name("Problem"))));
+    if content.example.is_none() && content.examples.is_empty() {
+        content.example = Some(example);
+    }
+}
+
+fn problem_response(description: &str, example: Value) -> Response {
+    let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
+    content.example = Some(example);
+    let mut response = ResponseBuilder::new().description(description).build();
+    response.content.insert(PROBLEM_JSON.to_owned(), content);
+    response
+}
+
+fn shared_response(name: &str) -> Response {
+    match name {
+        UNAUTHORIZED_RESPONSE => {
+            let mut response = problem_response(
+                "No API key, or not one of `PRM_API_KEYS` (`unauthorized`). Send `Authorization: Bearer <key>`.",
+                examples::unauthorized(),
+            );
+            response.headers.insert(
+                "WWW-Authenticate".to_owned(),
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .examples([json!("Bearer")]),
+                    )
+                    .description(Some("Always `Bearer`."))
+                    .build(),
+            );
+            response
+        }
+        MALFORMED_JSON_RESPONSE => problem_response(
+            "The body is not JSON (`malformed_json`): empty, truncated or not valid syntax.",
+            examples::malformed_json(),
+        ),
+        PAYLOAD_TOO_LARGE_RESPONSE => problem_response(
+            "The body is over the limit (`payload_too_large`): `PRM_MAX_BODY_BYTES`, 1 MiB by default.",
+            examples::payload_too_large(),
+        ),
+        UNSUPPORTED_MEDIA_TYPE_RESPONSE => problem_response(
+            "The body is not sent as `application/json` (`unsupported_media_type`).",
+            examples::unsupported_media_type(),
+        ),
+        _ => {
+            let mut response = problem_response(
                 "Too many requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
-            )
-            .header("Retry-After", retry_after)
-            .content(
-                "application/problem+json",
-                Content::new(Some(Ref::from_schema_name("Problem"))),
-            )
-            .build();
-        doc.components
-            .get_or_insert_with(Default::default)
-            .responses
-            .insert(RATE_LIMITED_RESPONSE.to_owned(), response.into());
+                examples::rate_limited(),
+            );
+            response.headers.insert(
+                "Retry-After".to_owned(),
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .examples([json!(1)]),
+                    )
+                    .description(Some("Seconds to wait before sending again."))
+                    .build(),
+            );
+            response
+        }
+    }
+}
+
+/// A 422 for this operation's body: its first required field missing, as
+/// [`crate::extract::parse_json`] reports it.
+fn validation_example(operation: &Operation, schemas: &Schemas) -> Value {
+    let schema = operation
+        .request_body
+        .as_ref()
+        .and_then(|body| body.content.iter().find(|(ct, _)| is_json(ct)))
+        .and_then(|(_, content)| content.schema.as_ref());
+    let object = match schema {
+        Some(RefOr::T(Schema::Object(object))) => Some(object),
+        Some(RefOr::Ref(r)) => r
+            .ref_location
+            .strip_prefix("#/components/schemas/")
+            .and_then(|name| schemas.get(name))
+            .and_then(|schema| match schema {
+                RefOr::T(Schema::Object(object)) => Some(object),
+                _ => None,
+            }),
+        _ => None,
+    };
+    let error = match object.and_then(|o| o.required.first()) {
+        Some(field) => ApiError::invalid_field(field, format!("missing field `{field}`")),
+        None => parse_json::<serde_json::Map<String, Value>>(b"[]")
+            .err()
+            .unwrap_or_else(|| ApiError::invalid_field("body", "expected a JSON object")),
+    };
+    examples::problem(&error)
+}
+
+type Schemas = std::collections::BTreeMap<String, RefOr<Schema>>;
+
+/// The bodies the platform sends, built by the code that sends them.
+mod examples {
+    use serde_json::Value;
+
+    use crate::{
+        auth::MISSING_KEY_DETAIL, config::DEFAULT_MAX_BODY_BYTES, error::ApiError,
+        extract::parse_json,
+    };
+
+    pub fn problem(error: &ApiError) -> Value {
+        serde_json::to_value(error.problem()).unwrap_or_default()
+    }
+
+    pub fn unauthorized() -> Value {
+        problem(&ApiError::unauthorized(MISSING_KEY_DETAIL))
+    }
+
+    pub fn malformed_json() -> Value {
+        let error = parse_json::<serde::de::IgnoredAny>(b"{\"name\": ")
+            .err()
+            .unwrap_or_else(|| ApiError::malformed_json("The request body is not valid JSON."));
+        problem(&error)
+    }
+
+    pub fn payload_too_large() -> Value {
+        problem(&ApiError::payload_too_large(DEFAULT_MAX_BODY_BYTES))
+    }
+
+    pub fn unsupported_media_type() -> Value {
+        problem(&ApiError::unsupported_media_type("application/json"))
+    }
+
+    pub fn rate_limited() -> Value {
+        problem(&ApiError::too_many_requests(
+            std::time::Duration::from_secs(1),
+        ))
     }
 }
 
@@ -142,45 +417,254 @@ pub fn to_pretty_json(doc: &openapi::OpenApi) -> String {
 
 #[cfg(test)]
 mod tests {
-    use utoipa::openapi::{PathItem, RefOr, path::HttpMethod, path::OperationBuilder};
+    use utoipa::{
+        ToSchema,
+        openapi::{
+            Required,
+            path::{HttpMethod, OperationBuilder},
+            request_body::RequestBodyBuilder,
+        },
+    };
 
     use super::*;
 
-    fn part(path: &str) -> openapi::OpenApi {
-        let mut doc = openapi::OpenApi::default();
-        doc.paths.paths.insert(
-            path.to_owned(),
-            PathItem::new(HttpMethod::Post, OperationBuilder::new().build()),
-        );
-        doc
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    struct WidgetRequest {
+        name: String,
+        size: Option<u32>,
     }
 
-    fn has_429(doc: &openapi::OpenApi, path: &str) -> bool {
-        doc.paths.paths[path]
-            .post
+    fn body(content_type: &str, schema: RefOr<Schema>) -> openapi::request_body::RequestBody {
+        RequestBodyBuilder::new()
+            .content(content_type, Content::new(Some(schema)))
+            .required(Some(Required::True))
+            .build()
+    }
+
+    fn json_body() -> openapi::request_body::RequestBody {
+        body(JSON, Ref::from_schema_name("WidgetRequest").into())
+    }
+
+    /// One operation per path; `protected` ones require the API key.
+    fn spec(
+        ops: Vec<(
+            &str,
+            HttpMethod,
+            bool,
+            Option<openapi::request_body::RequestBody>,
+        )>,
+    ) -> openapi::OpenApi {
+        let mut part = openapi::OpenApi::default();
+        for (path, method, protected, request_body) in ops {
+            let mut op = OperationBuilder::new()
+                .summary(Some("op"))
+                .response("200", ResponseBuilder::new().description("ok"));
+            if protected {
+                op = op.security(SecurityRequirement::new(
+                    API_KEY_SCHEME,
+                    Vec::<String>::new(),
+                ));
+            }
+            let mut op = op.build();
+            op.request_body = request_body;
+            part.paths
+                .paths
+                .insert(path.to_owned(), PathItem::new(method, op));
+        }
+        part.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(
+                "WidgetRequest".to_owned(),
+                <WidgetRequest as utoipa::PartialSchema>::schema(),
+            );
+        document("t", "d", [part])
+    }
+
+    fn op<'a>(doc: &'a openapi::OpenApi, path: &str) -> &'a Operation {
+        let item = &doc.paths.paths[path];
+        item.post
             .as_ref()
-            .or(doc.paths.paths[path].get.as_ref())
-            .is_some_and(|op| op.responses.responses.contains_key("429"))
+            .or(item.get.as_ref())
+            .or(item.put.as_ref())
+            .unwrap_or_else(|| panic!("no operation at {path}"))
+    }
+
+    fn statuses(doc: &openapi::OpenApi, path: &str) -> Vec<String> {
+        op(doc, path).responses.responses.keys().cloned().collect()
+    }
+
+    /// The response for `status`, resolving a shared one.
+    fn response<'a>(doc: &'a openapi::OpenApi, path: &str, status: &str) -> &'a Response {
+        match &op(doc, path).responses.responses[status] {
+            RefOr::T(response) => response,
+            RefOr::Ref(r) => {
+                let name = r.ref_location.trim_start_matches("#/components/responses/");
+                match &doc.components.as_ref().unwrap().responses[name] {
+                    RefOr::T(response) => response,
+                    RefOr::Ref(_) => panic!("nested ref"),
+                }
+            }
+        }
+    }
+
+    fn example<'a>(doc: &'a openapi::OpenApi, path: &str, status: &str) -> &'a Value {
+        response(doc, path, status).content[PROBLEM_JSON]
+            .example
+            .as_ref()
+            .unwrap_or_else(|| panic!("{path} {status} has no example"))
     }
 
     #[test]
-    fn every_api_operation_documents_the_shared_429_and_probes_do_not() {
-        let doc = document(
-            "t",
-            "d",
-            [
-                part("/api/v1/prm/locations"),
-                part("/api/v1/prm/webhooks/twilio"),
-            ],
+    fn each_operation_gets_the_responses_that_apply_to_it() {
+        let doc = spec(vec![
+            (
+                "/api/v1/prm/widgets",
+                HttpMethod::Post,
+                true,
+                Some(json_body()),
+            ),
+            ("/api/v1/prm/widgets/{id}", HttpMethod::Get, true, None),
+            (
+                "/api/v1/prm/webhooks/provider",
+                HttpMethod::Post,
+                false,
+                Some(body(
+                    "application/x-www-form-urlencoded",
+                    ObjectBuilder::new().into(),
+                )),
+            ),
+            (
+                "/api/v1/prm/webhooks/signed-json",
+                HttpMethod::Post,
+                false,
+                Some(body(JSON, ObjectBuilder::new().into())),
+            ),
+        ]);
+        assert_eq!(
+            statuses(&doc, "/api/v1/prm/widgets"),
+            ["200", "400", "401", "413", "415", "422", "429"]
         );
-        assert!(has_429(&doc, "/api/v1/prm/locations"));
-        assert!(has_429(&doc, "/api/v1/prm/webhooks/twilio"));
-        assert!(!has_429(&doc, "/health"));
-        let components = doc.components.as_ref().unwrap();
-        let Some(RefOr::T(response)) = components.responses.get(RATE_LIMITED_RESPONSE) else {
-            panic!("shared 429 response missing");
-        };
-        assert!(response.headers.contains_key("Retry-After"));
-        assert!(response.content.contains_key("application/problem+json"));
+        assert_eq!(
+            statuses(&doc, "/api/v1/prm/widgets/{id}"),
+            ["200", "401", "429"]
+        );
+        // Signature-checked webhooks: no key, and no content-type check on their raw body.
+        assert_eq!(
+            statuses(&doc, "/api/v1/prm/webhooks/provider"),
+            ["200", "413", "429"]
+        );
+        assert_eq!(
+            statuses(&doc, "/api/v1/prm/webhooks/signed-json"),
+            ["200", "400", "413", "422", "429"]
+        );
+        // Probes are neither protected nor limited.
+        assert_eq!(statuses(&doc, "/health"), ["200"]);
+        assert_eq!(statuses(&doc, "/ready"), ["200", "503"]);
+    }
+
+    #[test]
+    fn the_examples_are_the_problems_the_platform_sends() {
+        let doc = spec(vec![(
+            "/api/v1/prm/widgets",
+            HttpMethod::Post,
+            true,
+            Some(json_body()),
+        )]);
+        let path = "/api/v1/prm/widgets";
+        for (status, code) in [
+            ("400", "malformed_json"),
+            ("401", "unauthorized"),
+            ("413", "payload_too_large"),
+            ("415", "unsupported_media_type"),
+            ("422", "validation_failed"),
+            ("429", "rate_limited"),
+        ] {
+            let example = example(&doc, path, status);
+            assert_eq!(example["code"], code, "{status}");
+            assert_eq!(example["status"].to_string(), status);
+            assert_eq!(example["type"], format!("urn:prm:problem:{code}"));
+        }
+        assert_eq!(
+            example(&doc, path, "422")["errors"],
+            json!([{"field": "name", "message": "missing field `name`"}]),
+            "the first required field of the body"
+        );
+        assert!(
+            response(&doc, path, "401")
+                .headers
+                .contains_key("WWW-Authenticate")
+        );
+        assert!(
+            response(&doc, path, "429")
+                .headers
+                .contains_key("Retry-After")
+        );
+    }
+
+    #[test]
+    fn a_route_keeps_its_own_description_and_gets_the_example() {
+        let mut part = openapi::OpenApi::default();
+        let op = OperationBuilder::new()
+            .security(SecurityRequirement::new(
+                API_KEY_SCHEME,
+                Vec::<String>::new(),
+            ))
+            .response(
+                "401",
+                ResponseBuilder::new()
+                    .description("Key of another clinic")
+                    .content(JSON, Content::new(Some(Ref::from_schema_name("Problem")))),
+            )
+            .response(
+                "413",
+                ResponseBuilder::new().description("Over 4 MiB").content(
+                    PROBLEM_JSON,
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                ),
+            )
+            .response(
+                "422",
+                ResponseBuilder::new()
+                    .content(JSON, Content::new(Some(Ref::from_schema_name("Problem")))),
+            )
+            .build();
+        let mut op = op;
+        op.request_body = Some(json_body());
+        part.paths.paths.insert(
+            "/api/v1/prm/x".to_owned(),
+            PathItem::new(HttpMethod::Post, op),
+        );
+        part.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(
+                "WidgetRequest".to_owned(),
+                <WidgetRequest as utoipa::PartialSchema>::schema(),
+            );
+        let doc = document("t", "d", [part]);
+        let own = response(&doc, "/api/v1/prm/x", "401");
+        assert_eq!(own.description, "Key of another clinic");
+        assert!(!own.content.contains_key(JSON), "a problem is problem+json");
+        assert_eq!(
+            example(&doc, "/api/v1/prm/x", "401")["code"],
+            "unauthorized"
+        );
+        // A route that only names the status gets the standard words and example.
+        let own = response(&doc, "/api/v1/prm/x", "422");
+        assert!(
+            own.description.contains("validation_failed"),
+            "{}",
+            own.description
+        );
+        assert_eq!(
+            example(&doc, "/api/v1/prm/x", "422")["errors"][0]["field"],
+            "name"
+        );
+        // A route's own 413 names its own limit; no generic example is forced on it.
+        let own = response(&doc, "/api/v1/prm/x", "413");
+        assert_eq!(own.description, "Over 4 MiB");
+        assert!(own.content[PROBLEM_JSON].example.is_none());
     }
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use prm_platform::openapi::to_pretty_json;
+use serde_json::Value;
 
 fn specs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
     vec![
@@ -101,4 +102,185 @@ fn request_bodies_carry_examples() {
             );
         }
     }
+}
+
+/// A spec as JSON, with `$ref`s resolvable.
+struct Spec(Value);
+
+impl Spec {
+    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let mut target = &self.0;
+                for part in reference.trim_start_matches("#/").split('/') {
+                    target = &target[part];
+                }
+                assert!(!target.is_null(), "{reference} does not resolve");
+                self.resolve(target)
+            }
+            None => value,
+        }
+    }
+
+    /// `(method path, operation)` of every operation.
+    fn operations(&self) -> Vec<(String, &Value)> {
+        let mut ops = Vec::new();
+        for (path, item) in self.0["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if [
+                    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                ]
+                .contains(&method.as_str())
+                {
+                    ops.push((format!("{} {path}", method.to_uppercase()), op));
+                }
+            }
+        }
+        ops
+    }
+
+    fn has_example(&self, value: &Value) -> bool {
+        let value = self.resolve(value);
+        value.get("example").is_some()
+            || value.get("examples").is_some_and(|e| {
+                e.as_object().is_some_and(|m| !m.is_empty())
+                    || e.as_array().is_some_and(|a| !a.is_empty())
+            })
+    }
+}
+
+fn specs_as_json() -> Vec<(&'static str, Spec)> {
+    specs()
+        .into_iter()
+        .map(|(file, doc)| (file, Spec(serde_json::to_value(&doc).unwrap())))
+        .collect()
+}
+
+fn is_json(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime == "application/json" || mime.ends_with("+json")
+}
+
+/// The platform's own answers are documented wherever they can happen: 401 where the API
+/// key is required, 400/413/415/422 where a JSON body is read (provider webhooks check
+/// a signature over the raw body instead of the content type, so no 415 there), 413
+/// wherever there is a body, 429 on every rate-limited path.
+#[test]
+fn every_operation_documents_the_platform_errors_it_can_answer() {
+    let mut missing = Vec::new();
+    for (file, spec) in specs_as_json() {
+        for (name, op) in spec.operations() {
+            let path = name.split_once(' ').unwrap().1;
+            let responses = op["responses"].as_object().unwrap();
+            let mut need = |status: &str, why: &str| {
+                if !responses.contains_key(status) {
+                    missing.push(format!("{file}: {name} lacks {status} ({why})"));
+                }
+            };
+            let protected = op["security"]
+                .as_array()
+                .is_some_and(|reqs| reqs.iter().any(|r| r.get("api_key").is_some()));
+            if protected {
+                need("401", "it requires the API key");
+            }
+            if path.starts_with("/api/v1/prm/") {
+                need("429", "it is rate limited");
+            }
+            if let Some(body) = op.get("requestBody") {
+                need("413", "it takes a body");
+                let content = body["content"].as_object().unwrap();
+                if content.keys().any(|ct| is_json(ct)) {
+                    need("400", "it reads a JSON body");
+                    need("422", "it validates a JSON body");
+                    if !path.starts_with("/api/v1/prm/webhooks/") {
+                        need("415", "it insists on application/json");
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "\n{}", missing.join("\n"));
+}
+
+/// Gaps that predate this check, in routes owned by other services' engineers; each
+/// line disappears when its route gets its example (the test insists), and no new line
+/// may be added.
+const KNOWN_EXAMPLE_GAPS: &str = include_str!("openapi_known_example_gaps.txt");
+
+/// Swagger UI shows examples, and clinic developers copy them: every response body and
+/// every parameter has one, and a problem's example is a problem of that status.
+#[test]
+fn every_response_and_parameter_has_an_example() {
+    let mut missing = std::collections::BTreeSet::new();
+    for (_, spec) in specs_as_json() {
+        for (name, op) in spec.operations() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = spec.resolve(response);
+                let Some(content) = response.get("content").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (content_type, media) in content {
+                    if content_type == "application/problem+json" {
+                        // The schema's own example counts only when it is of this status
+                        // (Problem's is a 422, NotReadyProblem's a 503).
+                        let own = media.get("example");
+                        let example = own.or_else(|| {
+                            media
+                                .get("schema")
+                                .and_then(|s| spec.resolve(s).get("example"))
+                        });
+                        let gap = match example.map(|e| &e["status"]) {
+                            Some(Value::Number(n)) if n.to_string() == *status => continue,
+                            Some(other) if own.is_some() => {
+                                format!("{name} {status}: the problem example has status {other}")
+                            }
+                            _ => format!("{name} {status}: the problem has no example"),
+                        };
+                        missing.insert(gap);
+                        continue;
+                    }
+                    let schema_example = media.get("schema").is_some_and(|s| spec.has_example(s));
+                    if !(spec.has_example(media) || schema_example) {
+                        missing.insert(format!("{name} {status} {content_type}: no example"));
+                    }
+                }
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                let parameter = spec.resolve(parameter);
+                let schema_example = parameter.get("schema").is_some_and(|s| spec.has_example(s));
+                if !(spec.has_example(parameter) || schema_example) {
+                    missing.insert(format!(
+                        "{name}: parameter `{}` has no example",
+                        parameter["name"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+    }
+    let known: std::collections::BTreeSet<String> = KNOWN_EXAMPLE_GAPS
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let new: Vec<&String> = missing.difference(&known).collect();
+    let fixed: Vec<&String> = known.difference(&missing).collect();
+    assert!(
+        new.is_empty(),
+        "{} response(s) or parameter(s) without an example:\n{}",
+        new.len(),
+        new.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "these have examples now; remove them from services/prm/tests/openapi_known_example_gaps.txt:\n{}",
+        fixed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
