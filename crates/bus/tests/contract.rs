@@ -13,8 +13,8 @@ use std::{
 
 use common::*;
 use prm_bus::{
-    DeadLetter, Delivery, EventBus, HandlerError, InProcessBus, OutgoingMessage, RabbitBus,
-    Subscription, handler_fn,
+    BusConfig, DeadLetter, Delivery, EventBus, HandlerError, InProcessBus, OutgoingMessage,
+    RabbitBus, RetryPolicy, Subscription, handler_fn,
 };
 use prm_domain::events::{AppointmentCreated, Envelope, EventData, EventType, MessageSent};
 
@@ -30,13 +30,35 @@ impl Backend {
         Self::Memory(InProcessBus::new(test_config("")))
     }
 
-    async fn rabbit() -> Option<Self> {
-        let url = rabbit().await?;
+    async fn rabbit() -> Self {
+        Self::rabbit_with(|config| config).await
+    }
+
+    fn memory_with(adjust: impl FnOnce(BusConfig) -> BusConfig) -> Self {
+        Self::Memory(InProcessBus::new(adjust(test_config(""))))
+    }
+
+    async fn rabbit_with(adjust: impl FnOnce(BusConfig) -> BusConfig) -> Self {
+        let url = rabbit().await;
         let prefix = unique_prefix();
-        let bus = RabbitBus::connect(url, test_config(&prefix))
+        let bus = RabbitBus::connect(url, adjust(test_config(&prefix)))
             .await
             .expect("connect to RabbitMQ");
-        Some(Self::Rabbit { bus, prefix })
+        Self::Rabbit { bus, prefix }
+    }
+
+    /// The same kind of backend with other settings (and the same prefix).
+    async fn reconfigured(self, adjust: impl FnOnce(BusConfig) -> BusConfig) -> Self {
+        match self {
+            Self::Memory(_) => Self::memory_with(adjust),
+            Self::Rabbit { bus, prefix } => {
+                bus.close().await;
+                let bus = RabbitBus::connect(AMQP_URL, adjust(test_config(&prefix)))
+                    .await
+                    .expect("connect to RabbitMQ");
+                Self::Rabbit { bus, prefix }
+            }
+        }
     }
 
     fn bus(&self) -> Arc<dyn EventBus> {
@@ -481,6 +503,394 @@ async fn rejects_badly_named_consumers(backend: Backend) {
     backend.finish(&[]).await;
 }
 
+/// A transient failure's backoff must not block the consumer: with one prefetch slot,
+/// events published after the failing one are handled while it waits for its retry.
+async fn a_retry_waits_out_its_backoff_without_holding_a_prefetch_slot(backend: Backend) {
+    let backend = backend
+        .reconfigured(|config| BusConfig {
+            prefetch: 1,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                backoff: prm_bus::Backoff {
+                    initial: Duration::from_millis(1500),
+                    max: Duration::from_millis(1500),
+                },
+            },
+            ..config
+        })
+        .await;
+    let bus = backend.bus();
+    let start = tokio::time::Instant::now();
+    let log: Arc<Mutex<Vec<(uuid::Uuid, u32, Duration)>>> = Arc::default();
+    let l = log.clone();
+    let failing = Envelope::new("appointments", AppointmentCreated::example());
+    let failing_id = failing.id;
+    let handler = handler_fn(move |d: Delivery| {
+        let l = l.clone();
+        async move {
+            l.lock()
+                .unwrap()
+                .push((d.envelope.id, d.attempt, start.elapsed()));
+            if d.envelope.id == failing_id && d.attempt == 1 {
+                Err(HandlerError::transient("calendar busy"))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    let consumer = "prm.test.backoff";
+    let sub = bus
+        .subscribe(Subscription::new(
+            consumer,
+            ["appointment.created"],
+            handler,
+        ))
+        .await
+        .unwrap();
+    // In-process, a publish returns once handled (retries included): do not wait on it.
+    let publish = |e: Envelope| {
+        let bus = bus.clone();
+        tokio::spawn(async move { bus.publish(&e).await })
+    };
+    publish(failing.clone());
+    eventually(WAIT, "the first attempt to fail", || async {
+        !log.lock().unwrap().is_empty()
+    })
+    .await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let e = Envelope::new("appointments", AppointmentCreated::example());
+        others.push(e.id);
+        publish(e);
+    }
+    eventually(WAIT, "the retry to succeed", || async {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|(id, attempt, _)| *id == failing_id && *attempt == 2)
+    })
+    .await;
+    let log = log.lock().unwrap().clone();
+    let retried_at = log
+        .iter()
+        .find(|(id, attempt, _)| *id == failing_id && *attempt == 2)
+        .map(|(_, _, at)| *at)
+        .unwrap();
+    assert!(
+        retried_at >= Duration::from_millis(1100),
+        "the retry waited its backoff: {retried_at:?}"
+    );
+    for id in &others {
+        let (_, _, at) = log
+            .iter()
+            .find(|(seen, _, _)| seen == id)
+            .unwrap_or_else(|| panic!("{id} handled: {log:?}"));
+        assert!(
+            *at < retried_at,
+            "later events are handled during the backoff, not after it: {log:?}"
+        );
+    }
+    sub.shutdown().await;
+    backend.finish(&[consumer]).await;
+}
+
+/// No more deliveries in flight than the prefetch (AMQP `basic.qos`).
+async fn prefetch_bounds_the_handlers_in_flight(backend: Backend) {
+    let backend = backend
+        .reconfigured(|config| BusConfig {
+            prefetch: 2,
+            ..config
+        })
+        .await;
+    let bus = backend.bus();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (running, most, done) = (
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    let (g, r, m, d) = (gate.clone(), running.clone(), most.clone(), done.clone());
+    let handler = handler_fn(move |_d: Delivery| {
+        let (g, r, m, d) = (g.clone(), r.clone(), m.clone(), d.clone());
+        async move {
+            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            let _permit = g.acquire().await.unwrap();
+            r.fetch_sub(1, Ordering::SeqCst);
+            d.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let consumer = "prm.test.prefetch";
+    let sub = bus
+        .subscribe(Subscription::new(consumer, ["message.sent"], handler))
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        let e = Envelope::new("conversations", MessageSent::example());
+        let bus = bus.clone();
+        tokio::spawn(async move { bus.publish(&e).await });
+    }
+    eventually(WAIT, "two handlers busy", || async {
+        running.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "never more than the prefetch"
+    );
+    if let Backend::Rabbit { prefix, .. } = &backend {
+        assert_eq!(
+            ready_messages(&format!("{prefix}{consumer}")).await,
+            4,
+            "the broker holds back what exceeds the prefetch"
+        );
+    }
+    gate.add_permits(6);
+    eventually(WAIT, "all six handled", || async {
+        done.load(Ordering::SeqCst) == 6
+    })
+    .await;
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    sub.shutdown().await;
+    backend.finish(&[consumer]).await;
+}
+
+/// The in-process bus has no broker to persist a message: its publish is confirmed only
+/// once every subscribed consumer finished with it, so the outbox keeps the event until
+/// then.
+mod in_process_confirms {
+    use super::*;
+
+    fn bus() -> InProcessBus {
+        InProcessBus::new(test_config(""))
+    }
+
+    #[tokio::test]
+    async fn a_publish_is_confirmed_only_after_the_handler_finished() {
+        let bus = bus();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let finished = Arc::new(AtomicU32::new(0));
+        let (g, f) = (gate.clone(), finished.clone());
+        let sub = bus
+            .subscribe(Subscription::new(
+                "prm.test.confirm",
+                ["appointment.created"],
+                handler_fn(move |_d: Delivery| {
+                    let (g, f) = (g.clone(), f.clone());
+                    async move {
+                        let _permit = g.acquire().await.unwrap();
+                        f.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                }),
+            ))
+            .await
+            .unwrap();
+        let envelope = Envelope::new("appointments", AppointmentCreated::example());
+        let publish = {
+            let bus = bus.clone();
+            tokio::spawn(async move { bus.publish(&envelope).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !publish.is_finished(),
+            "not confirmed while the handler runs"
+        );
+        gate.add_permits(1);
+        tokio::time::timeout(WAIT, publish)
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("confirmed");
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            1,
+            "the handler finished before the confirm"
+        );
+        sub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn every_subscribed_consumer_and_every_retry_is_waited_for() {
+        let bus = bus();
+        let (fast, fast_handler) = recorder();
+        let attempts = Arc::new(AtomicU32::new(0));
+        let a = attempts.clone();
+        let sub_fast = bus
+            .subscribe(Subscription::new("prm.test.fast", ["#"], fast_handler))
+            .await
+            .unwrap();
+        let sub_flaky = bus
+            .subscribe(Subscription::new(
+                "prm.test.flaky-confirm",
+                ["#"],
+                handler_fn(move |d: Delivery| {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if d.attempt < 3 {
+                            Err(HandlerError::transient("not yet"))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                }),
+            ))
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            WAIT,
+            bus.publish(&Envelope::new("conversations", MessageSent::example())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(fast.lock().unwrap().len(), 1);
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            3,
+            "confirmed after the retries succeeded, not before"
+        );
+        sub_fast.shutdown().await;
+        sub_flaky.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_dead_lettered_message_is_confirmed_once_given_up() {
+        let bus = bus();
+        let sub = bus
+            .subscribe(Subscription::new(
+                "prm.test.hopeless",
+                ["#"],
+                handler_fn(|_d: Delivery| async { Err(HandlerError::transient("down")) }),
+            ))
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            WAIT,
+            bus.publish(&Envelope::new("conversations", MessageSent::example())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            bus.dead_letters("prm.test.hopeless").len(),
+            1,
+            "dead-lettered before the confirm"
+        );
+        sub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_consumer_that_stops_first_fails_the_publish_and_keeps_the_message() {
+        // One slot: while a handler runs, the next message waits in the queue.
+        let bus = InProcessBus::new(BusConfig {
+            prefetch: 1,
+            ..test_config("")
+        });
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = gate.clone();
+        let first = bus
+            .subscribe(Subscription::new(
+                "prm.test.stopping",
+                ["#"],
+                handler_fn(move |_d: Delivery| {
+                    let g = g.clone();
+                    async move {
+                        let _permit = g.acquire().await.unwrap();
+                        Ok(())
+                    }
+                }),
+            ))
+            .await
+            .unwrap();
+        let envelope = Envelope::new("conversations", MessageSent::example());
+        let publish = {
+            let (bus, envelope) = (bus.clone(), envelope.clone());
+            tokio::spawn(async move { bus.publish(&envelope).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Stopping waits for the in-flight handler: let it go, then the queue has no
+        // consumer left for later messages.
+        gate.add_permits(1);
+        first.shutdown().await;
+        tokio::time::timeout(WAIT, publish)
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the in-flight message was handled, so confirmed");
+
+        // Now nobody consumes: the publish is not waited for, the message waits in the
+        // queue for the next subscriber.
+        let later = Envelope::new("conversations", MessageSent::example());
+        tokio::time::timeout(WAIT, bus.publish(&later))
+            .await
+            .unwrap()
+            .unwrap();
+        let (seen, handler) = recorder();
+        let again = bus
+            .subscribe(Subscription::new("prm.test.stopping", ["#"], handler))
+            .await
+            .unwrap();
+        eventually(WAIT, "the queued message", || async {
+            seen.lock().unwrap().len() == 1
+        })
+        .await;
+        assert_eq!(seen.lock().unwrap()[0].envelope.id, later.id);
+
+        // A publish waiting on a consumer that stops before taking it is not confirmed.
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let g = gate.clone();
+        again.shutdown().await;
+        let blocking = bus
+            .subscribe(Subscription::new(
+                "prm.test.stopping",
+                ["#"],
+                handler_fn(move |_d: Delivery| {
+                    let g = g.clone();
+                    async move {
+                        let _permit = g.acquire().await.unwrap();
+                        Ok(())
+                    }
+                }),
+            ))
+            .await
+            .unwrap();
+        let busy = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                bus.publish(&Envelope::new("conversations", MessageSent::example()))
+                    .await
+            })
+        };
+        let queued = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                bus.publish(&Envelope::new("conversations", MessageSent::example()))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stopping = tokio::spawn(blocking.shutdown());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        gate.add_permits(10);
+        stopping.await.unwrap();
+        let results = [busy.await.unwrap(), queued.await.unwrap()];
+        assert!(
+            results.iter().any(Result::is_ok),
+            "the in-flight one was handled: {results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(prm_bus::BusError::ConsumerStopped(c)) if c == "prm.test.stopping")),
+            "the one still queued is reported unconfirmed: {results:?}"
+        );
+    }
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod in_process {
@@ -497,7 +907,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let Some(backend) = super::Backend::rabbit().await else { return };
+                    let backend = super::Backend::rabbit().await;
                     tokio::time::timeout(std::time::Duration::from_secs(60), super::$case(backend))
                         .await
                         .expect("test timed out");
@@ -517,4 +927,6 @@ contract!(
     malformed_messages_go_straight_to_the_dead_letters,
     shutdown_finishes_in_flight_work_and_the_queue_survives,
     rejects_badly_named_consumers,
+    a_retry_waits_out_its_backoff_without_holding_a_prefetch_slot,
+    prefetch_bounds_the_handlers_in_flight,
 );

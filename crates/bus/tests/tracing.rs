@@ -9,8 +9,12 @@ use std::{sync::Arc, time::Duration};
 use common::*;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use prm_bus::{Delivery, EventBus, InProcessBus, RabbitBus, Subscription, handler_fn};
+use prm_bus::{
+    Delivery, EventBus, InProcessBus, OutboxRelay, RabbitBus, RelayConfig, Subscription, handler_fn,
+};
 use prm_domain::events::{AppointmentCreated, Envelope, EventData};
+use prm_store::outbox::Outbox;
+use sea_orm::TransactionTrait;
 use tokio::sync::{Mutex, OnceCell};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -35,8 +39,18 @@ async fn exporter() -> &'static InMemorySpanExporter {
         .await
 }
 
+/// How the producer hands the event to the bus inside its span.
+#[derive(Clone, Copy)]
+enum Producer<'a> {
+    /// `bus.publish` straight away.
+    Direct,
+    /// Written to the outbox in the producer's transaction; a relay running outside any
+    /// span publishes it later with the stored `traceparent`.
+    Outbox(&'a sea_orm::DatabaseConnection),
+}
+
 /// Publishes inside a producer span and checks the consumer span's parentage.
-async fn consumer_span_continues_the_producer_trace(bus: Arc<dyn EventBus>) {
+async fn consumer_span_continues_the_producer_trace(bus: Arc<dyn EventBus>, via: Producer<'_>) {
     let exporter = exporter().await;
     exporter.reset();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -61,18 +75,42 @@ async fn consumer_span_continues_the_producer_trace(bus: Arc<dyn EventBus>) {
 
     let envelope = Envelope::new("appointments", AppointmentCreated::example());
     let producer = tracing::info_span!("book appointment");
-    {
-        let bus = bus.clone();
-        let envelope = envelope.clone();
-        async move { bus.publish(&envelope).await.unwrap() }
+    let relay = match via {
+        Producer::Direct => {
+            let bus = bus.clone();
+            let envelope = envelope.clone();
+            async move { bus.publish(&envelope).await.unwrap() }
+                .instrument(producer)
+                .await;
+            None
+        }
+        Producer::Outbox(db) => {
+            let envelope = envelope.clone();
+            async move {
+                let txn = db.begin().await.unwrap();
+                Outbox::APPOINTMENTS
+                    .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+                    .await
+                    .unwrap();
+                txn.commit().await.unwrap();
+            }
             .instrument(producer)
             .await;
-    }
+            let config = RelayConfig {
+                poll_interval: Duration::from_millis(50),
+                ..RelayConfig::default()
+            };
+            Some(OutboxRelay::new(db.clone(), bus.clone(), Outbox::APPOINTMENTS, config).spawn())
+        }
+    };
     let (id, consumer_trace) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(id, envelope.id);
+    if let Some(relay) = relay {
+        relay.shutdown().await;
+    }
     sub.shutdown().await;
 
     let spans = exporter.get_finished_spans().unwrap();
@@ -107,18 +145,54 @@ async fn consumer_span_continues_the_producer_trace(bus: Arc<dyn EventBus>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_consumer_span_continues_the_producer_trace() {
     let _one = SERIAL.lock().await;
-    consumer_span_continues_the_producer_trace(Arc::new(InProcessBus::new(test_config("")))).await;
+    consumer_span_continues_the_producer_trace(
+        Arc::new(InProcessBus::new(test_config(""))),
+        Producer::Direct,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_sqlite_outbox_and_in_process_bus_the_consumer_continues_the_trace() {
+    let _one = SERIAL.lock().await;
+    let db = TestDb::sqlite().await;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        consumer_span_continues_the_producer_trace(
+            Arc::new(InProcessBus::new(test_config(""))),
+            Producer::Outbox(&db.db),
+        ),
+    )
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_postgres_outbox_and_rabbitmq_the_consumer_continues_the_trace() {
+    let _one = SERIAL.lock().await;
+    let url = rabbit().await;
+    let db = TestDb::postgres().await;
+    let prefix = unique_prefix();
+    let bus = RabbitBus::connect(url, test_config(&prefix)).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        consumer_span_continues_the_producer_trace(Arc::new(bus.clone()), Producer::Outbox(&db.db)),
+    )
+    .await
+    .expect("test timed out");
+    bus.close().await;
+    delete_topology(&prefix, &["prm.test.traced"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_consumer_span_continues_the_producer_trace() {
     let _one = SERIAL.lock().await;
-    let Some(url) = rabbit().await else { return };
+    let url = rabbit().await;
     let prefix = unique_prefix();
     let bus = RabbitBus::connect(url, test_config(&prefix)).await.unwrap();
     tokio::time::timeout(
         Duration::from_secs(30),
-        consumer_span_continues_the_producer_trace(Arc::new(bus.clone())),
+        consumer_span_continues_the_producer_trace(Arc::new(bus.clone()), Producer::Direct),
     )
     .await
     .expect("test timed out");

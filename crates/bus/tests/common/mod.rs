@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests: real RabbitMQ and PostgreSQL on 127.0.0.1,
-//! unique names per test, bounded waits. Under `CI=true` an unreachable server fails the
-//! test instead of skipping it.
+//! unique names per test, bounded waits. The tests use those servers for real: when one
+//! is unreachable they fail, naming it and how to start it (`make services`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{future::Future, time::Duration};
@@ -13,16 +13,12 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn unavailable(what: &str) {
-    assert!(
-        !in_ci(),
-        "{what} is unreachable on 127.0.0.1 and CI=true: failing instead of skipping"
-    );
-    eprintln!("SKIPPED: {what} is unreachable on 127.0.0.1 (set CI=true to make this a failure)");
+#[track_caller]
+fn unavailable(what: &str, address: &str) -> ! {
+    panic!(
+        "{what} is not reachable on {address}: these tests use the real server. \
+         Start it with `make services` (scripts/services.sh), then run the tests again."
+    )
 }
 
 async fn reachable(addr: &str) -> bool {
@@ -32,14 +28,12 @@ async fn reachable(addr: &str) -> bool {
     )
 }
 
-/// The AMQP URL, or `None` (skip) when RabbitMQ is down outside CI.
-pub async fn rabbit() -> Option<&'static str> {
-    if reachable("127.0.0.1:5672").await {
-        Some(AMQP_URL)
-    } else {
-        unavailable("RabbitMQ");
-        None
+/// The AMQP URL of the real RabbitMQ; fails the test when it is unreachable.
+pub async fn rabbit() -> &'static str {
+    if !reachable("127.0.0.1:5672").await {
+        unavailable("RabbitMQ", "127.0.0.1:5672");
     }
+    AMQP_URL
 }
 
 pub fn unique_prefix() -> String {
@@ -87,12 +81,13 @@ pub async fn delete_topology(prefix: &str, consumers: &[&str]) {
     let conn = amqp_connection(AMQP_URL).await;
     let ch = conn.create_channel().await.expect("channel");
     for c in consumers {
-        let _ = ch
-            .queue_delete(&format!("{prefix}{c}"), QueueDeleteOptions::default())
-            .await;
-        let _ = ch
-            .queue_delete(&format!("{prefix}{c}.dlq"), QueueDeleteOptions::default())
-            .await;
+        for queue in [
+            format!("{prefix}{c}"),
+            format!("{prefix}{c}.dlq"),
+            format!("{prefix}{c}.retry"),
+        ] {
+            let _ = ch.queue_delete(&queue, QueueDeleteOptions::default()).await;
+        }
     }
     let _ = ch
         .exchange_delete(
@@ -107,6 +102,25 @@ pub async fn delete_topology(prefix: &str, consumers: &[&str]) {
         )
         .await;
     let _ = conn.close(200, "bye").await;
+}
+
+/// Messages ready (not delivered, not unacked) in `queue`, from a passive declare.
+pub async fn ready_messages(queue: &str) -> u32 {
+    let conn = amqp_connection(AMQP_URL).await;
+    let ch = conn.create_channel().await.expect("channel");
+    let declared = ch
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("queue exists");
+    let _ = conn.close(200, "bye").await;
+    declared.message_count()
 }
 
 /// Polls `check` every 20 ms until it returns true; panics after `timeout`.
@@ -136,11 +150,10 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// `None` (skip) when PostgreSQL is down outside CI.
-    pub async fn postgres() -> Option<Self> {
+    /// A fresh database on the real PostgreSQL; fails the test when it is unreachable.
+    pub async fn postgres() -> Self {
         if !reachable("127.0.0.1:5432").await {
-            unavailable("PostgreSQL");
-            return None;
+            unavailable("PostgreSQL", "127.0.0.1:5432");
         }
         let name = format!("bus_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(PG_ADMIN_URL)
@@ -158,19 +171,19 @@ impl TestDb {
         prm_migrations::Migrator::up(&db, None)
             .await
             .expect("migrations");
-        Some(Self {
+        Self {
             db,
             name: Some(name),
             file: None,
-        })
+        }
     }
 
-    /// An in-memory SQLite database with the same migrations (embedded mode).
+    /// A SQLite file with the same migrations (embedded mode), opened as the store
+    /// opens it: one connection, WAL.
     pub async fn sqlite() -> Self {
         let file =
             std::env::temp_dir().join(format!("bus_test_{}.db", uuid::Uuid::new_v4().simple()));
-        let url = format!("sqlite://{}?mode=rwc", file.display());
-        let db = Database::connect(&url).await.expect("open sqlite");
+        let db = open_sqlite(&file).await;
         prm_migrations::Migrator::up(&db, None)
             .await
             .expect("migrations");
@@ -181,11 +194,17 @@ impl TestDb {
         }
     }
 
+    /// Another pool on the same database, as a second process (replica) would have.
     pub async fn other_connection(&self) -> DatabaseConnection {
-        let name = self.name.as_ref().expect("postgres only");
-        Database::connect(format!("postgres://postgres@127.0.0.1:5432/{name}"))
-            .await
-            .expect("connect")
+        match (&self.name, &self.file) {
+            (Some(name), _) => {
+                Database::connect(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+                    .await
+                    .expect("connect")
+            }
+            (None, Some(file)) => open_sqlite(file).await,
+            (None, None) => unreachable!("a test database is PostgreSQL or a SQLite file"),
+        }
     }
 }
 
@@ -214,18 +233,28 @@ impl Drop for TestDb {
     }
 }
 
+async fn open_sqlite(file: &std::path::Path) -> DatabaseConnection {
+    let mut options = sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()));
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await.expect("open sqlite");
+    db.execute_unprepared("PRAGMA journal_mode=WAL")
+        .await
+        .expect("WAL");
+    db
+}
+
 /// A TCP proxy in front of RabbitMQ whose connections the test can cut: a real outage
 /// for the client without stopping the shared broker.
 pub struct Proxy {
     pub port: u16,
     enabled: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    kill: tokio::sync::broadcast::Sender<()>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Proxy {
     pub async fn start(upstream: &'static str) -> Self {
         use std::sync::{
-            Arc,
+            Arc, Mutex,
             atomic::{AtomicBool, Ordering},
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -233,8 +262,8 @@ impl Proxy {
             .expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let enabled = Arc::new(AtomicBool::new(true));
-        let (kill, _) = tokio::sync::broadcast::channel(4);
-        let (on, killer) = (enabled.clone(), kill.clone());
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (on, accepted) = (enabled.clone(), links.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -244,22 +273,19 @@ impl Proxy {
                     drop(inbound); // refused: the broker is "down"
                     continue;
                 }
-                let mut killed = killer.subscribe();
-                tokio::spawn(async move {
+                let link = tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = killed.recv() => {}
-                    }
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 });
+                accepted.lock().unwrap().push(link);
             }
         });
         Self {
             port,
             enabled,
-            kill,
+            links,
         }
     }
 
@@ -267,11 +293,17 @@ impl Proxy {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
     }
 
-    /// Drops every open connection and refuses new ones.
-    pub fn cut(&self) {
+    /// Drops every open connection and refuses new ones. When this returns, both sides
+    /// of every connection are closed: nothing the client writes afterwards (an ack…)
+    /// can reach the broker.
+    pub async fn cut(&self) {
         self.enabled
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        let _ = self.kill.send(());
+        let links: Vec<_> = self.links.lock().unwrap().drain(..).collect();
+        for link in links {
+            link.abort();
+            let _ = link.await;
+        }
     }
 
     pub fn restore(&self) {
