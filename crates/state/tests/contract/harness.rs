@@ -31,14 +31,14 @@ fn root_prefix() -> String {
     format!("test:{}:", Uuid::new_v4())
 }
 
-pub async fn memory() -> Option<Harness> {
+pub async fn memory() -> Harness {
     let root = root_prefix();
     let base = MemoryStateStore::with_prefix(&root);
-    Some(Harness::Memory(Ctx {
+    Harness::Memory(Ctx {
         a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
         b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
         root: Arc::new(base),
-    }))
+    })
 }
 
 pub fn redis_url() -> String {
@@ -47,32 +47,25 @@ pub fn redis_url() -> String {
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// The real Redis, or `None` (with a skip message) when it is unreachable
-/// outside CI. Under `CI=true` an unreachable Redis fails the test.
-pub async fn redis() -> Option<Harness> {
+/// The real Redis. The tests use it for real: when it is unreachable they fail,
+/// naming it and how to start it.
+pub async fn redis() -> Harness {
     let url = redis_url();
     let root = root_prefix();
     let base = RedisStateStore::new(&url, &root).expect("valid REDIS_TEST_URL");
     if let Err(err) = base.ping().await {
-        if in_ci() {
-            panic!("CI=true but Redis (REDIS_TEST_URL/REDIS_URL) is unreachable: {err}");
-        }
-        eprintln!(
-            "SKIPPED Redis contract test: Redis (REDIS_TEST_URL/REDIS_URL, default \
-             127.0.0.1:6379) is unreachable: {err}. Set CI=true to make this a failure."
+        panic!(
+            "Redis is not reachable at {url} (REDIS_TEST_URL, else REDIS_URL, else \
+             redis://127.0.0.1:6379): {err}. These tests use the real server: start it with \
+             `make services` (scripts/services.sh), then run the tests again."
         );
-        return None;
     }
     let ctx = Ctx {
         a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
         b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
         root: Arc::new(base),
     };
-    Some(Harness::Redis { ctx, url, root })
+    Harness::Redis { ctx, url, root }
 }
 
 /// Deletes every key under `root` (SCAN, not KEYS, to stay polite on a
@@ -115,13 +108,11 @@ pub async fn delete_redis_keys(url: &str, root: &str) -> usize {
 pub async fn run<O, OF, C, CF>(open: O, case: C)
 where
     O: FnOnce() -> OF,
-    OF: Future<Output = Option<Harness>>,
+    OF: Future<Output = Harness>,
     C: FnOnce(Ctx) -> CF,
     CF: Future<Output = ()>,
 {
-    let Some(harness) = open().await else {
-        return;
-    };
+    let harness = open().await;
     let ctx = match &harness {
         Harness::Memory(ctx) | Harness::Redis { ctx, .. } => ctx.clone(),
     };

@@ -1,8 +1,8 @@
 //! One contract suite, run against both adapters: the in-memory store (with
 //! tokio's paused clock, so TTL waits are instant) and the real Redis on
 //! 127.0.0.1 (`REDIS_TEST_URL`/`REDIS_URL`), each test under its own random
-//! key prefix that is deleted afterwards. Under `CI=true` an unreachable
-//! Redis fails the Redis tests; elsewhere they print a skip message.
+//! key prefix that is deleted afterwards. An unreachable Redis fails the Redis
+//! tests (with how to start it), whatever the environment: they never skip.
 #![allow(clippy::unwrap_used)]
 
 mod cases;
