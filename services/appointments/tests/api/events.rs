@@ -221,6 +221,144 @@ async fn a_lapin_consumer_receives_appointment_created_with_the_exact_contract()
     );
 }
 
+/// The stamp of a change (`rescheduled_at`, `cancelled_at`): RFC 3339, UTC, between
+/// `before` and now. Removed from `data` so the rest can be compared exactly.
+fn take_stamp(data: &mut Value, field: &str, before: chrono::DateTime<chrono::Utc>) {
+    let stamp = data
+        .as_object_mut()
+        .unwrap()
+        .remove(field)
+        .unwrap_or_else(|| panic!("{field} missing"));
+    let at = chrono::DateTime::parse_from_rfc3339(stamp.as_str().unwrap()).expect("RFC 3339");
+    assert_eq!(at.offset().local_minus_utc(), 0, "{field} is UTC: {stamp}");
+    let at = at.with_timezone(&chrono::Utc);
+    assert!(
+        before - chrono::Duration::seconds(1) <= at && at <= chrono::Utc::now(),
+        "{field} is the time of the change: {at}"
+    );
+}
+
+#[tokio::test]
+async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
+    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+    let (_connection, mut consumer) = journey_consumer(&prefix, "appointment.*").await;
+    let app = spawn_app_with(&[
+        ("AMQP_URL", &amqp_url(BROKER)),
+        ("AMQP_NAME_PREFIX", &prefix),
+    ])
+    .await;
+    let (location, practitioner, patient) = clinic(&app).await;
+    let slots = starts(2);
+    let booked: Value = app
+        .post(
+            "/api/v1/prm/appointments",
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": slots[0], "channel": "whatsapp"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/prm/appointments/{}",
+        booked["id"].as_str().unwrap()
+    );
+    let before_move = chrono::Utc::now();
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"start": slots[1]})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let moved: Value = r.json().await.unwrap();
+    let before_cancel = chrono::Utc::now();
+    let r = app
+        .post(
+            &format!("{path}/cancel"),
+            json!({"reason": "travelling", "cancelled_by": "patient"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let mut events = Vec::new();
+    while events.len() < 3 {
+        let (properties, envelope) = next_event(&mut consumer, Duration::from_secs(20))
+            .await
+            .expect("three appointment events");
+        assert_eq!(
+            properties.message_id().as_ref().map(|s| s.as_str()),
+            envelope["id"].as_str()
+        );
+        assert_eq!(
+            properties.kind().as_ref().map(|s| s.as_str()),
+            envelope["type"].as_str()
+        );
+        assert_eq!(envelope["source"], "appointments");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(envelope["occurred_at"].as_str().unwrap()).is_ok()
+        );
+        events.push(envelope);
+    }
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "APPOINTMENT_CREATED",
+            "APPOINTMENT_RESCHEDULED",
+            "APPOINTMENT_CANCELLED"
+        ],
+        "changes of one appointment arrive in the order they were made"
+    );
+    let patient_ref = json!({"id": patient["id"], "name": "Lucía Gil", "phone": "+573157778899"});
+    let practitioner_ref =
+        json!({"id": practitioner["id"], "name": "Dr. Ana Gómez", "specialty": "Dermatology"});
+    let location_ref =
+        json!({"id": location["id"], "name": "Sede Norte", "timezone": "America/Bogota"});
+
+    let mut rescheduled = events[1]["data"].clone();
+    take_stamp(&mut rescheduled, "rescheduled_at", before_move);
+    assert_eq!(
+        rescheduled,
+        json!({
+            "appointment_id": booked["id"],
+            "status": "booked",
+            "previous_start": slots[0],
+            "previous_end": booked["end"],
+            "start": slots[1],
+            "end": moved["end"],
+            "reason": null,
+            "patient": patient_ref,
+            "practitioner": practitioner_ref,
+            "location": location_ref,
+            "conversation_id": null,
+            "channel": "whatsapp"
+        }),
+        "APPOINTMENT_RESCHEDULED.data"
+    );
+    assert_ne!(moved["end"], booked["end"]);
+
+    let mut cancelled = events[2]["data"].clone();
+    take_stamp(&mut cancelled, "cancelled_at", before_cancel);
+    assert_eq!(
+        cancelled,
+        json!({
+            "appointment_id": booked["id"],
+            "status": "cancelled",
+            "start": slots[1],
+            "end": moved["end"],
+            "reason": "travelling",
+            "cancelled_by": "patient",
+            "patient": patient_ref,
+            "practitioner": practitioner_ref,
+            "location": location_ref,
+            "conversation_id": null,
+            "channel": "whatsapp"
+        }),
+        "APPOINTMENT_CANCELLED.data"
+    );
+}
+
 /// A TCP proxy in front of the broker that can cut every connection: a real
 /// outage for the service, without stopping the shared RabbitMQ.
 struct Proxy {
