@@ -1,0 +1,280 @@
+//! The `prm` binary itself, as an operator runs it: its command line, its JSON log
+//! lines, and how it stops on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc,
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_prm");
+const KEY: &str = "binary-key-0123456789abcdef";
+
+/// An empty working directory, so no `.env` of the developer's is read.
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("prm-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary with nothing of the caller's environment but what is set here.
+fn prm(dir: &PathBuf) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir).env_clear();
+    command
+}
+
+#[test]
+fn unknown_arguments_are_refused_with_the_usage_and_exit_status_2() {
+    let dir = workdir();
+    for args in [&["--dmeo"][..], &["--demo", "extra"], &["demo"]] {
+        let out = prm(&dir).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("unknown argument"), "{stderr}");
+        assert!(stderr.contains("usage: prm [--demo]"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing started");
+    }
+    assert!(
+        !dir.join("data").exists(),
+        "a refused command line must not create the database"
+    );
+    let help = prm(&dir).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("usage: prm [--demo]"));
+}
+
+/// A running binary whose stdout is collected line by line.
+struct Running {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    reader: JoinHandle<()>,
+}
+
+impl Running {
+    async fn start() -> Self {
+        let url = prm_store::testing::fresh_database_url().await;
+        let mut child = prm(&workdir())
+            .envs([
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+                ("DATABASE_URL", url.as_str()),
+                ("PRM_API_KEYS", KEY),
+                ("RUST_LOG", "info"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            let line = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("prm did not print its address within 60 s");
+            if let Some(rest) = line.strip_prefix("PRM is running on http://127.0.0.1:") {
+                break rest.split(' ').next().unwrap().parse().unwrap();
+            }
+        };
+        Self {
+            child,
+            port,
+            lines,
+            reader,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit and returns its status and every line it printed.
+    fn wait(mut self, within: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("prm did not exit within {within:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.reader.join().unwrap();
+        (status, self.lines.try_iter().collect())
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_request_id_and_no_patient_data() {
+    let app = Running::start().await;
+    let client = reqwest::Client::new();
+    let (name, phone) = ("Zoe Quintanilla", "3004445566");
+
+    let created = client
+        .post(app.url("/api/v1/prm/patients"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": name, "phone": phone, "birth_date": "1990-04-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let generated = created.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let found = client
+        .get(app.url(&format!("/api/v1/prm/patients?phone=%2B57{phone}&name=Zoe")))
+        .bearer_auth(KEY)
+        .header("x-request-id", "caller-chosen-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 200);
+    assert_eq!(found.headers()["x-request-id"], "caller-chosen-42");
+    let refused = client
+        .post(app.url("/api/v1/prm/patients"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": name, "phone": format!("call me {phone}")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused_id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    app.terminate();
+    let (status, lines) = app.wait(Duration::from_secs(40));
+    assert!(status.success(), "{status}");
+
+    let records: Vec<Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for (request_id, status, route) in [
+        (generated.as_str(), 201, "/api/v1/prm/patients"),
+        ("caller-chosen-42", 200, "/api/v1/prm/patients"),
+        (refused_id.as_str(), 422, "/api/v1/prm/patients"),
+    ] {
+        let completed: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["message"] == "request completed")
+            .filter(|r| r["span"]["request_id"] == request_id)
+            .collect();
+        assert_eq!(
+            completed.len(),
+            1,
+            "one completion line for {request_id} in:\n{}",
+            lines.join("\n")
+        );
+        let line = completed[0];
+        assert_eq!(line["status"], status, "{line}");
+        assert_eq!(line["level"], "INFO", "{line}");
+        assert_eq!(
+            line["span"]["http.route"], route,
+            "the pattern, not the path"
+        );
+    }
+    for line in &lines {
+        for secret in [name, "Zoe", "Quintanilla", phone, "1990-04-01", KEY] {
+            assert!(!line.contains(secret), "`{secret}` logged: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_the_process_exits() {
+    let app = Running::start().await;
+    let address = format!("127.0.0.1:{}", app.port);
+
+    // A request whose body is still arriving when the signal comes.
+    let body =
+        serde_json::to_vec(&json!({"name": "Sede Centro", "timezone": "America/Bogota"})).unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/prm/locations HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(first).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    app.terminate();
+    // The listener closes: nobody new gets in while the request in flight finishes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(&address).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting connections 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Longer than actix's shutdown poll interval (1 s): only a real grace period
+    // (`shutdown_timeout`) keeps the connection open this long.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(app.child_running(), "prm exited with a request in flight");
+
+    stream.write_all(rest).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "the request in flight was not served: {response:?}"
+    );
+    assert!(response.contains("Sede Centro"), "{response}");
+
+    let (status, lines) = app.wait(Duration::from_secs(40));
+    assert!(status.success(), "{status}: {}", lines.join("\n"));
+    assert!(
+        lines.iter().any(|l| l.contains("\"message\":\"stopped\"")),
+        "the suite shut down its backends and said so: {}",
+        lines.join("\n")
+    );
+}
+
+impl Running {
+    fn child_running(&self) -> bool {
+        // `try_wait` needs `&mut`; a signal 0 probe answers without reaping.
+        Command::new("kill")
+            .args(["-0", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
