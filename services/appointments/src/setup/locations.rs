@@ -89,7 +89,8 @@ pub async fn create(
 
 /// List locations.
 #[utoipa::path(get, operation_id = "list_locations", path = "/api/v1/prm/locations", tag = "clinic set-up", params(LocationQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>)))]
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>),
+        (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
     state: web::Data<AppState>,

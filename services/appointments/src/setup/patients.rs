@@ -87,7 +87,8 @@ pub async fn create(
 
 /// List patients.
 #[utoipa::path(get, operation_id = "list_patients", path = "/api/v1/prm/patients", tag = "clinic set-up", params(PatientQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Patient>)))]
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Patient>),
+        (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
     state: web::Data<AppState>,

@@ -91,7 +91,8 @@ pub async fn create(
 
 /// List practitioners.
 #[utoipa::path(get, operation_id = "list_practitioners", path = "/api/v1/prm/practitioners", tag = "clinic set-up", params(PractitionerQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>)))]
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>),
+        (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
     state: web::Data<AppState>,

@@ -119,7 +119,8 @@ pub async fn create(
 /// List a practitioner's schedules.
 #[utoipa::path(get, operation_id = "list_schedules", path = "/api/v1/prm/practitioners/{id}/schedules", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id"), ScheduleQuery, Paging), security(("api_key" = [])),
-    responses((status = 200, body = ListResponse<PractitionerSchedule>), (status = 404, body = prm_platform::error::Problem)))]
+    responses((status = 200, body = ListResponse<PractitionerSchedule>), (status = 404, body = prm_platform::error::Problem),
+        (status = 422, description = "limit, offset or day_of_week out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("/{id}/schedules")]
 pub async fn list(
     state: web::Data<AppState>,
