@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 # Crates whose tests touch the relational store run a second time on PostgreSQL.
 DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 
-.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench services build check-specs
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs
 
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
@@ -44,5 +44,11 @@ fmt:
 openapi: ## regenerate openapi/*.json from the code
 	UPDATE_OPENAPI=1 $(CARGO) test -p prm --test openapi
 
-bench: ## benchmarks (see docs/performance.md)
+bench: ## benchmarks (see docs/performance.md); WEBHOOKS=1 also runs the webhook load test
 	$(CARGO) bench --workspace
+	@if [ -n "$(WEBHOOKS)" ]; then $(MAKE) bench-webhooks; fi
+
+# Release build, real PostgreSQL/Redis/RabbitMQ. RATE=1000 for a fixed arrival rate
+# (else wrk, closed loop); DURATION (default 30s) and CONNECTIONS as in the script.
+bench-webhooks: services ## webhook load test: bench/webhooks-load.sh (RATE=1000 for a fixed rate)
+	RATE=$(RATE) bench/webhooks-load.sh $(or $(DURATION),30s) $(CONNECTIONS)

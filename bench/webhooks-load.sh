@@ -3,13 +3,17 @@
 # the real PostgreSQL, Redis and RabbitMQ on 127.0.0.1 (outbox relay publishing).
 #
 #   bench/webhooks-load.sh [duration=30s] [connections=16] [threads=2]
+#   RATE=1000 bench/webhooks-load.sh [duration=30s] [connections=64]
 #
-# Needs wrk (installed with apt-get when missing), python3, psql.
+# Without RATE: wrk, as fast as the connections go (closed loop). With RATE: a fixed
+# arrival rate (bench/webhooks-fixed-rate.py, latency from each request's due time).
+# Needs wrk (installed with apt-get when missing) or, with RATE, python3 only; psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${1:-30s}
-CONNECTIONS=${2:-16}
+RATE=${RATE:-}
+CONNECTIONS=${2:-$([ -n "$RATE" ] && echo 64 || echo 16)}
 THREADS=${3:-2}
 PORT=${WEBHOOKS_BENCH_PORT:-18001}
 TOKEN=bench-twilio-auth-token
@@ -18,7 +22,7 @@ ROUTE=/api/v1/prm/webhooks/twilio
 DB=prm_webhooks_bench
 PG=${PRM_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 
-if ! command -v wrk >/dev/null; then
+if [ -z "$RATE" ] && ! command -v wrk >/dev/null; then
   echo "wrk is missing; installing it with apt-get" >&2
   (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
 fi
@@ -26,7 +30,7 @@ fi
 cargo build --release -p prm-webhooks --bin prm-webhooks
 
 SECONDS_TOTAL=$(echo "$DURATION" | sed 's/s$//')
-COUNT=$(( SECONDS_TOTAL * 4000 + 20000 ))
+COUNT=$(( SECONDS_TOTAL * ${RATE:-4000} + 20000 ))
 SIGNED=$(mktemp /tmp/webhooks-signed.XXXXXX)
 python3 bench/webhooks-sign.py "$COUNT" "$PUBLIC$ROUTE" "$TOKEN" "$SIGNED"
 
@@ -48,10 +52,18 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (signed Twilio webhooks, unique MessageSids)"
-WEBHOOKS_SIGNED_FILE=$SIGNED WEBHOOKS_THREADS=$THREADS \
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/webhooks-load.lua "http://127.0.0.1:$PORT$ROUTE"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+if [ -n "$RATE" ]; then
+  echo "bench/webhooks-fixed-rate.py --rate $RATE --duration $SECONDS_TOTAL --connections $CONNECTIONS (signed Twilio webhooks, unique MessageSids)"
+  python3 bench/webhooks-fixed-rate.py "http://127.0.0.1:$PORT$ROUTE" "$SIGNED" \
+    --rate "$RATE" --duration "$SECONDS_TOTAL" --connections "$CONNECTIONS"
+else
+  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (signed Twilio webhooks, unique MessageSids)"
+  WEBHOOKS_SIGNED_FILE=$SIGNED WEBHOOKS_THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/webhooks-load.lua "http://127.0.0.1:$PORT$ROUTE"
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 sleep 2
 echo "inbound_messages rows: $(psql "$PG/$DB" -tAc 'SELECT count(*) FROM inbound_messages')"
-echo "outbox rows: $(psql "$PG/$DB" -tAc 'SELECT count(*) FROM outbox'), unpublished: $(psql "$PG/$DB" -tAc 'SELECT count(*) FROM outbox WHERE published_at IS NULL')"
+echo "outbox rows: $(psql "$PG/$DB" -tAc 'SELECT count(*) FROM webhooks_outbox'), unpublished: $(psql "$PG/$DB" -tAc 'SELECT count(*) FROM webhooks_outbox WHERE published_at IS NULL')"
