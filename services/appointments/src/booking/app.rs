@@ -401,11 +401,7 @@ pub async fn select_slot(state: &AppState, req: SelectSlotRequest) -> Result<Sel
     let offer = offers::load(state.state.as_ref(), req.conversation_id)
         .await
         .map_err(state_error)?
-        .ok_or_else(|| {
-            ApiError::not_found("Slot offer").with_detail(
-                "This conversation has no current slot offer: it expired (offers last 15 minutes) or was never made. Search again with find-slots.",
-            )
-        })?;
+        .ok_or_else(no_current_offer)?;
     let offered: Vec<_> = offer.slots.iter().map(|s| s.local_start).collect();
     match parse_selection(&req.text, &offered) {
         Selection::Chosen(index) => {
@@ -724,7 +720,14 @@ pub async fn list(
     })
 }
 
-fn invalid_transition(from: AppointmentStatus, to: &str) -> ApiError {
+/// `select-slot` for a conversation whose offer expired or never existed.
+pub(crate) fn no_current_offer() -> ApiError {
+    ApiError::not_found("Slot offer").with_detail(
+        "This conversation has no current slot offer: it expired (offers last 15 minutes) or was never made. Search again with find-slots.",
+    )
+}
+
+pub(crate) fn invalid_transition(from: AppointmentStatus, to: &str) -> ApiError {
     ApiError::conflict(
         "invalid_transition",
         format!("A {from} appointment cannot be {to}."),

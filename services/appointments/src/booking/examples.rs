@@ -14,11 +14,13 @@ use prm_domain::{
         rejection_message,
     },
 };
+use prm_platform::ApiError;
+use prm_store::{Conflict, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    app::render_slots,
+    app::{invalid_transition, no_current_offer, render_slots},
     views::{AppointmentView, FindSlotsResponse, SelectionOutcome, SelectionReply},
 };
 
@@ -228,6 +230,43 @@ pub fn appointment_list() -> Value {
         "limit": 20,
         "offset": 0
     })
+}
+
+fn problem(e: ApiError) -> Value {
+    to_json(e.problem())
+}
+
+/// 404 for an unknown appointment id.
+pub fn appointment_not_found() -> Value {
+    problem(ApiError::not_found("Appointment"))
+}
+
+/// 404 from `select-slot` when the conversation's offer expired.
+pub fn offer_not_found() -> Value {
+    problem(no_current_offer())
+}
+
+/// 409 when another booking took the slot first.
+pub fn slot_taken() -> Value {
+    problem(crate::error::api_error(StoreError::Conflict(
+        Conflict::SlotTaken,
+    )))
+}
+
+/// 409 for a change the appointment's status does not allow.
+pub fn cancelled_twice() -> Value {
+    problem(invalid_transition(
+        AppointmentStatus::Cancelled,
+        "cancelled",
+    ))
+}
+
+/// 409 for rescheduling a cancelled appointment.
+pub fn rescheduled_after_cancelling() -> Value {
+    problem(invalid_transition(
+        AppointmentStatus::Cancelled,
+        "rescheduled",
+    ))
 }
 
 #[cfg(test)]

@@ -41,8 +41,8 @@ pub async fn find_slots(
                 ("clarify" = (summary = "An answer that names no slot", value = json!(examples::clarify_reply()))),
                 ("repeat" = (summary = "The same selection again: the appointment booked the first time", value = json!(examples::booked_appointment()))),
             )),
-        (status = 404, description = "No current offer (expired or unknown)", body = Problem),
-        (status = 409, description = "The slot was taken meanwhile", body = Problem), (status = 422, body = Problem)))]
+        (status = 404, description = "No current offer (expired or unknown)", body = Problem, example = json!(examples::offer_not_found())),
+        (status = 409, description = "The slot was taken meanwhile", body = Problem, example = json!(examples::slot_taken())), (status = 422, body = Problem)))]
 #[post("/select-slot")]
 pub async fn select_slot(
     state: web::Data<AppState>,
@@ -71,7 +71,7 @@ fn created(a: AppointmentView) -> HttpResponse {
 #[utoipa::path(post, operation_id = "book_appointment", path = "/api/v1/prm/appointments", tag = "booking", request_body = BookAppointmentRequest,
     security(("api_key" = [])),
     responses((status = 201, body = AppointmentView, example = json!(examples::front_desk_appointment())),
-        (status = 409, description = "slot_taken: the practitioner is no longer free", body = Problem),
+        (status = 409, description = "slot_taken: the practitioner is no longer free", body = Problem, example = json!(examples::slot_taken())),
         (status = 422, description = "Unknown patient, inactive practitioner, outside the schedule, in the past", body = Problem)))]
 #[post("")]
 pub async fn book(
@@ -86,8 +86,11 @@ pub async fn book(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AppointmentQuery {
+    #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
+    #[param(example = "01930000-0000-7000-8000-000000000101")]
     pub practitioner_id: Option<Uuid>,
+    #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// FHIR status, e.g. `booked`.
     #[param(value_type = Option<String>, example = "booked")]
@@ -123,8 +126,8 @@ pub async fn list(
 }
 
 /// Get an appointment.
-#[utoipa::path(get, operation_id = "get_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::booked_appointment())), (status = 404, body = Problem)))]
+#[utoipa::path(get, operation_id = "get_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView, example = json!(examples::booked_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -136,9 +139,9 @@ pub async fn get_one(
 /// Reschedule to another free slot, change notes, or move the FHIR status on
 /// (`arrived`, `fulfilled`, `noshow`, `entered-in-error`). Invalid transitions → 409.
 #[utoipa::path(patch, operation_id = "update_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", request_body = UpdateAppointmentRequest,
-    security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::rescheduled_appointment())), (status = 404, body = Problem),
-        (status = 409, description = "invalid_transition or slot_taken", body = Problem), (status = 422, body = Problem)))]
+    params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView, example = json!(examples::rescheduled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
+        (status = 409, description = "invalid_transition or slot_taken", body = Problem, example = json!(examples::rescheduled_after_cancelling())), (status = 422, body = Problem)))]
 #[patch("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -150,9 +153,9 @@ pub async fn update(
 
 /// Cancel an appointment (409 when it is already cancelled or past cancelling).
 #[utoipa::path(post, operation_id = "cancel_appointment", path = "/api/v1/prm/appointments/{id}/cancel", tag = "booking", request_body = CancelAppointmentRequest,
-    security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::cancelled_appointment())), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, body = AppointmentView, example = json!(examples::cancelled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
+        (status = 409, description = "invalid_transition: already cancelled, or past cancelling", body = Problem, example = json!(examples::cancelled_twice())), (status = 422, body = Problem)))]
 #[post("/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
