@@ -17,6 +17,10 @@ use utoipa::ToSchema;
 /// A clinic site. Its time zone decides what "Monday 09:00" means for its schedules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "id": "01930000-0000-7000-8000-000000000001", "name": "Sede Norte", "timezone": "America/Bogota",
+    "address": "Calle 127 # 15-20", "city": "Bogotá", "phone": "+5716012345"
+})))]
 pub struct Location {
     pub id: Uuid,
     #[cfg_attr(feature = "openapi", schema(example = "Sede Norte"))]
@@ -29,6 +33,10 @@ pub struct Location {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "id": "01930000-0000-7000-8000-000000000101", "name": "Dr. Ana Gómez", "specialty": "Cardiology",
+    "phone": "+573001112233", "active": true
+})))]
 pub struct Practitioner {
     pub id: Uuid,
     #[cfg_attr(feature = "openapi", schema(example = "Dr. Ana Gómez"))]
@@ -155,6 +163,11 @@ pub mod hhmm {
 /// A practitioner's recurring weekly working hours at one location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "id": "01930000-0000-7000-8001-000000000101", "practitioner_id": "01930000-0000-7000-8000-000000000101",
+    "location_id": "01930000-0000-7000-8000-000000000001", "day_of_week": 0, "start_time": "08:00",
+    "end_time": "12:00", "slot_minutes": 30, "valid_from": "2026-12-01", "valid_to": null
+})))]
 pub struct PractitionerSchedule {
     pub id: Uuid,
     pub practitioner_id: Uuid,
@@ -280,6 +293,10 @@ impl FromStr for Locale {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "id": "0193a5e4-2222-7000-8000-000000000001", "name": "María Pérez", "phone": "+573001234567",
+    "birth_date": "1988-04-12", "locale": "es"
+})))]
 pub struct Patient {
     pub id: Uuid,
     #[cfg_attr(feature = "openapi", schema(example = "María Pérez"))]

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text, text_filter};
+use super::{FieldErrors, ListResponse, Paging, examples, non_blank, optional_text, text_filter};
 use crate::{AppState, error::api_error};
 
 /// A location as clinics send it, for create and replace.
@@ -59,8 +59,10 @@ impl LocationRequest {
 #[into_params(parameter_in = Query)]
 pub struct LocationQuery {
     /// Case-insensitive part of the name.
+    #[param(example = "norte")]
     pub name: Option<String>,
     /// City (case-insensitive).
+    #[param(example = "Bogotá")]
     pub city: Option<String>,
 }
 
@@ -89,7 +91,7 @@ pub async fn create(
 
 /// List locations.
 #[utoipa::path(get, operation_id = "list_locations", path = "/api/v1/prm/locations", tag = "clinic set-up", params(LocationQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>, example = json!(examples::location_list())),
         (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
@@ -111,8 +113,8 @@ pub async fn list(
 }
 
 /// Get a location.
-#[utoipa::path(get, operation_id = "get_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", security(("api_key" = [])),
-    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem)))]
+#[utoipa::path(get, operation_id = "get_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -122,9 +124,9 @@ pub async fn get_one(
 }
 
 /// Replace a location.
-#[utoipa::path(put, operation_id = "update_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", request_body = LocationRequest,
+#[utoipa::path(put, operation_id = "update_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), request_body = LocationRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -144,8 +146,8 @@ pub async fn update(
 }
 
 /// Delete a location that has no schedules or appointments (409 `in_use` otherwise).
-#[utoipa::path(delete, operation_id = "delete_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = prm_platform::error::Problem), (status = 409, body = prm_platform::error::Problem)))]
+#[utoipa::path(delete, operation_id = "delete_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 204), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 409, body = prm_platform::error::Problem, example = json!(examples::location_in_use()))))]
 #[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,

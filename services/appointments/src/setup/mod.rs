@@ -1,5 +1,6 @@
 //! Clinic set-up: the resources a clinic configures before patients can book.
 
+pub mod examples;
 pub mod locations;
 pub mod patients;
 pub mod practitioners;

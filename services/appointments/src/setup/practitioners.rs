@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, non_blank, optional_text, text_filter};
+use super::{FieldErrors, ListResponse, Paging, examples, non_blank, optional_text, text_filter};
 use crate::{AppState, error::api_error};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -55,12 +55,16 @@ impl PractitionerRequest {
 #[into_params(parameter_in = Query)]
 pub struct PractitionerQuery {
     /// Case-insensitive part of the name.
+    #[param(example = "gómez")]
     pub name: Option<String>,
     /// Specialty / department, matched as find-slots matches departments: trimmed and
     /// case-insensitive (Unicode: `PEDIATRÍA` finds `Pediatría`).
+    #[param(example = "cardiology")]
     pub specialty: Option<String>,
+    #[param(example = true)]
     pub active: Option<bool>,
     /// Only practitioners with a schedule at this location.
+    #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
 }
 
@@ -91,7 +95,7 @@ pub async fn create(
 
 /// List practitioners.
 #[utoipa::path(get, operation_id = "list_practitioners", path = "/api/v1/prm/practitioners", tag = "clinic set-up", params(PractitionerQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>),
+    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>, example = json!(examples::practitioner_list())),
         (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
@@ -115,8 +119,8 @@ pub async fn list(
 }
 
 /// Get a practitioner.
-#[utoipa::path(get, operation_id = "get_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem)))]
+#[utoipa::path(get, operation_id = "get_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), security(("api_key" = [])),
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -126,9 +130,9 @@ pub async fn get_one(
 }
 
 /// Replace a practitioner.
-#[utoipa::path(put, operation_id = "update_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", request_body = PractitionerRequest,
+#[utoipa::path(put, operation_id = "update_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), request_body = PractitionerRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -148,8 +152,8 @@ pub async fn update(
 }
 
 /// Deactivate a practitioner: no new bookings, history kept. Returns the practitioner.
-#[utoipa::path(delete, operation_id = "deactivate_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem)))]
+#[utoipa::path(delete, operation_id = "deactivate_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), security(("api_key" = [])),
+    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
 #[delete("/{id}")]
 pub async fn deactivate(
     state: web::Data<AppState>,
