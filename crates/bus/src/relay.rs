@@ -37,6 +37,11 @@ pub struct RelayConfig {
     /// without renewal; renewed every third of it while a publish is in progress. After
     /// a crash mid-batch, another relay takes over once it has run out.
     pub lease: Duration,
+    /// How long the relay waits after a notification before claiming, so that commits
+    /// arriving together go out in one batch. Without it a busy service pays one relay
+    /// transaction per event (doubling the database's work per request); a few
+    /// milliseconds of publish delay buy batches of dozens.
+    pub linger: Duration,
 }
 
 impl Default for RelayConfig {
@@ -51,6 +56,7 @@ impl Default for RelayConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             purge_interval: Duration::from_secs(3600),
             lease: Duration::from_secs(30),
+            linger: Duration::from_millis(5),
         }
     }
 }
@@ -393,7 +399,14 @@ impl OutboxRelay {
             tokio::select! {
                 _ = stopped(stop.clone()) => break,
                 _ = tokio::time::sleep(wait) => {}
-                _ = notified, if delay.is_none() => {}
+                _ = notified, if delay.is_none() => {
+                    if !self.config.linger.is_zero() {
+                        tokio::select! {
+                            _ = stopped(stop.clone()) => break,
+                            _ = tokio::time::sleep(self.config.linger) => {}
+                        }
+                    }
+                }
                 _ = self.bus.until_connected(), if broker_away => {
                     tracing::info!(outbox = self.outbox.table(), "event bus reconnected; relaying");
                 }

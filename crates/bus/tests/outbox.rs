@@ -999,3 +999,79 @@ async fn the_relay_resumes_as_soon_as_the_broker_is_back() {
     .await
     .expect("test timed out");
 }
+
+/// Records the size of every batch the relay publishes.
+#[derive(Default)]
+struct BatchRecordingBus {
+    batches: Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl EventBus for BatchRecordingBus {
+    fn backend(&self) -> &'static str {
+        "recording"
+    }
+
+    fn is_connected(&self) -> bool {
+        true
+    }
+
+    async fn publish_message(&self, _message: OutgoingMessage) -> Result<(), BusError> {
+        self.batches.lock().unwrap().push(1);
+        Ok(())
+    }
+
+    async fn publish_batch(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> Result<usize, (usize, BusError)> {
+        self.batches.lock().unwrap().push(messages.len());
+        Ok(messages.len())
+    }
+
+    async fn subscribe(
+        &self,
+        _subscription: Subscription,
+    ) -> Result<prm_bus::ConsumerHandle, BusError> {
+        Err(BusError::Closed)
+    }
+}
+
+#[tokio::test]
+async fn commits_notified_together_are_relayed_in_one_batch() {
+    let sqlite = TestDb::sqlite().await;
+    let bus = Arc::new(BatchRecordingBus::default());
+    // Only notifications drive the relay here; the linger is long enough that ten
+    // commits land inside it on any machine.
+    let config = RelayConfig {
+        poll_interval: Duration::from_secs(60),
+        linger: Duration::from_millis(300),
+        ..relay_config()
+    };
+    let relay = OutboxRelay::new(sqlite.db.clone(), bus.clone(), OUTBOX, config);
+    let wake = relay.notifier();
+    let handle = relay.spawn();
+    // The relay's first look at start finds nothing.
+    eventually(WAIT, "the first empty pass", || async {
+        OUTBOX.unpublished_count(&sqlite.db).await.unwrap() == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..10 {
+        let e = Envelope::new("appointments", AppointmentCreated::example());
+        enqueue_committed(&sqlite.db, OUTBOX, &e, None).await;
+        wake.notify();
+    }
+    eventually(WAIT, "10 events relayed", || async {
+        OUTBOX.unpublished_count(&sqlite.db).await.unwrap() == 0
+    })
+    .await;
+    let batches = bus.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 10, "{batches:?}");
+    assert_eq!(
+        batches,
+        vec![10],
+        "one relay pass for commits notified together"
+    );
+    handle.shutdown().await;
+}
