@@ -61,6 +61,9 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx already pings every connection when it goes back to the pool; a second
+            // ping when it is taken out again costs every transaction another round trip.
+            .test_before_acquire(false)
             .sqlx_logging(false);
         let db = Database::connect(options)
             .await
