@@ -6,8 +6,9 @@
 #   RATE=1000 bench/webhooks-load.sh [duration=30s] [connections=64]
 #
 # Without RATE: wrk, as fast as the connections go (closed loop). With RATE: a fixed
-# arrival rate (bench/webhooks-fixed-rate.py, latency from each request's due time).
-# Needs wrk (installed with apt-get when missing) or, with RATE, python3 only; psql.
+# arrival rate (services/webhooks/examples/fixed_rate_load.rs, latency from each
+# request's due time). Needs python3 (to sign), psql, and wrk without RATE (installed
+# with apt-get when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ if [ -z "$RATE" ] && ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release -p prm-webhooks --bin prm-webhooks
+if [ -n "$RATE" ]; then cargo build --release -p prm-webhooks --example fixed_rate_load; fi
 
 SECONDS_TOTAL=$(echo "$DURATION" | sed 's/s$//')
 COUNT=$(( SECONDS_TOTAL * ${RATE:-4000} + 20000 ))
@@ -54,8 +56,8 @@ done
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 if [ -n "$RATE" ]; then
-  echo "bench/webhooks-fixed-rate.py --rate $RATE --duration $SECONDS_TOTAL --connections $CONNECTIONS (signed Twilio webhooks, unique MessageSids)"
-  python3 bench/webhooks-fixed-rate.py "http://127.0.0.1:$PORT$ROUTE" "$SIGNED" \
+  echo "fixed_rate_load --rate $RATE --duration $SECONDS_TOTAL --connections $CONNECTIONS (signed Twilio webhooks, unique MessageSids)"
+  "${CARGO_TARGET_DIR:-target}/release/examples/fixed_rate_load" "http://127.0.0.1:$PORT$ROUTE" "$SIGNED" \
     --rate "$RATE" --duration "$SECONDS_TOTAL" --connections "$CONNECTIONS"
 else
   echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (signed Twilio webhooks, unique MessageSids)"
