@@ -73,7 +73,11 @@ fn parse_options() -> anyhow::Result<Options> {
     Ok(Options {
         host,
         port,
-        path: if path.is_empty() { "/".into() } else { path.into() },
+        path: if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
         signed,
         rate,
         duration,
