@@ -202,11 +202,6 @@ fn every_operation_documents_the_platform_errors_it_can_answer() {
     assert!(missing.is_empty(), "\n{}", missing.join("\n"));
 }
 
-/// Gaps that predate this check, in routes owned by other services' engineers; each
-/// line disappears when its route gets its example (the test insists), and no new line
-/// may be added.
-const KNOWN_EXAMPLE_GAPS: &str = include_str!("openapi_known_example_gaps.txt");
-
 /// Swagger UI shows examples, and clinic developers copy them: every response body and
 /// every parameter has one, and a problem's example is a problem of that status.
 #[test]
@@ -257,29 +252,13 @@ fn every_response_and_parameter_has_an_example() {
             }
         }
     }
-    let known: std::collections::BTreeSet<String> = KNOWN_EXAMPLE_GAPS
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    let new: Vec<&String> = missing.difference(&known).collect();
-    let fixed: Vec<&String> = known.difference(&missing).collect();
     assert!(
-        new.is_empty(),
+        missing.is_empty(),
         "{} response(s) or parameter(s) without an example:\n{}",
-        new.len(),
-        new.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(
-        fixed.is_empty(),
-        "these have examples now; remove them from services/prm/tests/openapi_known_example_gaps.txt:\n{}",
-        fixed
+        missing.len(),
+        missing
             .iter()
-            .map(|s| s.as_str())
+            .map(String::as_str)
             .collect::<Vec<_>>()
             .join("\n")
     );
