@@ -1,22 +1,25 @@
 //! Inbound provider messages, de-duplicated by provider message id (owned by the webhooks service).
 //!
 //! The row is the final guard of "each provider message is processed once": the webhooks
-//! service inserts it with [`insert_if_new`] in the same transaction that writes the
-//! MESSAGE_RECEIVED event to the outbox (`crate::outbox::enqueue`), so either both commit or
-//! neither does, and a duplicate delivery (a retry, a concurrent copy) inserts nothing.
+//! service inserts it with its MESSAGE_RECEIVED event ([`insert_with_event`]: one
+//! statement on PostgreSQL, one transaction on SQLite), so either both are written or
+//! neither is, and a duplicate delivery (a retry, a concurrent copy) inserts nothing.
 //!
 //! A voice note is stored before its transcription is known: the row then keeps the
 //! event's data in `pending_event` with no `event_id`, and [`mark_event_written`] closes it
 //! once the event went to the outbox. [`pending_before`] finds rows a crash left open.
 
 use chrono::{DateTime, Utc};
+use prm_domain::events::Envelope;
 use prm_domain::{Channel, PhoneNumber, events::MessageProvider};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
+
+use crate::outbox::{Outbox, OutboxError};
 use uuid::Uuid;
 
 /// The longest provider message id the table holds (`provider_message_id` is
@@ -108,6 +111,62 @@ pub async fn insert_if_new(
     conn: &impl ConnectionTrait,
     message: &NewInboundMessage,
 ) -> Result<bool, DbErr> {
+    let inserted = insert_statement(message)?
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Stores the message and, in the same atomic step, `envelope` in `outbox`, unless the
+/// message is a duplicate: `false` then, and neither is written.
+///
+/// On PostgreSQL this is one statement (`WITH message AS (INSERT … ON CONFLICT DO
+/// NOTHING RETURNING id) INSERT INTO <outbox> SELECT … FROM message`): one round trip
+/// instead of four (`BEGIN`, two inserts, `COMMIT`), so a webhook holds its pooled
+/// connection that much shorter. SQLite has no data-modifying `WITH`, and no network
+/// between the two: there it is one transaction.
+pub async fn insert_with_event(
+    db: &DatabaseConnection,
+    message: &NewInboundMessage,
+    outbox: Outbox,
+    envelope: &Envelope,
+    traceparent: Option<String>,
+) -> Result<bool, OutboxError> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let txn = db.begin().await?;
+        if !insert_if_new(&txn, message).await? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        outbox.enqueue(&txn, envelope, traceparent).await?;
+        txn.commit().await?;
+        return Ok(true);
+    }
+    let insert = insert_statement(message)?.build(backend);
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    let first = values.len() + 1;
+    let event = Outbox::row_values(envelope, traceparent)?;
+    let placeholders: Vec<String> = (first..first + event.len())
+        .map(|n| format!("${n}"))
+        .collect();
+    values.extend(event);
+    let sql = format!(
+        "WITH message AS ({} RETURNING id) INSERT INTO {} ({}) SELECT {} FROM message",
+        insert.sql,
+        outbox.table(),
+        Outbox::ROW_COLUMN_NAMES,
+        placeholders.join(", ")
+    );
+    let written = db
+        .execute(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(written.rows_affected() == 1)
+}
+
+fn insert_statement(
+    message: &NewInboundMessage,
+) -> Result<sea_orm::Insert<row::ActiveModel>, DbErr> {
     let model = row::ActiveModel {
         id: Set(message.id.to_string()),
         provider: Set(provider_name(message.provider).to_owned()),
@@ -125,15 +184,11 @@ pub async fn insert_if_new(
             .transpose()
             .map_err(|e| DbErr::Custom(format!("provider fields: {e}")))?),
     };
-    let inserted = row::Entity::insert(model)
-        .on_conflict(
-            OnConflict::columns([row::Column::Provider, row::Column::ProviderMessageId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted == 1)
+    Ok(row::Entity::insert(model).on_conflict(
+        OnConflict::columns([row::Column::Provider, row::Column::ProviderMessageId])
+            .do_nothing()
+            .to_owned(),
+    ))
 }
 
 /// Records that the event of message `id` was written, clearing its pending data.

@@ -127,35 +127,52 @@ impl Outbox {
         envelope: &Envelope,
         traceparent: Option<String>,
     ) -> Result<(), OutboxError> {
-        let headers = match traceparent {
-            Some(tp) => serde_json::json!({ "traceparent": tp }),
-            None => serde_json::json!({}),
-        };
         let insert = Query::insert()
             .into_table(self.iden())
-            .columns([
-                Col::EventId,
-                Col::EventType,
-                Col::RoutingKey,
-                Col::Payload,
-                Col::Headers,
-                Col::CreatedAt,
-                Col::Attempts,
-            ])
-            .values([
-                envelope.id.to_string().into(),
-                envelope.event_type.clone().into(),
-                envelope.routing_key().into(),
-                serde_json::to_string(envelope)?.into(),
-                headers.to_string().into(),
-                Utc::now().into(),
-                0i32.into(),
-            ])
+            .columns(Self::ROW_COLUMNS)
+            .values(Self::row_values(envelope, traceparent)?.map(Into::into))
             .map_err(|e| DbErr::Custom(format!("outbox insert: {e}")))?
             .to_owned();
         conn.execute(conn.get_database_backend().build(&insert))
             .await?;
         Ok(())
+    }
+
+    /// The columns [`enqueue`](Self::enqueue) writes, in the order of
+    /// [`row_values`](Self::row_values).
+    const ROW_COLUMNS: [Col; 7] = [
+        Col::EventId,
+        Col::EventType,
+        Col::RoutingKey,
+        Col::Payload,
+        Col::Headers,
+        Col::CreatedAt,
+        Col::Attempts,
+    ];
+
+    /// The SQL names of [`ROW_COLUMNS`](Self::ROW_COLUMNS), for statements written out
+    /// (`crate::inbound_messages::insert_with_event`).
+    pub(crate) const ROW_COLUMN_NAMES: &'static str =
+        "event_id, event_type, routing_key, payload, headers, created_at, attempts";
+
+    /// The values of a new row announcing `envelope`.
+    pub(crate) fn row_values(
+        envelope: &Envelope,
+        traceparent: Option<String>,
+    ) -> Result<[sea_orm::Value; 7], OutboxError> {
+        let headers = match traceparent {
+            Some(tp) => serde_json::json!({ "traceparent": tp }),
+            None => serde_json::json!({}),
+        };
+        Ok([
+            envelope.id.to_string().into(),
+            envelope.event_type.clone().into(),
+            envelope.routing_key().into(),
+            serde_json::to_string(envelope)?.into(),
+            headers.to_string().into(),
+            Utc::now().into(),
+            0i32.into(),
+        ])
     }
 
     /// Takes the right to relay this outbox. Call it first thing in `txn`.

@@ -314,17 +314,17 @@ impl Inbox {
             },
             provider_fields,
         };
-        let txn = self.store.connection().begin().await?;
-        if !inbound_messages::insert_if_new(&txn, &row).await? {
-            txn.rollback().await?;
+        let db = self.store.connection();
+        let stored = if transcribe {
+            // The event waits for the transcription (`pending_event`).
+            inbound_messages::insert_if_new(db, &row).await?
+        } else {
+            let traceparent = prm_bus::current_traceparent();
+            inbound_messages::insert_with_event(db, &row, OUTBOX, &envelope, traceparent).await?
+        };
+        if !stored {
             return Ok(Outcome::Duplicate);
         }
-        if !transcribe {
-            OUTBOX
-                .enqueue(&txn, &envelope, prm_bus::current_traceparent())
-                .await?;
-        }
-        txn.commit().await?;
         match voice_note.filter(|_| transcribe) {
             Some(source) => {
                 tracing::info!(%message_id, "voice note stored; transcribing in the background");

@@ -1,0 +1,124 @@
+//! A provider message and its MESSAGE_RECEIVED event are stored together or not at all,
+//! once however often and however concurrently the provider delivers it; on the backend
+//! of `PRM_TEST_DATABASE` (one statement on PostgreSQL, a transaction on SQLite).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use chrono::Utc;
+use prm_domain::{
+    Channel, PhoneNumber,
+    events::{Envelope, EventData, MessageProvider, MessageReceived},
+};
+use prm_store::{
+    inbound_messages::{NewInboundMessage, insert_with_event},
+    outbox::Outbox,
+    testing::fresh_store,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use uuid::Uuid;
+
+fn message(provider_message_id: &str, event_id: Uuid) -> NewInboundMessage {
+    NewInboundMessage {
+        id: Uuid::now_v7(),
+        provider: MessageProvider::Twilio,
+        provider_message_id: provider_message_id.to_owned(),
+        channel: Channel::Whatsapp,
+        from: PhoneNumber::parse("+573001234567", "57").unwrap(),
+        to: Some(PhoneNumber::parse("+14155238886", "57").unwrap()),
+        received_at: Utc::now(),
+        event_id: Some(event_id),
+        pending_event: None,
+        provider_fields: Some(serde_json::Map::from_iter([(
+            "Latitude".to_owned(),
+            serde_json::Value::from("4.7110"),
+        )])),
+    }
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_message_and_its_event_are_written_together_once() {
+    let store = fresh_store().await;
+    let db = store.connection();
+    let envelope = Envelope::new("webhooks", MessageReceived::example());
+    let first = message("SM0123456789abcdef0123456789abcdef", envelope.id);
+    assert!(
+        insert_with_event(
+            db,
+            &first,
+            Outbox::WEBHOOKS,
+            &envelope,
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into())
+        )
+        .await
+        .unwrap()
+    );
+
+    // The provider retries: a new message id and event, the same provider id.
+    let retry_envelope = Envelope::new("webhooks", MessageReceived::example());
+    let retry = message("SM0123456789abcdef0123456789abcdef", retry_envelope.id);
+    assert!(
+        !insert_with_event(db, &retry, Outbox::WEBHOOKS, &retry_envelope, None)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(count(db, "SELECT count(*) FROM inbound_messages").await, 1);
+    assert_eq!(count(db, "SELECT count(*) FROM webhooks_outbox").await, 1);
+    let pending = Outbox::WEBHOOKS.unpublished_count(db).await.unwrap();
+    assert_eq!(pending, 1);
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT m.id, m.event_id, m.provider_fields, o.event_id AS outbox_event, o.event_type, o.routing_key, o.payload, o.headers \
+             FROM inbound_messages m, webhooks_outbox o",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let get = |c: &str| row.try_get::<String>("", c).unwrap();
+    assert_eq!(get("id"), first.id.to_string());
+    assert_eq!(get("event_id"), envelope.id.to_string());
+    assert_eq!(get("outbox_event"), envelope.id.to_string());
+    assert_eq!(get("event_type"), "MESSAGE_RECEIVED");
+    assert_eq!(get("routing_key"), "message.received");
+    assert_eq!(
+        serde_json::from_str::<Envelope>(&get("payload")).unwrap(),
+        envelope
+    );
+    assert!(get("headers").contains("0af7651916cd43dd8448eb211c80319c"));
+    assert_eq!(get("provider_fields"), r#"{"Latitude":"4.7110"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deliveries_of_one_message_store_one_row_and_one_event() {
+    let store = fresh_store().await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let db = store.connection().clone();
+            tokio::spawn(async move {
+                let envelope = Envelope::new("webhooks", MessageReceived::example());
+                let m = message("SMconcurrent00000000000000000000000", envelope.id);
+                insert_with_event(&db, &m, Outbox::WEBHOOKS, &envelope, None)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        stored += usize::from(task.await.unwrap());
+    }
+    assert_eq!(stored, 1, "exactly one delivery is stored");
+    let db = store.connection();
+    assert_eq!(count(db, "SELECT count(*) FROM inbound_messages").await, 1);
+    assert_eq!(count(db, "SELECT count(*) FROM webhooks_outbox").await, 1);
+}
