@@ -356,6 +356,13 @@ impl AppointmentStatus {
     /// The FHIR workflow: proposed → pending → booked → arrived → fulfilled, with
     /// cancellation before arrival, no-show after booking, and entered-in-error from anywhere
     /// not already final-by-error. Terminal states go nowhere.
+    /// Whether the appointment may move to another time: not once the patient has
+    /// arrived, nor after it ended or was cancelled.
+    pub fn can_be_rescheduled(self) -> bool {
+        use AppointmentStatus::*;
+        matches!(self, Proposed | Pending | Booked)
+    }
+
     pub fn can_become(self, next: Self) -> bool {
         use AppointmentStatus::*;
         match (self, next) {
@@ -596,6 +603,9 @@ mod tests {
         assert!(!Arrived.can_become(Cancelled));
         assert!(Booked.can_become(EnteredInError));
         assert!(!EnteredInError.can_become(EnteredInError));
+        assert!(Booked.can_be_rescheduled() && Pending.can_be_rescheduled());
+        assert!(!Arrived.can_be_rescheduled(), "the patient is already here");
+        assert!(!Cancelled.can_be_rescheduled() && !Fulfilled.can_be_rescheduled());
         assert_eq!(
             serde_json::to_string(&EnteredInError).unwrap(),
             "\"entered-in-error\""

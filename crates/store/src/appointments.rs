@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use prm_domain::{Appointment, AppointmentStatus, Channel};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::{Page, Paged, Store, StoreError, clinic, entities::appointment};
+use crate::{Conflict, Page, Paged, Store, StoreError, clinic, entities::appointment};
 
 /// An appointment to create.
 #[derive(Debug, Clone)]
@@ -107,23 +107,33 @@ impl Store {
         appointment_from(row)
     }
 
-    /// Writes the appointment's status, times and notes within `txn`.
+    /// Writes `next`'s status, times, location and notes within `txn`, provided the
+    /// appointment still reads as `seen`, the version the caller decided on. The row is
+    /// read under a lock (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time),
+    /// so of two concurrent changes only one can pass this check: the other gets
+    /// `Conflict::Stale` and must decide again on the fresh row. Without it, a notes edit
+    /// racing a cancellation could write `booked` back over `cancelled`.
     pub async fn update_appointment(
         &self,
         txn: &DatabaseTransaction,
-        a: &Appointment,
+        seen: &Appointment,
+        next: &Appointment,
         cancel_reason: Option<String>,
     ) -> Result<Appointment, StoreError> {
-        let existing = appointment::Entity::find_by_id(a.id)
+        let existing = appointment::Entity::find_by_id(next.id)
+            .lock_exclusive()
             .one(txn)
             .await?
             .ok_or(StoreError::NotFound("appointment"))?;
+        if appointment_from(existing.clone())? != *seen {
+            return Err(StoreError::Conflict(Conflict::Stale));
+        }
         let mut row = existing.into_active_model();
-        row.status = Set(a.status.as_str().to_owned());
-        row.start_at = Set(a.start);
-        row.end_at = Set(a.end);
-        row.location_id = Set(a.location_id);
-        row.notes = Set(a.notes.clone());
+        row.status = Set(next.status.as_str().to_owned());
+        row.start_at = Set(next.start);
+        row.end_at = Set(next.end);
+        row.location_id = Set(next.location_id);
+        row.notes = Set(next.notes.clone());
         if cancel_reason.is_some() {
             row.cancel_reason = Set(cancel_reason);
         }

@@ -20,6 +20,9 @@ pub enum Conflict {
     /// rows (PostgreSQL deadlock `40P01` or serialization failure `40001`; SQLite busy).
     /// Nothing was written and the same request can simply be sent again.
     Transient,
+    /// The row changed between the caller's read and its write (see
+    /// `Store::update_appointment`). Nothing was written; decide again on a fresh read.
+    Stale,
 }
 
 #[derive(Debug, thiserror::Error)]

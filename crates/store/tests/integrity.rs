@@ -182,13 +182,14 @@ async fn rescheduling_into_an_overlap_is_refused() {
     .unwrap();
     let second = appointment(&c, at(10, 0), 30, AppointmentStatus::Booked);
     book(&c, &second).await.unwrap();
-    let mut moved = c.store.get_appointment(second.id).await.unwrap();
+    let seen = c.store.get_appointment(second.id).await.unwrap();
+    let mut moved = seen.clone();
     moved.start = at(9, 15);
     moved.end = at(9, 45);
     let txn = c.store.begin().await.unwrap();
     let err = c
         .store
-        .update_appointment(&txn, &moved, None)
+        .update_appointment(&txn, &seen, &moved, None)
         .await
         .unwrap_err();
     assert!(
@@ -255,4 +256,126 @@ async fn the_schema_rejects_invalid_rows_even_without_the_api() {
         c.store.save_schedule(&schedule, false).await,
         Err(StoreError::MissingReference)
     ));
+}
+
+#[tokio::test]
+async fn the_schema_rejects_invalid_schedules_even_without_the_api() {
+    let c = clinic().await;
+    let schedule = PractitionerSchedule {
+        id: Uuid::new_v4(),
+        practitioner_id: c.practitioner,
+        location_id: c.location,
+        day_of_week: Weekday::new(0).unwrap(),
+        start_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        end_time: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+        slot_minutes: 30,
+        valid_from: None,
+        valid_to: None,
+    };
+    c.store.save_schedule(&schedule, false).await.unwrap();
+    let txn = c.store.connection().begin().await.unwrap();
+    for sql in [
+        "UPDATE practitioner_schedules SET day_of_week = 7",
+        "UPDATE practitioner_schedules SET day_of_week = -1",
+        "UPDATE practitioner_schedules SET end_time = start_time",
+        "UPDATE practitioner_schedules SET slot_minutes = 4",
+        "UPDATE practitioner_schedules SET slot_minutes = 481",
+        "UPDATE practitioner_schedules SET valid_from = '2027-02-01', valid_to = '2027-01-31'",
+    ] {
+        let sp = txn.begin().await.unwrap();
+        assert!(sp.execute_unprepared(sql).await.is_err(), "{sql} accepted");
+        sp.rollback().await.unwrap();
+    }
+    // The same statement with valid values goes through: the refusals above are the checks.
+    let sp = txn.begin().await.unwrap();
+    sp.execute_unprepared(
+        "UPDATE practitioner_schedules SET day_of_week = 6, slot_minutes = 480, \
+         valid_from = '2027-01-31', valid_to = '2027-01-31'",
+    )
+    .await
+    .unwrap();
+    sp.rollback().await.unwrap();
+    txn.rollback().await.unwrap();
+}
+
+/// Each of the two guards against double-booking holds on its own: with the overlap
+/// guard (PostgreSQL's exclusion constraint, SQLite's triggers) dropped inside a
+/// transaction, the partial unique index still refuses a second active appointment at
+/// the same start, and still lets a cancelled one share it.
+#[tokio::test]
+async fn the_partial_unique_index_alone_refuses_a_second_active_booking_at_one_start() {
+    let c = clinic().await;
+    book(
+        &c,
+        &appointment(&c, at(9, 0), 30, AppointmentStatus::Booked),
+    )
+    .await
+    .unwrap();
+    let txn = c.store.begin().await.unwrap();
+    let drop_overlap_guard: &[&str] = match c.store.backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            &["ALTER TABLE appointments DROP CONSTRAINT appointments_no_overlap"]
+        }
+        _ => &[
+            "DROP TRIGGER appointments_no_overlap_insert",
+            "DROP TRIGGER appointments_no_overlap_update",
+        ],
+    };
+    for sql in drop_overlap_guard {
+        txn.execute_unprepared(sql).await.unwrap();
+    }
+    let cancelled = appointment(&c, at(9, 0), 30, AppointmentStatus::Cancelled);
+    c.store.insert_appointment(&txn, &cancelled).await.unwrap();
+    let sp = txn.begin().await.unwrap();
+    let err = c
+        .store
+        .insert_appointment(
+            &sp,
+            &appointment(&c, at(9, 0), 45, AppointmentStatus::Pending),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
+        "{err:?}"
+    );
+    sp.rollback().await.unwrap();
+    txn.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_write_decided_on_a_stale_read_is_refused_and_changes_nothing() {
+    let c = clinic().await;
+    let new = appointment(&c, at(9, 0), 30, AppointmentStatus::Booked);
+    book(&c, &new).await.unwrap();
+    let seen = c.store.get_appointment(new.id).await.unwrap();
+
+    // Someone else cancels after our read…
+    let mut cancelled = seen.clone();
+    cancelled.status = AppointmentStatus::Cancelled;
+    let txn = c.store.begin().await.unwrap();
+    c.store
+        .update_appointment(&txn, &seen, &cancelled, Some("patient asked".into()))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+
+    // …so our notes edit, decided on the booked version, must not write `booked` back.
+    let mut edited = seen.clone();
+    edited.notes = Some("bring previous results".into());
+    let txn = c.store.begin().await.unwrap();
+    let err = c
+        .store
+        .update_appointment(&txn, &seen, &edited, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::Stale)),
+        "{err:?}"
+    );
+    txn.rollback().await.unwrap();
+    let now = c.store.get_appointment(new.id).await.unwrap();
+    assert_eq!(now.status, AppointmentStatus::Cancelled);
+    assert_eq!(now.notes, None);
+    assert_eq!(now.cancellation_reason.as_deref(), Some("patient asked"));
 }

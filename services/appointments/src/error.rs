@@ -29,7 +29,9 @@ pub fn api_error(e: StoreError) -> ApiError {
         // so nothing was written and the request is safe to repeat. 409 rather than 503:
         // the service and the database are healthy, this request collided with another.
         // See docs/decisions/0004-double-booking-prevention.md.
-        StoreError::Conflict(Conflict::Transient) => {
+        // Stale: the appointment kept changing under a request that decided again on
+        // each fresh read (see `booking::app::on_fresh_read`); nothing was written.
+        StoreError::Conflict(Conflict::Transient | Conflict::Stale) => {
             tracing::warn!(
                 "transaction aborted by a concurrent one (deadlock or serialization failure)"
             );

@@ -12,7 +12,7 @@ use prm_domain::{
     },
 };
 use prm_platform::{ApiError, FieldError};
-use prm_store::{AppointmentFilter, NewAppointment, Page, Paged, StoreError, outbox};
+use prm_store::{AppointmentFilter, Conflict, NewAppointment, Page, Paged, StoreError, outbox};
 use uuid::Uuid;
 
 use super::{
@@ -734,23 +734,80 @@ pub(crate) fn invalid_transition(from: AppointmentStatus, to: &str) -> ApiError 
     )
 }
 
+/// How often a change is decided again when the appointment changed between its read
+/// and its write (`Conflict::Stale`) before the client is told to retry.
+const FRESH_READ_ATTEMPTS: usize = 5;
+
+/// Runs `attempt` (read, decide, write under a check that the row is as read) until it
+/// is not refused as stale. Each attempt sees the appointment as the competing change
+/// left it: a second concurrent cancellation then gets the 409 a later one would.
+async fn on_fresh_read<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreOrApi>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(StoreOrApi::Store(StoreError::Conflict(Conflict::Stale)))
+                if tries < FRESH_READ_ATTEMPTS =>
+            {
+                continue;
+            }
+            Err(StoreOrApi::Store(e)) => return Err(api_error(e)),
+            Err(StoreOrApi::Api(e)) => return Err(e),
+        }
+    }
+}
+
+/// An attempt's failure: a storage error, which [`on_fresh_read`] may retry, or a
+/// decided API answer.
+enum StoreOrApi {
+    Store(StoreError),
+    Api(ApiError),
+}
+
+impl From<ApiError> for StoreOrApi {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<StoreError> for StoreOrApi {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
 pub async fn update(
     state: &AppState,
     id: Uuid,
     req: UpdateAppointmentRequest,
 ) -> Result<AppointmentView, ApiError> {
-    let current = state.store.get_appointment(id).await.map_err(api_error)?;
+    let saved = on_fresh_read(|| update_once(state, id, &req)).await?;
+    view(state, saved).await
+}
+
+async fn update_once(
+    state: &AppState,
+    id: Uuid,
+    req: &UpdateAppointmentRequest,
+) -> Result<Appointment, StoreOrApi> {
+    let current = state.store.get_appointment(id).await?;
     let mut next = current.clone();
     let mut rescheduled_parties = None;
     if req.status == Some(AppointmentStatus::Cancelled) {
         return Err(ApiError::invalid_field(
             "status",
             "use POST /api/v1/prm/appointments/{id}/cancel to cancel",
-        ));
+        )
+        .into());
     }
     if let Some(start) = req.start {
-        if !current.status.is_active() {
-            return Err(invalid_transition(current.status, "rescheduled"));
+        if !current.status.can_be_rescheduled() {
+            return Err(invalid_transition(current.status, "rescheduled").into());
         }
         let location_id = req.location_id.unwrap_or(current.location_id);
         let parties = parties(
@@ -769,11 +826,12 @@ pub async fn update(
         return Err(ApiError::invalid_field(
             "location_id",
             "give a new start together with the location",
-        ));
+        )
+        .into());
     }
     if let Some(status) = req.status {
         if !current.status.can_become(status) {
-            return Err(invalid_transition(current.status, status.as_str()));
+            return Err(invalid_transition(current.status, status.as_str()).into());
         }
         next.status = status;
     }
@@ -794,12 +852,11 @@ pub async fn update(
         ),
         None => None,
     };
-    let txn = state.store.begin().await.map_err(api_error)?;
+    let txn = state.store.begin().await?;
     let saved = state
         .store
-        .update_appointment(&txn, &next, None)
-        .await
-        .map_err(api_error)?;
+        .update_appointment(&txn, &current, &next, None)
+        .await?;
     if let (Some(parties), Some(previous_location)) = (&rescheduled_parties, &previous_location) {
         events::OUTBOX
             .enqueue(
@@ -810,9 +867,9 @@ pub async fn update(
             .await
             .map_err(outbox_error)?;
     }
-    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    txn.commit().await.map_err(StoreError::from)?;
     state.notify_outbox();
-    view(state, saved).await
+    Ok(saved)
 }
 
 pub async fn cancel(
@@ -820,16 +877,25 @@ pub async fn cancel(
     id: Uuid,
     req: CancelAppointmentRequest,
 ) -> Result<AppointmentView, ApiError> {
-    let current = state.store.get_appointment(id).await.map_err(api_error)?;
+    let (saved, location) = on_fresh_read(|| cancel_once(state, id, &req)).await?;
+    tracing::info!(appointment_id = %saved.id, "appointment cancelled");
+    Ok(AppointmentView::new(saved, Some(&location)))
+}
+
+async fn cancel_once(
+    state: &AppState,
+    id: Uuid,
+    req: &CancelAppointmentRequest,
+) -> Result<(Appointment, Location), StoreOrApi> {
+    let current = state.store.get_appointment(id).await?;
     if !current.status.can_become(AppointmentStatus::Cancelled) {
-        return Err(invalid_transition(current.status, "cancelled"));
+        return Err(invalid_transition(current.status, "cancelled").into());
     }
     let by = req.cancelled_by.as_deref().unwrap_or("clinic");
     if !["patient", "clinic", "system"].contains(&by) {
-        return Err(ApiError::invalid_field(
-            "cancelled_by",
-            "must be patient, clinic or system",
-        ));
+        return Err(
+            ApiError::invalid_field("cancelled_by", "must be patient, clinic or system").into(),
+        );
     }
     let reason = optional_multiline_text(req.reason.as_deref(), MAX_REASON_CHARS)
         .map_err(|e| ApiError::invalid_field("reason", e))?;
@@ -842,12 +908,11 @@ pub async fn cancel(
     .await?;
     let mut next = current.clone();
     next.status = AppointmentStatus::Cancelled;
-    let txn = state.store.begin().await.map_err(api_error)?;
+    let txn = state.store.begin().await?;
     let saved = state
         .store
-        .update_appointment(&txn, &next, reason.clone())
-        .await
-        .map_err(api_error)?;
+        .update_appointment(&txn, &current, &next, reason.clone())
+        .await?;
     events::OUTBOX
         .enqueue(
             &txn,
@@ -856,8 +921,7 @@ pub async fn cancel(
         )
         .await
         .map_err(outbox_error)?;
-    txn.commit().await.map_err(|e| api_error(e.into()))?;
+    txn.commit().await.map_err(StoreError::from)?;
     state.notify_outbox();
-    tracing::info!(appointment_id = %saved.id, "appointment cancelled");
-    Ok(AppointmentView::new(saved, Some(&parties.location)))
+    Ok((saved, parties.location))
 }

@@ -697,6 +697,80 @@ async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
     assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
 }
 
+/// Ten cancellations of one appointment at once: one succeeds, nine are told it is
+/// already cancelled, and exactly one APPOINTMENT_CANCELLED goes out. A notes edit
+/// racing them never writes `booked` back over `cancelled`.
+#[tokio::test]
+async fn concurrent_changes_to_one_appointment_cancel_it_once() {
+    let c = clinic().await;
+    let a: Value = c
+        .app
+        .post("/api/v1/prm/appointments", booking(&c, &future_slot(3, 9)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
+    let cancels = (0..10).map(|i| {
+        let app = &c.app;
+        let path = &path;
+        async move {
+            let r = app
+                .post(
+                    &format!("{path}/cancel"),
+                    json!({"reason": format!("attempt {i}")}),
+                )
+                .await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    });
+    let edits = (0..5).map(|i| {
+        let app = &c.app;
+        let path = &path;
+        async move {
+            let r = app
+                .request(
+                    reqwest::Method::PATCH,
+                    path,
+                    Some(json!({"notes": format!("edit {i}")})),
+                )
+                .await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    });
+    let (cancelled, edited) = futures::future::join(
+        futures::future::join_all(cancels),
+        futures::future::join_all(edits),
+    )
+    .await;
+    let ok: Vec<_> = cancelled.iter().filter(|(s, _)| *s == 200).collect();
+    let statuses: Vec<u16> = cancelled.iter().map(|(s, _)| *s).collect();
+    assert_eq!(ok.len(), 1, "cancellations answered {statuses:?}");
+    for (status, body) in cancelled.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["code"], "invalid_transition", "{body}");
+    }
+    // A notes edit is allowed before and after the cancellation: it is decided again on
+    // a fresh read when it lost a race, and only a request that keeps losing is told to
+    // send again (nothing written).
+    for (status, body) in &edited {
+        assert!(
+            *status == 200 || (*status == 409 && body["code"] == "concurrent_update"),
+            "{status} {body}"
+        );
+    }
+
+    let now: Value = c.app.get(&path).await.json().await.unwrap();
+    assert_eq!(now["status"], "cancelled", "{now}");
+    assert_eq!(now["cancellation_reason"], ok[0].1["cancellation_reason"]);
+    assert_eq!(
+        outbox_events(&c.app, "APPOINTMENT_CANCELLED").await.len(),
+        1
+    );
+}
+
 /// Offers live in Redis when REDIS_URL is set: they are shared by every replica
 /// and expire after CONVERSATION_STATE_TTL_SECS.
 #[tokio::test]
