@@ -1,6 +1,10 @@
 //! `/api/v1/prm/appointments`: find-slots, select-slot, booking, reading, changing, cancelling.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{
+    HttpResponse, get,
+    http::header::{HeaderName, HeaderValue},
+    patch, post, web,
+};
 use chrono::{DateTime, FixedOffset, Utc};
 use prm_domain::AppointmentStatus;
 use prm_platform::{ApiError, ValidatedJson, error::Problem};
@@ -30,16 +34,19 @@ pub async fn find_slots(
 }
 
 /// Reads the patient's answer to the conversation's current offer: books the chosen
-/// slot (201; a repeat for the same offer returns the same appointment with 200),
+/// slot (201; a repeat for the same offer returns the same appointment, again 201, with
+/// `Idempotent-Replayed: true`),
 /// offers the next best slots (`rejected`), or asks again (`clarify`).
 #[utoipa::path(post, operation_id = "select_slot", path = "/api/v1/prm/appointments/select-slot", tag = "booking", request_body = SelectSlotRequest,
     security(("api_key" = [])),
-    responses((status = 201, description = "Booked", body = AppointmentView, example = json!(examples::booked_appointment())),
-        (status = 200, description = "Rejected (with new slots), clarification needed, or a repeat of a booked selection (then the appointment, as for 201)", body = SelectionReply,
+    responses((status = 201, description = "Booked. A repeat of a booked selection answers the same appointment with the header `Idempotent-Replayed: true`.", body = AppointmentView,
+            headers(("Location" = String, description = "The appointment's URL"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a repeat of a selection already booked")),
+            example = json!(examples::booked_appointment())),
+        (status = 200, description = "Rejected (with new slots) or clarification needed", body = SelectionReply,
             examples(
                 ("rejected" = (summary = "\"none of these\": the next best slots", value = json!(examples::rejected_reply()))),
                 ("clarify" = (summary = "An answer that names no slot", value = json!(examples::clarify_reply()))),
-                ("repeat" = (summary = "The same selection again: the appointment booked the first time", value = json!(examples::booked_appointment()))),
             )),
         (status = 404, description = "No current offer (expired or unknown)", body = Problem, example = json!(examples::offer_not_found())),
         (status = 409, description = "The slot was taken meanwhile", body = Problem, example = json!(examples::slot_taken())), (status = 422, body = Problem)))]
@@ -56,7 +63,14 @@ pub async fn select_slot(
         app::Selected::Booked {
             appointment,
             replayed: true,
-        } => HttpResponse::Ok().json(appointment),
+        } => {
+            let mut response = created(appointment);
+            response.headers_mut().insert(
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            response
+        }
         app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
     })
 }

@@ -319,6 +319,7 @@ async fn selecting_a_slot_books_it_once() {
 
     let r = select(&c, &conversation, "the second one").await;
     assert_eq!(r.status(), 201);
+    assert!(r.headers().get("idempotent-replayed").is_none());
     let appointment: Value = r.json().await.unwrap();
     assert_eq!(appointment["start"], offered["slots"][1]["start"]);
     assert_eq!(appointment["status"], "booked");
@@ -326,7 +327,16 @@ async fn selecting_a_slot_books_it_once() {
     assert_eq!(appointment["conversation_id"], conversation.as_str());
 
     let again = select(&c, &conversation, "2").await;
-    assert_eq!(again.status(), 200, "a repeat returns the same appointment");
+    // The same answer as the first time (201 and the appointment), marked as a replay,
+    // so a client that reads a 200 as `{outcome, message}` is never handed an appointment.
+    assert_eq!(again.status(), 201, "a repeat returns the same appointment");
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
     assert_eq!(
         again.json::<Value>().await.unwrap()["id"],
         appointment["id"]
