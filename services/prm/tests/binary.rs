@@ -52,6 +52,65 @@ fn unknown_arguments_are_refused_with_the_usage_and_exit_status_2() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("usage: prm [--demo]"));
 }
 
+/// `make run` on a new machine: no configuration at all. The suite creates and
+/// migrates `./data/prm.db`, seeds the demo clinic, and prints where Swagger UI is and
+/// a development key that the clinic endpoints accept.
+#[tokio::test]
+async fn with_nothing_configured_it_runs_on_sqlite_in_data_and_prints_a_dev_key() {
+    let dir = workdir();
+    let mut command = prm(&dir);
+    command
+        .args(["--demo"])
+        .envs([("HOST", "127.0.0.1"), ("PORT", "0")]);
+    let app = Running::spawn(&mut command);
+    assert!(
+        dir.join("data/prm.db").is_file(),
+        "the SQLite database is created in ./data"
+    );
+    let mut printed = Vec::new();
+    let key = loop {
+        let line = app
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("no development key printed");
+        printed.push(line.clone());
+        if let Some(key) = line.strip_prefix("Development API key (PRM_API_KEYS is unset): ") {
+            break key.to_owned();
+        }
+    };
+    assert!(
+        printed.contains(&format!("Swagger UI: http://127.0.0.1:{}/docs/", app.port)),
+        "{printed:?}"
+    );
+    assert!(key.len() >= 32, "a development key worth the name: {key}");
+
+    let client = reqwest::Client::new();
+    let docs = client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger-ui"));
+    let locations = client
+        .get(app.url("/api/v1/prm/locations"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locations.status(), 200);
+    let locations: Value = locations.json().await.unwrap();
+    assert_eq!(locations["total"], 3, "the demo clinic: {locations}");
+    let refused = client
+        .get(app.url("/api/v1/prm/locations"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    app.terminate();
+    let (status, _) = app.wait(Duration::from_secs(40));
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A running binary whose stdout is collected line by line.
 struct Running {
     child: Child,
@@ -63,14 +122,17 @@ struct Running {
 impl Running {
     async fn start() -> Self {
         let url = prm_store::testing::fresh_database_url().await;
-        let mut child = prm(&workdir())
-            .envs([
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
-                ("DATABASE_URL", url.as_str()),
-                ("PRM_API_KEYS", KEY),
-                ("RUST_LOG", "info"),
-            ])
+        Self::spawn(prm(&workdir()).envs([
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("DATABASE_URL", url.as_str()),
+            ("PRM_API_KEYS", KEY),
+            ("RUST_LOG", "info"),
+        ]))
+    }
+
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
