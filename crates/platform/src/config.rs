@@ -147,6 +147,36 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// A missing `.env` is fine; one that cannot be read is not: the variables after the bad
+/// line would be silently ignored and the service started with defaults. The error names
+/// the variable of the bad line but never prints its value (it may be a secret).
+fn dotenv_loaded(result: dotenvy::Result<std::path::PathBuf>) -> Result<(), ConfigError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(dotenvy::Error::LineParse(line, _)) => {
+            let name = line
+                .split('=')
+                .next()
+                .map(str::trim)
+                .filter(|n| {
+                    !n.is_empty()
+                        && n.len() <= 64
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .map(|n| format!(" the line of `{n}`"))
+                .unwrap_or_else(|| " a line".to_owned());
+            Err(ConfigError::new(
+                ".env",
+                format!(
+                    "cannot parse{name} (NAME=value, with the value quoted if it has spaces or quotes)"
+                ),
+            ))
+        }
+        Err(e) => Err(ConfigError::new(".env", format!("cannot be read: {e}"))),
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/prm.db?mode=rwc";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Clinic API: (requests per second, burst) per client address.
@@ -157,7 +187,7 @@ pub const DEFAULT_WEBHOOK_RATE: (u32, u32) = (200, 400);
 impl Settings {
     /// Reads `.env` (if present, without overriding the real environment), then the environment.
     pub fn from_env(default_port: u16) -> Result<Self, ConfigError> {
-        let _ = dotenvy::dotenv();
+        dotenv_loaded(dotenvy::dotenv())?;
         Self::from_lookup(default_port, |name| std::env::var(name).ok())
     }
 
@@ -494,6 +524,38 @@ fn url_or(
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    fn dotenv_file(content: &str) -> Result<(), ConfigError> {
+        let dir = std::env::temp_dir().join(format!("prm-dotenv-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(&path, content).unwrap();
+        // The bad line comes first, so nothing reaches this process's environment.
+        let result = dotenv_loaded(dotenvy::from_path(&path).map(|()| path.clone()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        result
+    }
+
+    #[test]
+    fn a_dotenv_that_cannot_be_parsed_stops_the_start_naming_the_variable_not_its_value() {
+        let err = dotenv_file("TWILIO_AUTH_TOKEN=\"s3cr3t value\nPORT=1\n").unwrap_err();
+        assert_eq!(err.variable, ".env");
+        assert!(err.message.contains("`TWILIO_AUTH_TOKEN`"), "{err}");
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        let err = dotenv_file("not a variable at all\n").unwrap_err();
+        assert_eq!(err.variable, ".env");
+        assert!(err.message.contains("cannot parse a line"), "{err}");
+    }
+
+    #[test]
+    fn no_dotenv_is_fine() {
+        let missing = std::env::temp_dir().join(format!("prm-none-{}/.env", uuid::Uuid::new_v4()));
+        assert_eq!(
+            dotenv_loaded(dotenvy::from_path(&missing).map(|()| missing.clone())),
+            Ok(())
+        );
+        assert_eq!(dotenv_file("# only a comment\n"), Ok(()));
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map = vars

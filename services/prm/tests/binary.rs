@@ -52,6 +52,25 @@ fn unknown_arguments_are_refused_with_the_usage_and_exit_status_2() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("usage: prm [--demo]"));
 }
 
+#[test]
+fn a_dotenv_it_cannot_parse_stops_the_start_naming_the_file() {
+    let dir = workdir();
+    std::fs::write(dir.join(".env"), "PORT=0\nPRM_API_KEYS=\"unclosed\n").unwrap();
+    let out = prm(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(".env: cannot parse the line of `PRM_API_KEYS`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("unclosed"),
+        "the value is never printed: {stderr}"
+    );
+    assert!(!dir.join("data").exists(), "nothing started");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `make run` on a new machine: no configuration at all. The suite creates and
 /// migrates `./data/prm.db`, seeds the demo clinic, and prints where Swagger UI is and
 /// a development key that the clinic endpoints accept.
