@@ -291,8 +291,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
             match &self.source {
+                // The cause chain by Display, not Debug: a database error's Debug carries
+                // the server's `detail`, which for a CHECK or NOT NULL failure is "Failing
+                // row contains (…)" — a patient's name and phone.
                 Some(source) => {
-                    tracing::error!(code = self.code, error = ?source, "request failed")
+                    tracing::error!(code = self.code, error = %format_args!("{source:#}"), "request failed")
                 }
                 None => tracing::error!(code = self.code, "request failed"),
             }
@@ -313,6 +316,55 @@ impl ResponseError for ApiError {
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;
+
+    /// An error shaped like a database one: its message is safe, its Debug is not.
+    struct RowError;
+    impl fmt::Display for RowError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("new row violates check constraint \"patients_check\"")
+        }
+    }
+    impl fmt::Debug for RowError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(
+                "RowError { detail: \"Failing row contains (María Pérez, +573001234567)\" }",
+            )
+        }
+    }
+    impl std::error::Error for RowError {}
+
+    #[test]
+    fn a_500_logs_the_cause_chain_without_the_rows_it_carries() {
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let error = ApiError::internal(anyhow::Error::new(RowError).context("saving the patient"));
+        let response = tracing::subscriber::with_default(subscriber, || error.error_response());
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains("saving the patient: new row violates check constraint"),
+            "{logged}"
+        );
+        assert!(
+            !logged.contains("María") && !logged.contains("+5730"),
+            "{logged}"
+        );
+    }
 
     #[actix_web::test]
     async fn renders_rfc9457_problem_json() {

@@ -355,7 +355,7 @@ impl Inbox {
                 };
                 if let Err(error) = inbox.write_pending_event(data).await {
                     // The row stays pending: the recovery sweep publishes it later.
-                    tracing::error!(error = ?error, "could not write the voice note's event");
+                    tracing::error!(error = %format_args!("{error:#}"), "could not write the voice note's event");
                 }
             },
             span,
@@ -416,7 +416,7 @@ impl Inbox {
         tokio::spawn(async move {
             loop {
                 if let Err(error) = inbox.recover_pending(older_than).await {
-                    tracing::warn!(error = ?error, "pending voice-note sweep failed");
+                    tracing::warn!(error = %format_args!("{error:#}"), "pending voice-note sweep failed");
                 }
                 tokio::time::sleep(every).await;
             }
