@@ -1,7 +1,7 @@
 //! Event bus figures against the real broker and database (docs/performance.md):
 //! outbox relay throughput with publisher confirms, and publish → consume latency.
 //!
-//! `CARGO_TARGET_DIR=/work/target-bus cargo bench -p prm-bus --bench bus`
+//! `cargo bench -p prm-bus --bench bus` (under `cargo test` it runs once at a smoke size)
 //! Needs RabbitMQ and PostgreSQL on 127.0.0.1 (as the tests); `BENCH_EVENTS` changes
 //! the outbox size (default 5000), `BENCH_MESSAGES` the latency samples (default 2000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,13 +21,15 @@ use prm_store::outbox::Outbox;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// `BENCH_*` if set; else the full size under `cargo bench` (which passes `--bench`)
+/// and a smoke size under `cargo test --all-targets`, which runs benches once as tests.
 fn env_usize(name: &str, default: usize) -> usize {
+    let measuring = std::env::args().any(|a| a == "--bench");
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(if measuring { default } else { default / 20 })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -42,14 +44,15 @@ async fn main() {
     }
     let prefix = format!("bench-{}.", uuid::Uuid::new_v4().simple());
     let db_name = format!("bus_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(PG_ADMIN)
+    let admin_url = prm_store::testing::postgres_admin_url();
+    let admin = Database::connect(&admin_url)
         .await
-        .expect("PostgreSQL on 127.0.0.1:5432");
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} ({e}); run `make services`"));
     admin
         .execute_unprepared(&format!("CREATE DATABASE {db_name}"))
         .await
         .unwrap();
-    let db = Database::connect(format!("postgres://postgres@127.0.0.1:5432/{db_name}"))
+    let db = Database::connect(prm_store::testing::with_database(&admin_url, &db_name))
         .await
         .unwrap();
     prm_migrations::Migrator::up(&db, None).await.unwrap();

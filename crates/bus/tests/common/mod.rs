@@ -11,7 +11,16 @@ use prm_migrations::MigratorTrait;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The administration URL (`PRM_TEST_POSTGRES_URL`, as for every other test suite).
+fn pg_admin_url() -> String {
+    prm_store::testing::postgres_admin_url()
+}
+
+/// The URL of the test database `name` on the administration URL's server.
+fn pg_url(name: &str) -> String {
+    prm_store::testing::with_database(&pg_admin_url(), name)
+}
 
 #[track_caller]
 fn unavailable(what: &str, address: &str) -> ! {
@@ -152,20 +161,18 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh database on the real PostgreSQL; fails the test when it is unreachable.
     pub async fn postgres() -> Self {
-        if !reachable("127.0.0.1:5432").await {
-            unavailable("PostgreSQL", "127.0.0.1:5432");
-        }
         let name = format!("bus_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(PG_ADMIN_URL)
-            .await
-            .expect("connect to PostgreSQL");
+        let admin_url = pg_admin_url();
+        let admin = match Database::connect(&admin_url).await {
+            Ok(admin) => admin,
+            Err(_) => unavailable("PostgreSQL", &admin_url),
+        };
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create database");
         admin.close().await.expect("close admin");
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        let db = Database::connect(&url)
+        let db = Database::connect(pg_url(&name))
             .await
             .expect("connect to test database");
         prm_migrations::Migrator::up(&db, None)
@@ -197,11 +204,7 @@ impl TestDb {
     /// Another pool on the same database, as a second process (replica) would have.
     pub async fn other_connection(&self) -> DatabaseConnection {
         match (&self.name, &self.file) {
-            (Some(name), _) => {
-                Database::connect(format!("postgres://postgres@127.0.0.1:5432/{name}"))
-                    .await
-                    .expect("connect")
-            }
+            (Some(name), _) => Database::connect(pg_url(name)).await.expect("connect"),
             (None, Some(file)) => open_sqlite(file).await,
             (None, None) => unreachable!("a test database is PostgreSQL or a SQLite file"),
         }
@@ -221,7 +224,7 @@ impl Drop for TestDb {
                 .build()
                 .expect("rt");
             rt.block_on(async {
-                if let Ok(admin) = Database::connect(PG_ADMIN_URL).await {
+                if let Ok(admin) = Database::connect(pg_admin_url()).await {
                     let _ = admin
                         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;
