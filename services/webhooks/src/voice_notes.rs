@@ -177,11 +177,7 @@ impl VoiceNotes {
                     self.config.graph_api_base.trim_end_matches('/'),
                     urlencode_segment(id)
                 );
-                let info = self
-                    .http
-                    .get(info_url)
-                    .bearer_auth(token.expose_secret())
-                    .send()
+                let info = send_get(self.http.get(info_url).bearer_auth(token.expose_secret()))
                     .await
                     .and_then(reqwest::Response::error_for_status)
                     .map_err(|e| VoiceNoteError::Download(without_url(e)))?
@@ -194,10 +190,23 @@ impl VoiceNotes {
     }
 }
 
+/// Sends a GET, once more if it never reached the server (refused, reset, or a pooled
+/// keep-alive connection the server had just closed). A GET is safe to repeat; an answer
+/// with an HTTP status, or a timeout, is not retried.
+async fn send_get(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    let again = request.try_clone();
+    match request.send().await {
+        Err(e) if (e.is_connect() || e.is_request()) && !e.is_timeout() => match again {
+            Some(again) => again.send().await,
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
 /// Reads a response body up to [`MAX_AUDIO_BYTES`].
 async fn fetch(request: reqwest::RequestBuilder) -> Result<Vec<u8>, VoiceNoteError> {
-    let response = request
-        .send()
+    let response = send_get(request)
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| VoiceNoteError::Download(without_url(e)))?;

@@ -675,8 +675,14 @@ pub async fn book_explicit(
 // ---------------------------------------------------------------- reading and changing
 
 async fn view(state: &AppState, a: Appointment) -> Result<AppointmentView, ApiError> {
-    let location = state.store.get_location(a.location_id).await.ok();
-    Ok(AppointmentView::new(a, location.as_ref()))
+    // The location gives the times their offset; a database that fails here fails the
+    // request rather than answer in UTC as if nothing happened.
+    let location = state
+        .store
+        .get_location(a.location_id)
+        .await
+        .map_err(api_error)?;
+    Ok(AppointmentView::new(a, Some(&location)))
 }
 
 pub async fn get(state: &AppState, id: Uuid) -> Result<AppointmentView, ApiError> {

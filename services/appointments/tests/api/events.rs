@@ -418,24 +418,31 @@ async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_after
     .await;
     let (location, practitioner, patient) = clinic(&app).await;
 
-    // Let the bus connect once, then take the broker away.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    proxy.cut();
-    let mut booked = std::collections::BTreeSet::new();
-    for start in starts(100) {
-        let r = app
-            .post(
-                "/api/v1/prm/appointments",
-                json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": start}),
-            )
-            .await;
-        assert_eq!(r.status(), 201, "bookings do not depend on the broker");
-        booked.insert(
+    let book = |start: String| {
+        let app = &app;
+        let body = json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": start});
+        async move {
+            let r = app.post("/api/v1/prm/appointments", body).await;
+            assert_eq!(r.status(), 201, "bookings do not depend on the broker");
             r.json::<Value>().await.unwrap()["id"]
                 .as_str()
                 .unwrap()
-                .to_owned(),
-        );
+                .to_owned()
+        }
+    };
+    let mut starts = starts(101).into_iter();
+
+    // The bus is connected through the proxy and the relay delivers: one booking's
+    // event arrives. Only then is the broker taken away.
+    let first = book(starts.next().unwrap()).await;
+    let (_, envelope) = next_event(&mut consumer, Duration::from_secs(20))
+        .await
+        .expect("the event of a booking made while the broker is there");
+    assert_eq!(envelope["data"]["appointment_id"], first.as_str());
+    proxy.cut();
+    let mut booked = std::collections::BTreeSet::new();
+    for start in starts {
+        booked.insert(book(start).await);
     }
     assert_eq!(booked.len(), 100);
     assert!(
@@ -451,6 +458,9 @@ async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_after
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while received.len() < booked.len() && tokio::time::Instant::now() < deadline {
         if let Some((_, envelope)) = next_event(&mut consumer, Duration::from_secs(5)).await {
+            if envelope["data"]["appointment_id"] == first.as_str() {
+                continue; // its confirm may have been lost in the cut: a harmless duplicate
+            }
             event_ids.insert(envelope["id"].as_str().unwrap().to_owned());
             received.insert(
                 envelope["data"]["appointment_id"]

@@ -281,3 +281,55 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(app.received(&sid).await.len(), 1);
 }
+
+/// A media server that drops the first connection without answering (as a keep-alive
+/// connection closed by the server at the wrong moment looks), then serves the audio.
+#[tokio::test]
+async fn a_download_whose_connection_drops_is_tried_once_more() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let fakes = fakes().await;
+    openai_answers(
+        &fakes,
+        ResponseTemplate::new(200).set_body_json(json!({"text": "segunda vez"})),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let media = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            if n == 0 {
+                drop(socket); // no answer at all
+                continue;
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: audio/ogg\r\ncontent-length: {}\r\n\r\n",
+                AUDIO.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(AUDIO).await;
+        }
+    });
+    let openai = format!("{}/v1", fakes.openai.uri());
+    let app = spawn_app_with(&[
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("TWILIO_API_BASE", media.as_str()),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", openai.as_str()),
+        ("OPENAI_TRANSCRIPTION_MODEL", "whisper-1"),
+    ])
+    .await;
+    let sid = unique_sid();
+    let url = format!("{media}{MEDIA_PATH}");
+    twiml(app.post_twilio(TWILIO_PATH, &voice_note(&sid, &url)).await).await;
+    assert_eq!(
+        wait_for_event(&app, &sid).await["transcription"],
+        "segunda vez"
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
