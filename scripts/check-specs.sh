@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Validates, offline, what Docker cannot run here: the committed OpenAPI documents
-# (openapi-spec-validator), the AsyncAPI document (parses as JSON/YAML with its
-# channels), docker-compose.yml against the Compose specification schema vendored
+# (openapi-spec-validator), the AsyncAPI document (against the official AsyncAPI 3.0.0
+# JSON Schema from the npm package @asyncapi/specs), docker-compose.yml against the Compose specification schema vendored
 # by check-jsonschema, the collector config's YAML, and the Kubernetes manifests in
 # deploy/k8s (kubernetes-validate, strict, against the Kubernetes versions below, plus
-# consistency checks with .env.example). Installs the validators from PyPI when missing.
+# consistency checks with .env.example). Installs the validators from PyPI (and the
+# AsyncAPI schema from the npm registry, into target/spec-tools) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,17 @@ assert doc.get("channels"), "asyncapi.yaml has no channels"
 print(f"specs: openapi/asyncapi.yaml parses (AsyncAPI {doc['asyncapi']}, {len(doc['channels'])} channels)")
 yaml.safe_load(open("deploy/otel-collector.yaml"))
 PY
+ASYNCAPI_SPECS_VERSION=6.11.1
+tools=target/spec-tools
+asyncapi_schema="$tools/node_modules/@asyncapi/specs/schemas/3.0.0-without-\$id.json"
+if [ ! -f "$asyncapi_schema" ] || ! grep -q "\"version\": \"$ASYNCAPI_SPECS_VERSION\"" "$tools/node_modules/@asyncapi/specs/package.json"; then
+  command -v npm >/dev/null || { echo "specs: npm is needed to fetch the AsyncAPI schema (@asyncapi/specs)" >&2; exit 1; }
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --silent "@asyncapi/specs@$ASYNCAPI_SPECS_VERSION" >&2
+fi
+python3 -m check_jsonschema --schemafile "$asyncapi_schema" openapi/asyncapi.yaml
+echo "specs: openapi/asyncapi.yaml conforms to the AsyncAPI 3.0.0 schema (@asyncapi/specs $ASYNCAPI_SPECS_VERSION)"
+
 PRM_API_KEYS=check-only-0123456789 python3 -m check_jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 echo "specs: docker-compose.yml conforms to the Compose specification"
 
