@@ -86,6 +86,31 @@ fn appointment(
     }
 }
 
+fn monday_morning(c: &Clinic, location_id: Uuid) -> PractitionerSchedule {
+    PractitionerSchedule {
+        id: Uuid::new_v4(),
+        practitioner_id: c.practitioner,
+        location_id,
+        day_of_week: Weekday::new(0).unwrap(),
+        start_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        end_time: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+        slot_minutes: 30,
+        valid_from: None,
+        valid_to: None,
+    }
+}
+
+/// Each statement, run on its own inside a transaction that is rolled back, fails.
+async fn assert_refused(c: &Clinic, statements: &[&str]) {
+    let txn = c.store.connection().begin().await.unwrap();
+    for sql in statements {
+        let sp = txn.begin().await.unwrap();
+        assert!(sp.execute_unprepared(sql).await.is_err(), "{sql} accepted");
+        sp.rollback().await.unwrap();
+    }
+    txn.rollback().await.unwrap();
+}
+
 async fn book(c: &Clinic, a: &NewAppointment) -> Result<(), StoreError> {
     let txn = c.store.begin().await?;
     c.store.insert_appointment(&txn, a).await?;
@@ -227,31 +252,19 @@ async fn the_schema_rejects_invalid_rows_even_without_the_api() {
     )
     .await
     .unwrap();
-    let txn = c.store.connection().begin().await.unwrap();
-    for sql in [
-        "UPDATE appointments SET status = 'maybe'",
-        "UPDATE appointments SET channel = 'pigeon'",
-        "UPDATE appointments SET end_at = start_at",
-        "UPDATE patients SET phone = '3001234567'",
-        "UPDATE patients SET locale = 'fr'",
-        "UPDATE practitioners SET name = '  '",
-    ] {
-        let sp = txn.begin().await.unwrap();
-        assert!(sp.execute_unprepared(sql).await.is_err(), "{sql} accepted");
-        sp.rollback().await.unwrap();
-    }
-    txn.rollback().await.unwrap();
-    let schedule = PractitionerSchedule {
-        id: Uuid::new_v4(),
-        practitioner_id: c.practitioner,
-        location_id: Uuid::new_v4(),
-        day_of_week: Weekday::new(0).unwrap(),
-        start_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        end_time: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
-        slot_minutes: 30,
-        valid_from: None,
-        valid_to: None,
-    };
+    assert_refused(
+        &c,
+        &[
+            "UPDATE appointments SET status = 'maybe'",
+            "UPDATE appointments SET channel = 'pigeon'",
+            "UPDATE appointments SET end_at = start_at",
+            "UPDATE patients SET phone = '3001234567'",
+            "UPDATE patients SET locale = 'fr'",
+            "UPDATE practitioners SET name = '  '",
+        ],
+    )
+    .await;
+    let schedule = monday_morning(&c, Uuid::new_v4());
     assert!(matches!(
         c.store.save_schedule(&schedule, false).await,
         Err(StoreError::MissingReference)
@@ -261,40 +274,30 @@ async fn the_schema_rejects_invalid_rows_even_without_the_api() {
 #[tokio::test]
 async fn the_schema_rejects_invalid_schedules_even_without_the_api() {
     let c = clinic().await;
-    let schedule = PractitionerSchedule {
-        id: Uuid::new_v4(),
-        practitioner_id: c.practitioner,
-        location_id: c.location,
-        day_of_week: Weekday::new(0).unwrap(),
-        start_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        end_time: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
-        slot_minutes: 30,
-        valid_from: None,
-        valid_to: None,
-    };
-    c.store.save_schedule(&schedule, false).await.unwrap();
-    let txn = c.store.connection().begin().await.unwrap();
-    for sql in [
-        "UPDATE practitioner_schedules SET day_of_week = 7",
-        "UPDATE practitioner_schedules SET day_of_week = -1",
-        "UPDATE practitioner_schedules SET end_time = start_time",
-        "UPDATE practitioner_schedules SET slot_minutes = 4",
-        "UPDATE practitioner_schedules SET slot_minutes = 481",
-        "UPDATE practitioner_schedules SET valid_from = '2027-02-01', valid_to = '2027-01-31'",
-    ] {
-        let sp = txn.begin().await.unwrap();
-        assert!(sp.execute_unprepared(sql).await.is_err(), "{sql} accepted");
-        sp.rollback().await.unwrap();
-    }
+    c.store
+        .save_schedule(&monday_morning(&c, c.location), false)
+        .await
+        .unwrap();
+    assert_refused(
+        &c,
+        &[
+            "UPDATE practitioner_schedules SET day_of_week = 7",
+            "UPDATE practitioner_schedules SET day_of_week = -1",
+            "UPDATE practitioner_schedules SET end_time = start_time",
+            "UPDATE practitioner_schedules SET slot_minutes = 4",
+            "UPDATE practitioner_schedules SET slot_minutes = 481",
+            "UPDATE practitioner_schedules SET valid_from = '2027-02-01', valid_to = '2027-01-31'",
+        ],
+    )
+    .await;
     // The same statement with valid values goes through: the refusals above are the checks.
-    let sp = txn.begin().await.unwrap();
-    sp.execute_unprepared(
+    let txn = c.store.connection().begin().await.unwrap();
+    txn.execute_unprepared(
         "UPDATE practitioner_schedules SET day_of_week = 6, slot_minutes = 480, \
          valid_from = '2027-01-31', valid_to = '2027-01-31'",
     )
     .await
     .unwrap();
-    sp.rollback().await.unwrap();
     txn.rollback().await.unwrap();
 }
 

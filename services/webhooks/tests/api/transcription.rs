@@ -45,15 +45,19 @@ async fn openai_answers(fakes: &Fakes, response: ResponseTemplate) {
 }
 
 async fn app_with(fakes: &Fakes) -> TestApp {
+    app_with_media(fakes, &fakes.media.uri()).await
+}
+
+/// The app with Twilio's API and Meta's Graph API both at `media`.
+async fn app_with_media(fakes: &Fakes, media: &str) -> TestApp {
     let openai = format!("{}/v1", fakes.openai.uri());
-    let media = fakes.media.uri();
     spawn_app_with(&[
         ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
-        ("TWILIO_API_BASE", media.as_str()),
+        ("TWILIO_API_BASE", media),
         ("OPENAI_API_KEY", "sk-test"),
         ("OPENAI_BASE_URL", openai.as_str()),
         ("OPENAI_TRANSCRIPTION_MODEL", "whisper-1"),
-        ("WHATSAPP_GRAPH_API_BASE", media.as_str()),
+        ("WHATSAPP_GRAPH_API_BASE", media),
         ("WHATSAPP_ACCESS_TOKEN", META_TOKEN),
     ])
     .await
@@ -315,15 +319,7 @@ async fn a_download_whose_connection_drops_is_tried_once_more() {
             let _ = socket.write_all(AUDIO).await;
         }
     });
-    let openai = format!("{}/v1", fakes.openai.uri());
-    let app = spawn_app_with(&[
-        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
-        ("TWILIO_API_BASE", media.as_str()),
-        ("OPENAI_API_KEY", "sk-test"),
-        ("OPENAI_BASE_URL", openai.as_str()),
-        ("OPENAI_TRANSCRIPTION_MODEL", "whisper-1"),
-    ])
-    .await;
+    let app = app_with_media(&fakes, &media).await;
     let sid = unique_sid();
     let url = format!("{media}{MEDIA_PATH}");
     twiml(app.post_twilio(TWILIO_PATH, &voice_note(&sid, &url)).await).await;
