@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use prm_domain::{
-    AppointmentStatus, Location, Patient, PhoneNumber, Practitioner, PractitionerSchedule, Weekday,
+    Appointment, AppointmentStatus, Location, Patient, PhoneNumber, Practitioner,
+    PractitionerSchedule, Weekday,
 };
 use prm_store::{
     Conflict, NewAppointment, Store, StoreError, TransactionTrait, testing::fresh_store,
@@ -111,6 +112,18 @@ async fn assert_refused(c: &Clinic, statements: &[&str]) {
     txn.rollback().await.unwrap();
 }
 
+/// The error of an update the store must refuse; the transaction is rolled back.
+async fn refused_update(c: &Clinic, seen: &Appointment, next: &Appointment) -> StoreError {
+    let txn = c.store.begin().await.unwrap();
+    let err = c
+        .store
+        .update_appointment(&txn, seen, next, None)
+        .await
+        .unwrap_err();
+    txn.rollback().await.unwrap();
+    err
+}
+
 async fn book(c: &Clinic, a: &NewAppointment) -> Result<(), StoreError> {
     let txn = c.store.begin().await?;
     c.store.insert_appointment(&txn, a).await?;
@@ -211,12 +224,7 @@ async fn rescheduling_into_an_overlap_is_refused() {
     let mut moved = seen.clone();
     moved.start = at(9, 15);
     moved.end = at(9, 45);
-    let txn = c.store.begin().await.unwrap();
-    let err = c
-        .store
-        .update_appointment(&txn, &seen, &moved, None)
-        .await
-        .unwrap_err();
+    let err = refused_update(&c, &seen, &moved).await;
     assert!(
         matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
         "{err:?}"
@@ -366,17 +374,11 @@ async fn a_write_decided_on_a_stale_read_is_refused_and_changes_nothing() {
     // …so our notes edit, decided on the booked version, must not write `booked` back.
     let mut edited = seen.clone();
     edited.notes = Some("bring previous results".into());
-    let txn = c.store.begin().await.unwrap();
-    let err = c
-        .store
-        .update_appointment(&txn, &seen, &edited, None)
-        .await
-        .unwrap_err();
+    let err = refused_update(&c, &seen, &edited).await;
     assert!(
         matches!(err, StoreError::Conflict(Conflict::Stale)),
         "{err:?}"
     );
-    txn.rollback().await.unwrap();
     let now = c.store.get_appointment(new.id).await.unwrap();
     assert_eq!(now.status, AppointmentStatus::Cancelled);
     assert_eq!(now.notes, None);

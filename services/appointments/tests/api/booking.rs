@@ -56,6 +56,16 @@ fn future_slot(days: i64, hour: u32) -> String {
         .to_rfc3339()
 }
 
+/// Books `start` at the front desk and returns the appointment (201 expected).
+async fn booked(c: &Clinic, start: &str) -> Value {
+    let r = c
+        .app
+        .post("/api/v1/prm/appointments", booking(c, start))
+        .await;
+    assert_eq!(r.status(), 201, "booking {start}");
+    r.json().await.unwrap()
+}
+
 fn booking(c: &Clinic, start: &str) -> Value {
     json!({"patient_id": c.patient["id"], "practitioner_id": c.practitioner["id"], "location_id": c.location["id"], "start": start})
 }
@@ -509,20 +519,8 @@ async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
 #[tokio::test]
 async fn appointments_are_listed_rescheduled_and_cancelled() {
     let c = clinic().await;
-    let a: Value = c
-        .app
-        .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 9)))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b: Value = c
-        .app
-        .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 11)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a: Value = booked(&c, &future_slot(2, 9)).await;
+    let b: Value = booked(&c, &future_slot(2, 11)).await;
     let a_path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
 
     let mine = format!(
@@ -713,13 +711,7 @@ async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
 #[tokio::test]
 async fn concurrent_changes_to_one_appointment_cancel_it_once() {
     let c = clinic().await;
-    let a: Value = c
-        .app
-        .post("/api/v1/prm/appointments", booking(&c, &future_slot(3, 9)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a: Value = booked(&c, &future_slot(3, 9)).await;
     let path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
     let cancels = (0..10).map(|i| {
         let app = &c.app;
