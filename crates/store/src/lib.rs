@@ -69,8 +69,7 @@ impl Store {
             .await
             .map_err(StoreError::Unavailable)?;
         if sqlite {
-            // WAL lets readers proceed while a booking writes; foreign keys are on by default in sqlx.
-            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+            use_write_ahead_log(&db).await?;
         }
         Ok(Self { db })
     }
@@ -128,6 +127,33 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await?;
         Ok(())
+    }
+}
+
+/// Turns on SQLite's write-ahead log, which lets readers proceed while a booking
+/// writes (foreign keys are on by default in sqlx).
+///
+/// Switching the journal mode needs an exclusive lock that SQLite does not wait for
+/// (its busy timeout does not apply), so several processes opening one new file at
+/// once get "database is locked" at once. The switch is tried again for about five
+/// seconds, the time the busy timeout would have waited.
+async fn use_write_ahead_log(db: &DatabaseConnection) -> Result<(), StoreError> {
+    let mut attempt: u64 = 0;
+    loop {
+        match db.execute_unprepared("PRAGMA journal_mode=WAL").await {
+            Ok(_) => return Ok(()),
+            Err(e) => match StoreError::from(e) {
+                StoreError::Conflict(Conflict::Transient) if attempt < 20 => {
+                    attempt += 1;
+                    tracing::debug!(
+                        attempt,
+                        "SQLite journal mode is being switched elsewhere; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                other => return Err(other),
+            },
+        }
     }
 }
 
