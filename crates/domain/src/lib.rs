@@ -3,6 +3,7 @@
 //! This crate does no I/O: no async runtime, database, HTTP or framework types.
 //! Everything here can be tested with plain unit and property tests.
 
+pub mod calendar;
 pub mod events;
 pub mod model;
 pub mod phone;

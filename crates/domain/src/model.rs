@@ -196,6 +196,10 @@ pub enum ScheduleError {
     SlotLengthDoesNotDivide { period: u32 },
     #[error("valid_to must not be before valid_from")]
     ValidityReversed,
+    #[error("valid_from {0}")]
+    ValidFromOutsideCalendar(crate::calendar::OutsideCalendar),
+    #[error("valid_to {0}")]
+    ValidToOutsideCalendar(crate::calendar::OutsideCalendar),
 }
 
 impl ScheduleError {
@@ -204,7 +208,8 @@ impl ScheduleError {
         match self {
             Self::EndBeforeStart => "end_time",
             Self::SlotLengthOutOfRange | Self::SlotLengthDoesNotDivide { .. } => "slot_minutes",
-            Self::ValidityReversed => "valid_to",
+            Self::ValidFromOutsideCalendar(_) => "valid_from",
+            Self::ValidityReversed | Self::ValidToOutsideCalendar(_) => "valid_to",
         }
     }
 }
@@ -230,6 +235,12 @@ impl PractitionerSchedule {
         let period = (end - start).num_minutes() as u32;
         if !period.is_multiple_of(slot_minutes) {
             return Err(ScheduleError::SlotLengthDoesNotDivide { period });
+        }
+        if let Some(from) = valid_from {
+            crate::calendar::date(from).map_err(ScheduleError::ValidFromOutsideCalendar)?;
+        }
+        if let Some(to) = valid_to {
+            crate::calendar::date(to).map_err(ScheduleError::ValidToOutsideCalendar)?;
         }
         if let (Some(from), Some(to)) = (valid_from, valid_to)
             && to < from
@@ -553,6 +564,21 @@ mod tests {
         assert_eq!(
             PractitionerSchedule::validate(t(9, 0), t(10, 0), 30, Some(d(5)), Some(d(4))),
             Err(ScheduleError::ValidityReversed)
+        );
+        let ancient = NaiveDate::from_ymd_opt(-5000, 1, 1);
+        let error =
+            PractitionerSchedule::validate(t(9, 0), t(10, 0), 30, ancient, None).unwrap_err();
+        assert_eq!(error.field(), "valid_from");
+        assert_eq!(
+            error.to_string(),
+            "valid_from must be between 0001-01-01 and 9999-12-31"
+        );
+        let far = NaiveDate::from_ymd_opt(200_000, 1, 1);
+        assert_eq!(
+            PractitionerSchedule::validate(t(9, 0), t(10, 0), 30, Some(d(4)), far)
+                .unwrap_err()
+                .field(),
+            "valid_to"
         );
     }
 

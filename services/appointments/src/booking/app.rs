@@ -4,7 +4,8 @@ use std::{collections::BTreeSet, time::Duration};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use prm_domain::{
-    Appointment, AppointmentStatus, Channel, Locale, Location, Practitioner, Weekday, hhmm,
+    Appointment, AppointmentStatus, Channel, Locale, Location, Practitioner, Weekday, calendar,
+    hhmm,
     scheduling::{
         BusyInterval, Clinic, RankedSlot, Selection, SlotKey, SlotPreferences, SlotQuery,
         clarify_message, find_slots as search_slots, no_slots_message, parse_selection,
@@ -246,6 +247,20 @@ fn found<T>(
     }
 }
 
+/// A search window must lie in the calendar the suite stores (years 1 to 9999), with
+/// the day of margin each side that busy time is fetched with.
+fn check_window_start(from_date: NaiveDate, window_days: u32, errors: &mut Vec<FieldError>) {
+    use prm_domain::calendar::{FIRST_DAY, LAST_DAY};
+    let first = FIRST_DAY + TimeDelta::days(1);
+    let last = LAST_DAY - TimeDelta::days(i64::from(window_days) + 2);
+    if !(first..=last).contains(&from_date) {
+        errors.push(FieldError::new(
+            "from_date",
+            format!("must be between {first} and {last}"),
+        ));
+    }
+}
+
 /// `find-slots`: ranked free slots, remembered for the conversation when one is given.
 pub async fn find_slots(
     state: &AppState,
@@ -272,6 +287,9 @@ pub async fn find_slots(
             prm_domain::scheduling::DEFAULT_LIMIT
         }
     };
+    if let Some(from_date) = req.from_date {
+        check_window_start(from_date, state.booking.window_days, &mut errors);
+    }
     let preferences = parse_preferences(req.preferences, &mut errors);
     let locale = parse_locale(
         req.locale.as_deref(),
@@ -646,6 +664,7 @@ pub async fn book_explicit(
     req: BookAppointmentRequest,
 ) -> Result<AppointmentView, ApiError> {
     let mut errors = FieldErrors::default();
+    let start = errors.check("start", calendar::instant(&req.start));
     let reason = errors.check(
         "reason",
         optional_multiline_text(req.reason.as_deref(), MAX_REASON_CHARS),
@@ -655,13 +674,18 @@ pub async fn book_explicit(
         optional_multiline_text(req.notes.as_deref(), MAX_NOTES_CHARS),
     );
     errors.finish()?;
+    let Some(start) = start else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "field errors were not collected"
+        )));
+    };
     book(
         state,
         BookingInput {
             patient_id: req.patient_id,
             practitioner_id: req.practitioner_id,
             location_id: req.location_id,
-            start: req.start.with_timezone(&Utc),
+            start,
             conversation_id: req.conversation_id,
             channel: req.channel,
             reason: reason.flatten(),
@@ -792,6 +816,9 @@ pub async fn update(
     id: Uuid,
     req: UpdateAppointmentRequest,
 ) -> Result<AppointmentView, ApiError> {
+    if let Some(start) = &req.start {
+        calendar::instant(start).map_err(|e| ApiError::invalid_field("start", e.to_string()))?;
+    }
     let saved = on_fresh_read(|| update_once(state, id, &req)).await?;
     view(state, saved).await
 }

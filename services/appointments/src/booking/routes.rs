@@ -5,7 +5,7 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
     patch, post, web,
 };
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use prm_domain::AppointmentStatus;
 use prm_platform::{ApiError, ValidatedJson, error::Problem};
 use prm_store::AppointmentFilter;
@@ -127,13 +127,21 @@ pub async fn list(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
+    let mut errors = crate::setup::FieldErrors::default();
+    let from = query
+        .from
+        .and_then(|t| errors.check("from", prm_domain::calendar::instant(&t)));
+    let to = query
+        .to
+        .and_then(|t| errors.check("to", prm_domain::calendar::instant(&t)));
+    errors.finish()?;
     let filter = AppointmentFilter {
         patient_id: query.patient_id,
         practitioner_id: query.practitioner_id,
         location_id: query.location_id,
         status: query.status,
-        from: query.from.map(|t| t.with_timezone(&Utc)),
-        to: query.to.map(|t| t.with_timezone(&Utc)),
+        from,
+        to,
     };
     let paged = app::list(&state, &filter, page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))

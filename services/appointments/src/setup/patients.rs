@@ -34,6 +34,9 @@ impl PatientRequest {
             self.locale.as_deref().map(str::parse::<Locale>).transpose(),
         );
         if let Some(birth_date) = self.birth_date
+            && errors
+                .check("birth_date", prm_domain::calendar::date(birth_date))
+                .is_some()
             && birth_date > chrono::Utc::now().date_naive()
         {
             errors.push("birth_date", "must not be in the future");

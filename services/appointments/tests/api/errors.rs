@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{fields, problem, spawn_app};
+use reqwest::Method;
+
+use crate::helpers::{bogota_time, fields, problem, spawn_app, urlencode};
 
 const LOCATIONS: &str = "/api/v1/prm/locations";
 
@@ -173,4 +175,108 @@ async fn bad_paging_is_422() {
         "validation_failed",
     )
     .await;
+}
+
+/// JSON parsers read years like -5000 and +200000; PostgreSQL cannot hold the first and
+/// SQLite orders the second wrongly. Every date field refuses them by name (on
+/// PostgreSQL these were 500s), and nothing is written.
+#[tokio::test]
+async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothing() {
+    let app = spawn_app().await;
+    let location = app.create_location().await;
+    let practitioner = app.create_practitioner("Cardiology").await;
+    app.schedule_every_day(&practitioner, &location, "08:00", "12:00")
+        .await;
+    let patient = app.create_patient("Ana Ruiz", "3001112233").await;
+    let schedules = format!(
+        "/api/v1/prm/practitioners/{}/schedules",
+        practitioner["id"].as_str().unwrap()
+    );
+    let booked: serde_json::Value = app
+        .post(
+            "/api/v1/prm/appointments",
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(3, 9)}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let appointment = format!(
+        "/api/v1/prm/appointments/{}",
+        booked["id"].as_str().unwrap()
+    );
+    for day in ["-5000-01-01", "0000-12-31", "+10000-01-01", "+200000-01-01"] {
+        let at = format!("{day}T09:00:00Z");
+        let refused = [
+            (
+                app.post("/api/v1/prm/patients", json!({"name": "Eva", "phone": "3009998877", "birth_date": day}))
+                    .await,
+                "birth_date",
+            ),
+            (
+                app.post(&schedules, json!({"location_id": location["id"], "day_of_week": 0, "start_time": "14:00", "end_time": "16:00", "slot_minutes": 30, "valid_from": day}))
+                    .await,
+                "valid_from",
+            ),
+            (
+                app.post(&schedules, json!({"location_id": location["id"], "day_of_week": 0, "start_time": "14:00", "end_time": "16:00", "slot_minutes": 30, "valid_to": day}))
+                    .await,
+                "valid_to",
+            ),
+            (
+                app.post("/api/v1/prm/appointments/find-slots", json!({"department": "Cardiology", "from_date": day}))
+                    .await,
+                "from_date",
+            ),
+            (
+                app.post("/api/v1/prm/appointments", json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": at}))
+                    .await,
+                "start",
+            ),
+            (
+                app.request(Method::PATCH, &appointment, Some(json!({"start": at})))
+                    .await,
+                "start",
+            ),
+            (
+                app.get(&format!("/api/v1/prm/appointments?from={}", urlencode(&at)))
+                    .await,
+                "from",
+            ),
+            (
+                app.get(&format!("/api/v1/prm/appointments?to={}", urlencode(&at)))
+                    .await,
+                "to",
+            ),
+        ];
+        for (response, field) in refused {
+            let p = problem(response, 422, "validation_failed").await;
+            assert_eq!(fields(&p), [field], "{day}: {p}");
+        }
+    }
+    // A search window must end inside the calendar too; the last one that does is fine.
+    let p = problem(
+        app.post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "from_date": "9999-12-31"}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["from_date"]);
+    let r = app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "from_date": "9999-12-15"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.total("/api/v1/prm/patients").await, 1);
+    assert_eq!(app.total(&schedules).await, 7);
+    assert_eq!(app.total("/api/v1/prm/appointments").await, 1);
+    let unchanged: serde_json::Value = app.get(&appointment).await.json().await.unwrap();
+    assert_eq!(unchanged["start"], booked["start"]);
+    app.assert_healthy().await;
 }

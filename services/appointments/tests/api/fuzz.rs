@@ -24,7 +24,7 @@ fn field_value() -> impl Strategy<Value = Value> {
         "[0-9:]{0,8}".prop_map(Value::from),
         "-?[0-9]{1,12}".prop_map(Value::from),
         "[0-9a-f-]{0,36}".prop_map(Value::from),
-        "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}([+-][0-9]{2}:[0-9]{2}|Z))?"
+        "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}([+-][0-9]{2}:[0-9]{2}|Z))?"
             .prop_map(Value::from),
         "(America|Europe|Etc)/[A-Za-z_]{0,12}".prop_map(Value::from),
     ]
