@@ -485,12 +485,7 @@ fn convert_message(
             return None;
         }
     };
-    let received_at = message
-        .timestamp
-        .as_deref()
-        .and_then(|t| t.parse::<i64>().ok())
-        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
-        .unwrap_or_else(Utc::now);
+    let received_at = sent_at(message.timestamp.as_deref());
     Some(InboundMessage {
         provider: MessageProvider::Meta,
         provider_message_id: id,
@@ -559,12 +554,7 @@ fn convert_status(status: MetaStatus) -> Option<StatusReport> {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-    let updated_at = status
-        .timestamp
-        .as_deref()
-        .and_then(|t| t.parse::<i64>().ok())
-        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
-        .unwrap_or_else(Utc::now);
+    let updated_at = sent_at(status.timestamp.as_deref());
     Some(StatusReport {
         provider: MessageProvider::Meta,
         provider_message_id: id,
@@ -573,6 +563,17 @@ fn convert_status(status: MetaStatus) -> Option<StatusReport> {
         error_code,
         updated_at,
     })
+}
+
+/// Meta's Unix `timestamp` of a message or status; the time of receipt when it is
+/// missing, unreadable, or outside the calendar the suite stores (years 1 to 9999:
+/// `-998634765788` is a valid integer but no time PostgreSQL can hold).
+fn sent_at(timestamp: Option<&str>) -> DateTime<Utc> {
+    timestamp
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+        .and_then(|at| prm_domain::calendar::instant(&at).ok())
+        .unwrap_or_else(Utc::now)
 }
 
 #[cfg(test)]
@@ -591,6 +592,26 @@ mod tests {
             Some("+573001234567".to_owned())
         );
         assert!(meta_number("not a number", "57").is_none());
+    }
+
+    #[test]
+    fn timestamps_outside_the_calendar_become_the_time_of_receipt() {
+        assert_eq!(
+            sent_at(Some("1767225600")).to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        let before = Utc::now();
+        for odd in [
+            None,
+            Some(""),
+            Some("soon"),
+            Some("-998634765788"),
+            Some("99999999999999"),
+            Some("9223372036854775807"),
+        ] {
+            let at = sent_at(odd);
+            assert!(at >= before && at <= Utc::now(), "{odd:?} gave {at}");
+        }
     }
 
     #[test]

@@ -149,6 +149,13 @@ impl VoiceAgentCall {
                 number
             }
         };
+        for (field, at) in [("started_at", self.started_at), ("ended_at", self.ended_at)] {
+            if let Some(at) = at
+                && let Err(e) = prm_domain::calendar::instant(&at)
+            {
+                errors.push(FieldError::new(field, e.to_string()));
+            }
+        }
         let (Some(from), Some(to)) = (from, to) else {
             return Err(ApiError::validation(errors));
         };

@@ -70,6 +70,8 @@ fn field_value() -> impl Strategy<Value = String> {
         "SM[0-9a-f]{0,40}",
         "https?://[a-z.]{1,20}/[a-zA-Z0-9/]{0,20}",
         "(audio|image|text)/[a-z;= ]{0,15}",
+        // RFC 3339 and the expanded years JSON parsers also read (-5000, +200000).
+        "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([+-][0-9]{2}:[0-9]{2}|Z)",
     ]
 }
 
@@ -216,23 +218,27 @@ fn voice_call() -> impl Strategy<Value = Value> {
         prop::option::of(any_json()),
         prop::option::of(any_json()),
         prop::option::of(field_value()),
+        prop::option::of(field_value()),
     )
-        .prop_map(|(call_id, from, to, transcript, intent, data, started)| {
-            let mut call = BTreeMap::new();
-            let mut put = |k: &str, v: Option<Value>| {
-                if let Some(v) = v {
-                    call.insert(k.to_owned(), v);
-                }
-            };
-            put("call_id", call_id);
-            put("from", from.map(Value::from));
-            put("to", to.map(Value::from));
-            put("transcript", transcript);
-            put("intent", intent);
-            put("extracted_data", data);
-            put("started_at", started.map(Value::from));
-            Value::Object(call.into_iter().collect())
-        });
+        .prop_map(
+            |(call_id, from, to, transcript, intent, data, started, ended)| {
+                let mut call = BTreeMap::new();
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        call.insert(k.to_owned(), v);
+                    }
+                };
+                put("call_id", call_id);
+                put("from", from.map(Value::from));
+                put("to", to.map(Value::from));
+                put("transcript", transcript);
+                put("intent", intent);
+                put("extracted_data", data);
+                put("started_at", started.map(Value::from));
+                put("ended_at", ended.map(Value::from));
+                Value::Object(call.into_iter().collect())
+            },
+        );
     // A valid call with a few fields replaced or removed (none, sometimes).
     let fields = [
         "call_id",
@@ -242,6 +248,7 @@ fn voice_call() -> impl Strategy<Value = Value> {
         "intent",
         "extracted_data",
         "started_at",
+        "ended_at",
     ];
     let mutated = prop::collection::vec((0usize..fields.len(), prop::option::of(any_json())), 0..3)
         .prop_map(move |edits| {
@@ -252,7 +259,8 @@ fn voice_call() -> impl Strategy<Value = Value> {
                 "transcript": [{"role": "user", "text": "Quiero una cita"}],
                 "intent": "book_appointment",
                 "extracted_data": {"department": "Cardiology"},
-                "started_at": "2026-11-22T14:00:00Z"
+                "started_at": "2026-11-22T14:00:00Z",
+                "ended_at": "2026-11-22T14:03:10Z"
             });
             for (field, value) in edits {
                 match value {

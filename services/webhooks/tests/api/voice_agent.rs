@@ -251,6 +251,27 @@ async fn call_ids_the_table_cannot_hold_are_422() {
 }
 
 #[tokio::test]
+async fn call_times_outside_years_1_to_9999_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    for (field, at) in [
+        ("ended_at", "-5000-01-01T00:00:00Z"),
+        ("started_at", "+200000-01-01T00:00:00Z"),
+        ("ended_at", "9999-12-31T20:00:00-05:00"),
+    ] {
+        let mut value: serde_json::Value = serde_json::from_slice(&call("call_times")).unwrap();
+        value[field] = json!(at);
+        let body = serde_json::to_vec(&value).unwrap();
+        let r = app
+            .post_signed_json(VOICE_PATH, HEADER, VOICE_SECRET, &body)
+            .await;
+        let problem_body = problem(r, 422, "validation_failed").await;
+        assert_eq!(problem_body["errors"][0]["field"], field, "{problem_body}");
+    }
+    assert_eq!(app.total_rows().await, 0);
+    app.assert_healthy().await;
+}
+
+#[tokio::test]
 async fn nul_in_transcripts_reaches_the_event_verbatim() {
     let app = spawn_app().await;
     let id = format!("call_{}", uuid::Uuid::new_v4().simple());
