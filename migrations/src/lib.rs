@@ -9,6 +9,7 @@ mod m20261122_000003_inbound_messages;
 mod m20261201_000001_outbox_per_owner;
 mod m20261201_000002_specialty_key;
 mod m20261201_000003_inbound_provider_fields;
+mod m20261206_000001_inbound_stored_at;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_outbox_per_owner::Migration),
             Box::new(m20261201_000002_specialty_key::Migration),
             Box::new(m20261201_000003_inbound_provider_fields::Migration),
+            Box::new(m20261206_000001_inbound_stored_at::Migration),
         ]
     }
 }

@@ -16,7 +16,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, Func, OnConflict},
 };
 
 use crate::outbox::{Outbox, OutboxError};
@@ -81,6 +81,8 @@ mod row {
         pub from_number: String,
         pub to_number: Option<String>,
         pub received_at: DateTimeUtc,
+        /// When the row was written (null on rows older than the column).
+        pub stored_at: Option<DateTimeUtc>,
         pub event_id: Option<String>,
         #[sea_orm(column_type = "Text", nullable)]
         pub pending_event: Option<String>,
@@ -175,6 +177,7 @@ fn insert_statement(
         from_number: Set(message.from.as_str().to_owned()),
         to_number: Set(message.to.as_ref().map(|p| p.as_str().to_owned())),
         received_at: Set(message.received_at),
+        stored_at: Set(Some(Utc::now())),
         event_id: Set(message.event_id.map(|id| id.to_string())),
         pending_event: Set(message.pending_event.clone()),
         provider_fields: Set(message
@@ -212,16 +215,23 @@ pub async fn mark_event_written(
     Ok(result.rows_affected == 1)
 }
 
-/// Messages received before `before` whose event is still unwritten, oldest first.
+/// Messages stored before `before` whose event is still unwritten, oldest first.
 pub async fn pending_before(
     conn: &impl ConnectionTrait,
     before: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<PendingInbound>, DbErr> {
+    // Rows written before `stored_at` existed are judged by `received_at`, as they were.
+    let stored_at = || {
+        Expr::expr(Func::coalesce([
+            Expr::col(row::Column::StoredAt).into(),
+            Expr::col(row::Column::ReceivedAt).into(),
+        ]))
+    };
     let rows = row::Entity::find()
         .filter(row::Column::EventId.is_null())
-        .filter(row::Column::ReceivedAt.lt(before))
-        .order_by_asc(row::Column::ReceivedAt)
+        .filter(stored_at().lt(before))
+        .order_by_asc(stored_at())
         .limit(limit)
         .all(conn)
         .await?;

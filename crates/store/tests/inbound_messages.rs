@@ -122,3 +122,52 @@ async fn concurrent_deliveries_of_one_message_store_one_row_and_one_event() {
     assert_eq!(count(db, "SELECT count(*) FROM inbound_messages").await, 1);
     assert_eq!(count(db, "SELECT count(*) FROM webhooks_outbox").await, 1);
 }
+
+/// A voice note waiting for its transcription is abandoned only when it was *stored*
+/// long enough ago: its `received_at` is the provider's time of the message, which for a
+/// delivery retried late (or a replayed one) is long past the moment it arrived here.
+#[tokio::test]
+async fn pending_rows_are_aged_by_when_they_were_stored_not_by_the_providers_time() {
+    use prm_store::inbound_messages::{insert_if_new, pending_before};
+
+    let store = fresh_store().await;
+    let db = store.connection();
+    let pending = |sid: &str| NewInboundMessage {
+        received_at: Utc::now() - chrono::TimeDelta::hours(3),
+        event_id: None,
+        pending_event: Some("{}".to_owned()),
+        ..message(sid, Uuid::nil())
+    };
+    let late = pending("SMlate0000000000000000000000000000");
+    assert!(insert_if_new(db, &late).await.unwrap());
+    let an_hour_ago = Utc::now() - chrono::TimeDelta::hours(1);
+    assert!(
+        pending_before(db, an_hour_ago, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "stored just now, though the provider sent it three hours ago"
+    );
+    let found = pending_before(db, Utc::now() + chrono::TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [late.id]);
+
+    // A row written before `stored_at` existed is judged by `received_at`, as before.
+    let legacy = pending("SMlegacy00000000000000000000000000");
+    assert!(insert_if_new(db, &legacy).await.unwrap());
+    db.execute(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE inbound_messages SET stored_at = NULL WHERE id = $1"
+            }
+            _ => "UPDATE inbound_messages SET stored_at = NULL WHERE id = ?",
+        },
+        [legacy.id.to_string().into()],
+    ))
+    .await
+    .unwrap();
+    let found = pending_before(db, an_hour_ago, 10).await.unwrap();
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [legacy.id]);
+}
