@@ -766,7 +766,13 @@ pub(crate) fn invalid_transition(from: AppointmentStatus, to: &str) -> ApiError 
 
 /// How often a change is decided again when the appointment changed between its read
 /// and its write (`Conflict::Stale`) before the client is told to retry.
-const FRESH_READ_ATTEMPTS: usize = 5;
+///
+/// Every stale refusal means another change to the row was committed in between, so a
+/// request can lose only as often as there are competing writes. With 5 attempts, one of
+/// ten simultaneous cancellations racing five notes edits (six writes) was sometimes told
+/// `concurrent_update` instead of `invalid_transition`; 16 covers any realistic crowd on
+/// one appointment (front desk, patient, journeys), and an attempt costs a read.
+const FRESH_READ_ATTEMPTS: usize = 16;
 
 /// Runs `attempt` (read, decide, write under a check that the row is as read) until it
 /// is not refused as stale. Each attempt sees the appointment as the competing change
