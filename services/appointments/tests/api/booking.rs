@@ -893,10 +893,7 @@ async fn find(app: &TestApp, body: Value) -> Vec<Value> {
 /// A cardiologist working every day round the clock, so any instant has a slot nearby.
 async fn round_the_clock(extra: &[(&str, &str)]) -> (TestApp, Value, Value, Value) {
     let app = crate::helpers::spawn_app_with(extra).await;
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Cardiology").await;
-    app.schedule_every_day(&practitioner, &location, "00:00", "23:30")
-        .await;
+    let (location, practitioner) = app.cardiologist_every_day("00:00", "23:30").await;
     let patient = app.create_patient("María Pérez", "3001234567").await;
     (app, location, practitioner, patient)
 }

@@ -183,10 +183,7 @@ async fn bad_paging_is_422() {
 #[tokio::test]
 async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothing() {
     let app = spawn_app().await;
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Cardiology").await;
-    app.schedule_every_day(&practitioner, &location, "08:00", "12:00")
-        .await;
+    let (location, practitioner) = app.cardiologist_every_day("08:00", "12:00").await;
     let patient = app.create_patient("Ana Ruiz", "3001112233").await;
     let schedules = format!(
         "/api/v1/prm/practitioners/{}/schedules",

@@ -295,10 +295,7 @@ fn query_strings() -> impl Strategy<Value = String> {
 #[tokio::test]
 async fn arbitrary_query_strings_on_every_list_never_fail_the_service() {
     let app = spawn_app().await;
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Cardiology").await;
-    app.schedule_every_day(&practitioner, &location, "08:00", "12:00")
-        .await;
+    let (_location, practitioner) = app.cardiologist_every_day("08:00", "12:00").await;
     let lists = [
         "/api/v1/prm/locations".to_owned(),
         "/api/v1/prm/practitioners".to_owned(),

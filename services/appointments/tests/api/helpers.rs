@@ -127,6 +127,16 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// A location and a cardiologist who works there every day from `start` to `end`:
+    /// `(location, practitioner)`.
+    pub async fn cardiologist_every_day(&self, start: &str, end: &str) -> (Value, Value) {
+        let location = self.create_location().await;
+        let practitioner = self.create_practitioner("Cardiology").await;
+        self.schedule_every_day(&practitioner, &location, start, end)
+            .await;
+        (location, practitioner)
+    }
+
     /// Gives the practitioner hours at the location on every day of the week, so tests
     /// do not depend on today's weekday.
     pub async fn schedule_every_day(

@@ -9,10 +9,7 @@ use crate::helpers::{bogota_time, fields, problem, spawn_app};
 #[tokio::test]
 async fn control_characters_in_text_fields_are_422_naming_the_field() {
     let app = spawn_app().await;
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Cardiology").await;
-    app.schedule_every_day(&practitioner, &location, "08:00", "18:00")
-        .await;
+    let (location, practitioner) = app.cardiologist_every_day("08:00", "18:00").await;
     let patient = app.create_patient("María Pérez", "3001234567").await;
     let location_path = format!("/api/v1/prm/locations/{}", location["id"].as_str().unwrap());
 
