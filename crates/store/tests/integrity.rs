@@ -124,6 +124,13 @@ async fn refused_update(c: &Clinic, seen: &Appointment, next: &Appointment) -> S
     err
 }
 
+fn assert_slot_taken(err: &StoreError) {
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
+        "{err:?}"
+    );
+}
+
 async fn book(c: &Clinic, a: &NewAppointment) -> Result<(), StoreError> {
     let txn = c.store.begin().await?;
     c.store.insert_appointment(&txn, a).await?;
@@ -146,10 +153,7 @@ async fn two_active_appointments_at_the_same_start_are_impossible() {
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
-        "{err:?}"
-    );
+    assert_slot_taken(&err);
     let rows = c
         .store
         .list_appointments(
@@ -179,10 +183,7 @@ async fn overlapping_appointments_of_different_lengths_are_impossible() {
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
-        "{err:?}"
-    );
+    assert_slot_taken(&err);
     // Touching intervals are fine: [14:00, 15:00) then [15:00, 15:30).
     book(
         &c,
@@ -225,10 +226,7 @@ async fn rescheduling_into_an_overlap_is_refused() {
     moved.start = at(9, 15);
     moved.end = at(9, 45);
     let err = refused_update(&c, &seen, &moved).await;
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
-        "{err:?}"
-    );
+    assert_slot_taken(&err);
 }
 
 #[tokio::test]
@@ -346,10 +344,7 @@ async fn the_partial_unique_index_alone_refuses_a_second_active_booking_at_one_s
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::SlotTaken)),
-        "{err:?}"
-    );
+    assert_slot_taken(&err);
     sp.rollback().await.unwrap();
     txn.rollback().await.unwrap();
 }

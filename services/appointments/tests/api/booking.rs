@@ -58,12 +58,7 @@ fn future_slot(days: i64, hour: u32) -> String {
 
 /// Books `start` at the front desk and returns the appointment (201 expected).
 async fn booked(c: &Clinic, start: &str) -> Value {
-    let r = c
-        .app
-        .post("/api/v1/prm/appointments", booking(c, start))
-        .await;
-    assert_eq!(r.status(), 201, "booking {start}");
-    r.json().await.unwrap()
+    c.app.book(booking(c, start)).await
 }
 
 fn booking(c: &Clinic, start: &str) -> Value {

@@ -189,15 +189,9 @@ async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothin
         "/api/v1/prm/practitioners/{}/schedules",
         practitioner["id"].as_str().unwrap()
     );
-    let booked: serde_json::Value = app
-        .post(
-            "/api/v1/prm/appointments",
-            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(3, 9)}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let booked = app
+        .book(json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(3, 9)}))
+        .await;
     let appointment = format!(
         "/api/v1/prm/appointments/{}",
         booked["id"].as_str().unwrap()

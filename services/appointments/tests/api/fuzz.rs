@@ -112,15 +112,9 @@ async fn arbitrary_bodies_on_every_write_route_never_fail_the_service() {
     };
     let start = at(10);
     // An appointment to change and cancel, and an offer to answer.
-    let booked: Value = app
-        .post(
-            "/api/v1/prm/appointments",
-            json!({"patient_id": patient["id"], "practitioner_id": doc, "location_id": loc, "start": at(15)}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let booked = app
+        .book(json!({"patient_id": patient["id"], "practitioner_id": doc, "location_id": loc, "start": at(15)}))
+        .await;
     let appointment = format!(
         "/api/v1/prm/appointments/{}",
         booked["id"].as_str().unwrap()

@@ -127,6 +127,14 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Books `body` at the front desk (`POST /api/v1/prm/appointments`), which must
+    /// answer 201; returns the appointment.
+    pub async fn book(&self, body: Value) -> Value {
+        let r = self.post("/api/v1/prm/appointments", body.clone()).await;
+        assert_eq!(r.status(), 201, "booking {body}");
+        r.json().await.unwrap()
+    }
+
     /// A location and a cardiologist who works there every day from `start` to `end`:
     /// `(location, practitioner)`.
     pub async fn cardiologist_every_day(&self, start: &str, end: &str) -> (Value, Value) {
