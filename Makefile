@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 # Crates whose tests touch the relational store run a second time on PostgreSQL.
 DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 
-.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs image
 
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
@@ -24,8 +24,13 @@ test: services ## every test, SQLite then PostgreSQL, then the spec and deployme
 	$(MAKE) test-postgres
 	$(MAKE) check-specs
 
-check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml and deploy/k8s offline
+check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml (every profile) and deploy/k8s offline
 	./scripts/check-specs.sh
+
+# The one image holding every binary (deploy/Dockerfile; BuildKit for its cache mounts).
+IMAGE ?= prm:local
+image: ## build the image of every binary, tagged $(IMAGE) (docker compose uses prm:local)
+	DOCKER_BUILDKIT=1 docker build -f deploy/Dockerfile -t $(IMAGE) .
 
 test-sqlite:
 	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --all-targets --no-fail-fast
