@@ -4,6 +4,7 @@
 //! Everything here can be tested with plain unit and property tests.
 
 pub mod calendar;
+pub mod clock;
 pub mod events;
 pub mod model;
 pub mod phone;

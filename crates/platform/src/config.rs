@@ -2,7 +2,7 @@
 //! start so a misconfigured service refuses to run and names the variable at fault.
 //! Every variable is listed in `.env.example`.
 
-use std::{collections::HashMap, fmt, num::NonZeroU32, str::FromStr, time::Duration};
+use std::{collections::HashMap, fmt, num::NonZeroU32, str::FromStr, sync::Arc, time::Duration};
 
 use prm_domain::Locale;
 use secrecy::SecretString;
@@ -16,7 +16,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
         Self {
             variable,
             message: message.into(),
@@ -94,6 +94,61 @@ pub struct OpenAiSettings {
     pub transcription_model: String,
 }
 
+/// The variables a binary was started with (the environment, or a map in tests), kept so
+/// that each service and adapter parses its own section of the configuration.
+#[derive(Clone)]
+pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+
+impl Env {
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(lookup))
+    }
+
+    /// The process environment.
+    pub fn process() -> Self {
+        Self::new(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Self {
+        let vars = vars.clone();
+        Self::new(move |name| vars.get(name).cloned())
+    }
+
+    /// The trimmed value; unset and blank are the same.
+    pub fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn secret(&self, name: &str) -> Option<SecretString> {
+        self.var(name).map(SecretString::from)
+    }
+
+    /// The value parsed as `T`, or `default` when unset; the error names the variable.
+    pub fn parse_or<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        parse_or(&|n: &str| self.var(n), name, default)
+    }
+
+    /// An `http(s)://` URL without its trailing slash, if set.
+    pub fn optional_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        optional_url(&|n: &str| self.var(n), name)
+    }
+
+    pub fn url_or(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        url_or(&|n: &str| self.var(n), name, default)
+    }
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env(..)")
+    }
+}
+
 /// Everything a PRM binary reads from its environment.
 #[derive(Clone)]
 pub struct Settings {
@@ -122,10 +177,12 @@ pub struct Settings {
     pub default_locale: Locale,
     pub otel_endpoint: Option<String>,
     pub otel_service_name: Option<String>,
+    /// `LOG_FORMAT`; unset: pretty on a terminal, JSON otherwise.
+    pub log_format: Option<crate::telemetry::LogFormat>,
     pub max_body_bytes: usize,
-    pub min_booking_notice_minutes: i64,
-    pub slot_window_days: u32,
     pub rate_limits: RateLimitSettings,
+    /// Every variable, for the sections services parse themselves.
+    env: Env,
 }
 
 /// Secrets are never printed; this shows which integrations are configured.
@@ -191,23 +248,33 @@ impl Settings {
         Self::from_lookup(default_port, |name| std::env::var(name).ok())
     }
 
+    /// The variables of this configuration, for sections a service parses itself.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// One variable, trimmed (unset and blank are the same).
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.env.var(name)
+    }
+
     /// Builds settings from a map; handy for tests and tools.
     pub fn from_map(
         default_port: u16,
         vars: &HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        Self::from_lookup(default_port, |name| vars.get(name).cloned())
+        Self::from_env_vars(default_port, Env::from_map(vars))
     }
 
     pub fn from_lookup(
         default_port: u16,
-        lookup: impl Fn(&str) -> Option<String>,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        Self::from_env_vars(default_port, Env::new(lookup))
+    }
+
+    fn from_env_vars(default_port: u16, env: Env) -> Result<Self, ConfigError> {
+        let var = |name: &str| env.var(name);
         let secret = |name: &str| var(name).map(SecretString::from);
 
         let port = parse_or(&var, "PORT", default_port)?;
@@ -271,12 +338,8 @@ impl Settings {
                 "every key must be at least 16 characters",
             ));
         }
-        if environment == Environment::Production && api_keys.is_empty() {
-            return Err(ConfigError::new(
-                "PRM_API_KEYS",
-                "is required when PRM_ENV=production (clinic endpoints would be open)",
-            ));
-        }
+        // Production requires keys only of binaries that serve clinic endpoints: the
+        // host checks that (prm-runtime), since only it knows which services it runs.
 
         let public_base_url = var("PUBLIC_BASE_URL")
             .unwrap_or_else(|| format!("http://localhost:{port}"))
@@ -365,20 +428,6 @@ impl Settings {
                 "must be positive",
             ));
         }
-        let min_booking_notice_minutes: i64 = parse_or(&var, "MIN_BOOKING_NOTICE_MINUTES", 60)?;
-        if !(0..=60 * 24 * 30).contains(&min_booking_notice_minutes) {
-            return Err(ConfigError::new(
-                "MIN_BOOKING_NOTICE_MINUTES",
-                "must be between 0 and 43200",
-            ));
-        }
-        let slot_window_days: u32 = parse_or(&var, "SLOT_SEARCH_WINDOW_DAYS", 14)?;
-        if !(1..=90).contains(&slot_window_days) {
-            return Err(ConfigError::new(
-                "SLOT_SEARCH_WINDOW_DAYS",
-                "must be between 1 and 90",
-            ));
-        }
 
         let rate_limits = RateLimitSettings {
             api: rate_limit(
@@ -442,10 +491,15 @@ impl Settings {
             default_locale,
             otel_endpoint: optional_url(&var, "OTEL_EXPORTER_OTLP_ENDPOINT")?,
             otel_service_name: var("OTEL_SERVICE_NAME"),
+            log_format: var("LOG_FORMAT")
+                .map(|raw| {
+                    raw.parse()
+                        .map_err(|e: String| ConfigError::new("LOG_FORMAT", e))
+                })
+                .transpose()?,
             max_body_bytes,
-            min_booking_notice_minutes,
-            slot_window_days,
             rate_limits,
+            env,
         })
     }
 
@@ -579,8 +633,6 @@ mod tests {
         assert_eq!(s.default_locale, Locale::Es);
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert!(s.twilio_validate_signature);
-        assert_eq!(s.min_booking_notice_minutes, 60);
-        assert_eq!(s.slot_window_days, 14);
         let limit = |(rate, burst): (u32, u32)| {
             RateLimit::new(f64::from(rate), NonZeroU32::new(burst).unwrap()).unwrap()
         };
@@ -620,7 +672,6 @@ mod tests {
             (&[("REDIS_URL", "localhost:6379")], "REDIS_URL"),
             (&[("AMQP_URL", "rabbit")], "AMQP_URL"),
             (&[("PRM_ENV", "staging")], "PRM_ENV"),
-            (&[("PRM_ENV", "production")], "PRM_API_KEYS"),
             (&[("PRM_API_KEYS", "short")], "PRM_API_KEYS"),
             (&[("DEFAULT_COUNTRY_CODE", "abc")], "DEFAULT_COUNTRY_CODE"),
             (&[("DEFAULT_LOCALE", "fr")], "DEFAULT_LOCALE"),
@@ -641,14 +692,6 @@ mod tests {
                 "CONVERSATION_STATE_TTL_SECS",
             ),
             (
-                &[("MIN_BOOKING_NOTICE_MINUTES", "-5")],
-                "MIN_BOOKING_NOTICE_MINUTES",
-            ),
-            (
-                &[("SLOT_SEARCH_WINDOW_DAYS", "0")],
-                "SLOT_SEARCH_WINDOW_DAYS",
-            ),
-            (
                 &[("RATE_LIMIT_API_PER_SECOND", "fast")],
                 "RATE_LIMIT_API_PER_SECOND",
             ),
@@ -666,6 +709,7 @@ mod tests {
                 "RATE_LIMIT_WEBHOOKS_BURST",
             ),
             (&[("TRUSTED_PROXY_HOPS", "11")], "TRUSTED_PROXY_HOPS"),
+            (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
         ];
         for (vars, expected) in cases {
             let err = settings(vars).expect_err(&format!("{vars:?} accepted"));

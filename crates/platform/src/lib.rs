@@ -15,6 +15,6 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{ConfigError, Environment, Settings};
+pub use config::{ConfigError, Env, Environment, Settings};
 pub use error::{ApiError, FieldError};
 pub use extract::ValidatedJson;

@@ -1,4 +1,4 @@
-//! Telemetry: JSON logs on stdout (filtered by `RUST_LOG`) and, when
+//! Telemetry: logs on stdout (filtered by `RUST_LOG`; JSON or pretty, `LOG_FORMAT`) and, when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans exported over OTLP/HTTP.
 //! The W3C trace-context propagator is always installed so traces continue
 //! across HTTP and AMQP even when this process does not export.
@@ -33,6 +33,37 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// How log lines look (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+impl LogFormat {
+    /// Pretty on a terminal, JSON otherwise (containers, files, pipes).
+    pub fn default_for(stdout_is_terminal: bool) -> Self {
+        if stdout_is_terminal {
+            Self::Pretty
+        } else {
+            Self::Json
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" | "text" => Ok(Self::Pretty),
+            other => Err(format!("`{other}` is neither `json` nor `pretty`")),
+        }
+    }
+}
+
 const DEFAULT_FILTER: &str =
     "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,lapin=warn,h2=warn,hyper=warn";
 
@@ -41,31 +72,40 @@ const DEFAULT_FILTER: &str =
 /// Spans always carry OpenTelemetry context, so a W3C `traceparent` goes out on HTTP
 /// and AMQP and one trace spans every service; they are exported only when an OTLP
 /// endpoint is configured.
-pub fn init(service_name: &str, otlp_endpoint: Option<&str>) -> anyhow::Result<TelemetryGuard> {
-    install(service_name, otlp_endpoint, true)
+pub fn init(
+    service_name: &str,
+    otlp_endpoint: Option<&str>,
+    format: LogFormat,
+) -> anyhow::Result<TelemetryGuard> {
+    install(service_name, otlp_endpoint, Some(format))
 }
 
 /// For test processes: trace context as in production, logs only when `show_logs`
 /// (test output would otherwise drown in JSON lines).
 pub fn init_for_tests(show_logs: bool) -> anyhow::Result<TelemetryGuard> {
-    install("prm-test", None, show_logs)
+    install("prm-test", None, show_logs.then_some(LogFormat::Json))
 }
 
 fn install(
     service_name: &str,
     otlp_endpoint: Option<&str>,
-    logs: bool,
+    logs: Option<LogFormat>,
 ) -> anyhow::Result<TelemetryGuard> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let logs = logs.then(|| {
+    let json = (logs == Some(LogFormat::Json)).then(|| {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .flatten_event(true)
             .with_target(true)
+    });
+    let pretty = (logs == Some(LogFormat::Pretty)).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .compact()
     });
 
     let resource = Resource::builder()
@@ -86,7 +126,8 @@ fn install(
 
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(logs)
+        .with(json)
+        .with(pretty)
         .with(otel)
         .try_init();
     Ok(TelemetryGuard {

@@ -58,7 +58,12 @@ fn fake_collector() -> (String, mpsc::Receiver<Received>) {
 #[test]
 fn spans_are_exported_over_otlp_http() {
     let (endpoint, received) = fake_collector();
-    let guard = prm_platform::telemetry::init("prm-otlp-test", Some(&endpoint)).unwrap();
+    let guard = prm_platform::telemetry::init(
+        "prm-otlp-test",
+        Some(&endpoint),
+        prm_platform::telemetry::LogFormat::Json,
+    )
+    .unwrap();
     tracing::info_span!("booking.find_slots_probe").in_scope(|| tracing::info!("inside the span"));
     guard.flush();
     let request = received

@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use prm_domain::PhoneNumber;
+use reqwest::Method;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::{debug, warn};
@@ -286,9 +286,10 @@ impl fmt::Debug for TwilioClient {
 enum Idempotency {
     /// GET: repeating it is harmless.
     Idempotent,
-    /// POST Messages: a timed-out attempt may have created the message, so repeating it
-    /// could message the patient twice. Connection failures are still retried: nothing
-    /// was sent.
+    /// POST Messages: an attempt that timed out, lost its connection or met a 5xx other
+    /// than 503 may have created the message, so repeating it could message the patient
+    /// twice. Only what surely created nothing is retried (connection never opened,
+    /// 429, 503).
     NotIdempotent,
 }
 
@@ -355,6 +356,7 @@ impl TwilioClient {
         let policy = &config.retry;
         let max_attempts = policy.max_attempts.max(1);
         let mut attempt = 1;
+        let mut waited = Duration::ZERO;
         loop {
             let mut request = self
                 .inner
@@ -365,14 +367,21 @@ impl TwilioClient {
             if let Some(form) = form {
                 request = request.form(form);
             }
-            let failure = match request.send().await {
+            let error = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers());
+                    let retry_after = retry_after(response.headers(), SystemTime::now());
                     let body = match response.bytes().await {
                         Ok(body) => body,
-                        Err(e) if e.is_timeout() => return Err(TwilioError::Timeout),
-                        Err(e) => return Err(TwilioError::Transport(e)),
+                        // The answer was cut off: a created message stays created.
+                        Err(e) if status.is_success() && e.is_timeout() => {
+                            return Err(TwilioError::Timeout);
+                        }
+                        Err(e) if status.is_success() => {
+                            return Err(TwilioError::ConnectionLost(e));
+                        }
+                        // A refusal whose body was lost is still a refusal.
+                        Err(_) => Default::default(),
                     };
                     if status.is_success() {
                         debug!(status = status.as_u16(), attempt, "Twilio answered");
@@ -383,64 +392,63 @@ impl TwilioClient {
                             }
                         });
                     }
-                    let error = TwilioError::from_response(status.as_u16(), &body);
-                    if !is_retryable_status(status) {
-                        return Err(error);
-                    }
-                    Failure { error, retry_after }
+                    TwilioError::from_response(status.as_u16(), &body, retry_after)
                 }
-                Err(e) if e.is_connect() => Failure {
-                    error: TwilioError::Transport(e),
-                    retry_after: None,
-                },
-                Err(e) if e.is_timeout() => {
-                    if idempotency == Idempotency::NotIdempotent {
-                        return Err(TwilioError::Timeout);
-                    }
-                    Failure {
-                        error: TwilioError::Timeout,
-                        retry_after: None,
-                    }
-                }
-                Err(e) => return Err(TwilioError::Transport(e)),
+                // Refused, unresolvable or a failed TLS handshake: nothing was written.
+                Err(e) if e.is_connect() => TwilioError::Transport(e),
+                Err(e) if e.is_timeout() => TwilioError::Timeout,
+                Err(e) if e.is_builder() => return Err(TwilioError::Transport(e)),
+                Err(e) => TwilioError::ConnectionLost(e),
             };
-            if attempt >= max_attempts {
-                warn!(attempts = attempt, error = %failure.error, "Twilio request failed; giving up");
-                return Err(failure.error);
+            let retryable = match idempotency {
+                Idempotency::Idempotent => error.is_transient(),
+                Idempotency::NotIdempotent => error.surely_not_sent(),
+            };
+            if !retryable {
+                return Err(error);
             }
-            let delay = match failure.retry_after {
-                Some(wait) => wait.min(policy.max_retry_after),
-                None => policy.backoff(attempt),
-            };
+            if attempt >= max_attempts {
+                warn!(attempts = attempt, error = %error, code = ?error.code(), "Twilio request failed; giving up");
+                return Err(error);
+            }
+            let delay = error
+                .retry_after()
+                .unwrap_or_else(|| policy.backoff(attempt));
+            if waited + delay > policy.max_wait {
+                warn!(
+                    attempts = attempt,
+                    retry_after_secs = error.retry_after().map(|d| d.as_secs()),
+                    error = %error,
+                    code = ?error.code(),
+                    "Twilio asks for a longer wait than this request may spend; giving up"
+                );
+                return Err(error);
+            }
             warn!(
                 attempt,
                 max_attempts,
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                error = %failure.error,
+                error = %error,
+                code = ?error.code(),
                 "Twilio request failed; retrying"
             );
             tokio::time::sleep(delay).await;
+            waited += delay;
             attempt += 1;
         }
     }
 }
 
-struct Failure {
-    error: TwilioError,
-    retry_after: Option<Duration>,
-}
-
-/// Rate limits and server errors. Other 4xx say the request itself is wrong: retrying
-/// cannot help, and may message a patient twice.
-fn is_retryable_status(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-}
-
-/// `Retry-After` in seconds (the form Twilio uses); an HTTP date is ignored in favour
-/// of our own backoff.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` as delay seconds or as an HTTP date (any of the three forms HTTP
+/// allows); a date already past means now. Anything else is ignored in favour of our
+/// own backoff.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value.parse::<u64>().ok().map(Duration::from_secs)
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -559,25 +567,36 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_only() {
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 2015-10-21 07:27:50 UTC
         let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after(&headers, now), None);
         headers.insert(RETRY_AFTER, "2".parse().expect("header"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
+        for date in [
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+        ] {
+            headers.insert(RETRY_AFTER, date.parse().expect("header"));
+            assert_eq!(
+                retry_after(&headers, now),
+                Some(Duration::from_secs(10)),
+                "{date}"
+            );
+        }
         headers.insert(
             RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"),
+            "Wed, 21 Oct 2015 07:00:00 GMT".parse().expect("header"),
         );
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn only_rate_limits_and_server_errors_are_retried() {
-        assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
-        assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(is_retryable_status(StatusCode::INTERNAL_SERVER_ERROR));
-        assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
-        assert!(!is_retryable_status(StatusCode::UNAUTHORIZED));
-        assert!(!is_retryable_status(StatusCode::NOT_FOUND));
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(Duration::ZERO),
+            "past date"
+        );
+        for junk in ["-1", "soon", "1.5"] {
+            headers.insert(RETRY_AFTER, junk.parse().expect("header"));
+            assert_eq!(retry_after(&headers, now), None, "{junk}");
+        }
     }
 }

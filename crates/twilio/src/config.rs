@@ -29,7 +29,9 @@ pub struct TwilioConfig {
     pub retry: RetryPolicy,
 }
 
-/// Retries for rate limits (429), server errors (5xx) and failed connections.
+/// Retries of requests that surely did not take effect: rate limits (429), a service
+/// that is unavailable (503) and connections that never opened. A send is never
+/// retried once it may have created a message (see [`crate::TwilioError::surely_not_sent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (at least 1).
@@ -38,8 +40,11 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Upper bound of the exponential backoff.
     pub max_backoff: Duration,
-    /// Upper bound on how long a `Retry-After` header can make us wait.
-    pub max_retry_after: Duration,
+    /// The most one request spends waiting between attempts, backoff and `Retry-After`
+    /// together. A wait that would pass it ends the request with the last error, which
+    /// keeps the provider's `Retry-After`: the caller schedules the message for later
+    /// instead of holding a worker for minutes.
+    pub max_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -48,7 +53,7 @@ impl Default for RetryPolicy {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(30),
+            max_wait: Duration::from_secs(30),
         }
     }
 }
@@ -240,7 +245,7 @@ mod tests {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(300),
-            max_retry_after: Duration::from_secs(1),
+            max_wait: Duration::from_secs(1),
         };
         for _ in 0..50 {
             let first = policy.backoff(1);

@@ -8,10 +8,14 @@
 //! * [`signature`] — validate `X-Twilio-Signature` on the webhooks Twilio sends
 //!   (form posts and JSON bodies), against the configured public URL.
 //! * [`client`] — the Messages API: [`TwilioClient::send_message`] and
-//!   [`TwilioClient::fetch_message`], with typed errors ([`TwilioError`]) and retries
-//!   with backoff on 429/5xx/connection failures only.
+//!   [`TwilioClient::fetch_message`], with typed errors ([`TwilioError`]). A send is
+//!   retried only when it surely created nothing (connection never opened, 429, 503),
+//!   honouring `Retry-After` within [`RetryPolicy::max_wait`]; reads also on 5xx and
+//!   timeouts.
 //! * [`sender`] — the outbound messaging port [`MessageSender`] with its adapters:
-//!   [`TwilioSender`] and the embedded default [`RecordingSender`].
+//!   [`TwilioSender`] and the embedded default [`RecordingSender`] (Meta's is
+//!   `prm_meta::MetaSender`). [`SendError`] says what to record on a failed message:
+//!   [`SendError::reason`], [`SendError::provider_code`], [`SendError::retry_after`].
 //! * [`twiml`] — what a webhook answers: [`twiml::EMPTY_RESPONSE`] (`text/xml`).
 //!
 //! ## Configuration
@@ -56,8 +60,8 @@ pub use client::{
 pub use config::{ConfigError, DEFAULT_API_BASE, RetryPolicy, TwilioConfig};
 pub use error::TwilioError;
 pub use sender::{
-    ContentTemplate, MessageSender, OutboundMessage, RecordedMessage, RecordingSender, SendError,
-    SentMessage, TwilioSender,
+    ContentTemplate, MessageSender, OutboundMessage, ProviderFailure, RecordedMessage,
+    RecordingSender, SendError, SentMessage, TwilioSender, WhatsappTemplate,
 };
 pub use signature::{
     BODY_SHA256_PARAM, FormError, RequestValidator, SIGNATURE_HEADER, body_sha256, parse_form,

@@ -1,7 +1,11 @@
 //! The REST client against a local fake of Twilio's Messages API (wiremock). No test
 //! leaves 127.0.0.1.
 
-use std::time::{Duration, Instant};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use prm_twilio::{
     MessageStatus, RetryPolicy, SendMessage, Sender, TwilioClient, TwilioConfig, TwilioError,
@@ -23,7 +27,7 @@ fn fast_retries(max_attempts: u32) -> RetryPolicy {
         max_attempts,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
-        max_retry_after: Duration::from_secs(2),
+        max_wait: Duration::from_secs(2),
     }
 }
 
@@ -375,10 +379,17 @@ async fn rate_limit_honours_retry_after() {
 }
 
 #[tokio::test]
-async fn retry_after_is_capped() {
+async fn retry_after_as_an_http_date_is_honoured() {
     let server = MockServer::start().await;
+    // A date already past means "now": one retry, straight away.
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")
+                .set_body_json(
+                    json!({"code": 20503, "message": "Service Unavailable", "status": 503}),
+                ),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -388,29 +399,89 @@ async fn retry_after_is_capped() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let retry = RetryPolicy {
-        max_retry_after: Duration::from_millis(100),
-        ..fast_retries(2)
-    };
-    let client = client_for(&server.uri(), retry);
-
-    let started = Instant::now();
-    client.send_message(&text()).await.expect("sent");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(100),
-        "no wait at all: {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(3), "cap ignored: {waited:?}");
+    let sent = client_for(&server.uri(), fast_retries(3))
+        .send_message(&text())
+        .await
+        .expect("sent on the retry");
+    assert_eq!(sent.sid, "SM0006");
+    assert_eq!(requests(&server).await.len(), 2);
 }
 
 #[tokio::test]
-async fn persistent_server_errors_give_up_after_max_attempts() {
+async fn a_retry_after_beyond_the_budget_ends_the_send_carrying_it() {
+    let in_an_hour = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+    for header in ["3600".to_owned(), in_an_hour] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", header.as_str())
+                    .set_body_json(
+                        json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+                    ),
+            )
+            .mount(&server)
+            .await;
+        // max_wait is 2 s: waiting an hour inside the request is not an option.
+        let err = client_for(&server.uri(), fast_retries(3))
+            .send_message(&text())
+            .await
+            .expect_err("gives up at once");
+        assert!(
+            matches!(
+                err,
+                TwilioError::Api {
+                    status: 429,
+                    code: Some(20429),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let retry_after = err
+            .retry_after()
+            .expect("the caller learns when to try again");
+        assert!(
+            retry_after > Duration::from_secs(3500) && retry_after <= Duration::from_secs(3600),
+            "{header}: {retry_after:?}"
+        );
+        assert_eq!(requests(&server).await.len(), 1, "{header}: no retry");
+    }
+}
+
+#[tokio::test]
+async fn waits_add_up_against_one_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_json(
+                    json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    // One wait of 1 s fits in 1.5 s, two do not: the second 429 ends the send.
+    let retry = RetryPolicy {
+        max_wait: Duration::from_millis(1500),
+        ..fast_retries(5)
+    };
+    let err = client_for(&server.uri(), retry)
+        .send_message(&text())
+        .await
+        .expect_err("budget spent");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn persistent_unavailability_gives_up_after_max_attempts() {
     for max_attempts in [1u32, 3, 4] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(500).set_body_json(json!({
-                "code": 20500, "message": "Internal Server Error", "status": 500
+            .respond_with(ResponseTemplate::new(503).set_body_json(json!({
+                "code": 20503, "message": "Service Unavailable", "status": 503
             })))
             .mount(&server)
             .await;
@@ -421,16 +492,73 @@ async fn persistent_server_errors_give_up_after_max_attempts() {
             matches!(
                 err,
                 TwilioError::Api {
-                    status: 500,
-                    code: Some(20500),
+                    status: 503,
+                    code: Some(20503),
                     ..
                 }
             ),
             "{err:?}"
         );
-        assert!(err.is_transient());
+        assert!(err.surely_not_sent());
         assert_eq!(requests(&server).await.len() as u32, max_attempts);
     }
+}
+
+#[tokio::test]
+async fn a_server_error_on_a_send_is_not_repeated() {
+    // Twilio may have created the message before failing: a second POST could
+    // message the patient twice.
+    let internal_error = ResponseTemplate::new(500).set_body_json(json!({
+        "code": 20500, "message": "Internal Server Error", "status": 500
+    }));
+    for (status, response) in [
+        (500u16, internal_error),
+        (
+            502,
+            ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+        ),
+        (
+            504,
+            ResponseTemplate::new(504).set_body_string("<html>Gateway Timeout</html>"),
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        let err = client_for(&server.uri(), fast_retries(3))
+            .send_message(&text())
+            .await
+            .expect_err("server error");
+        assert!(
+            matches!(err, TwilioError::Api { status: s, .. } if s == status),
+            "{err:?}"
+        );
+        assert!(!err.surely_not_sent());
+        assert_eq!(
+            requests(&server).await.len(),
+            1,
+            "HTTP {status} was repeated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_error_on_a_read_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "code": 20500, "message": "Internal Server Error", "status": 500
+        })))
+        .mount(&server)
+        .await;
+    let err = client_for(&server.uri(), fast_retries(3))
+        .fetch_message("SM0010")
+        .await
+        .expect_err("gives up");
+    assert_eq!(err.code(), Some(20500));
+    assert_eq!(requests(&server).await.len(), 3, "a GET is safe to repeat");
 }
 
 #[tokio::test]
@@ -479,7 +607,7 @@ async fn a_timed_out_send_is_not_repeated() {
 #[tokio::test]
 async fn connection_failures_are_retried() {
     // A port that nobody listens on: every attempt is refused before anything is sent.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
 
@@ -487,7 +615,7 @@ async fn connection_failures_are_retried() {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(200),
         max_backoff: Duration::from_millis(200),
-        max_retry_after: Duration::from_secs(1),
+        max_wait: Duration::from_secs(1),
     };
     // Two waits of at least half the backoff each prove that two retries happened.
     let started = Instant::now();
@@ -632,4 +760,75 @@ async fn a_timed_out_fetch_is_retried() {
         .expect_err("times out");
     assert!(matches!(err, TwilioError::Timeout), "{err:?}");
     assert_eq!(requests(&server).await.len(), 2, "a GET is safe to repeat");
+}
+
+/// A server that accepts connections and hangs up: after reading a whole request when
+/// `read_request`, else at once. Answers how many connections it accepted.
+fn hanging_up_server(read_request: bool) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { break };
+            counter.fetch_add(1, Ordering::SeqCst);
+            if read_request {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = socket.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if request_complete(&seen) {
+                        break;
+                    }
+                }
+            } else {
+                let _ = socket.write_all(b"not TLS\r\n");
+            }
+        }
+    });
+    (addr.to_string(), accepted)
+}
+
+/// Headers and as much body as `Content-Length` announces.
+fn request_complete(seen: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(seen);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    body.len() >= length
+}
+
+#[tokio::test]
+async fn a_connection_lost_after_the_request_was_sent_is_not_repeated() {
+    let (addr, accepted) = hanging_up_server(true);
+    let err = client_for(&format!("http://{addr}"), fast_retries(3))
+        .send_message(&text())
+        .await
+        .expect_err("no answer");
+    assert!(matches!(err, TwilioError::ConnectionLost(_)), "{err:?}");
+    assert!(!err.surely_not_sent());
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the send was repeated");
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_retried() {
+    // Nothing of the request is written before TLS is up: trying again is safe.
+    let (addr, accepted) = hanging_up_server(false);
+    let err = client_for(&format!("https://{addr}"), fast_retries(3))
+        .send_message(&text())
+        .await
+        .expect_err("no TLS");
+    assert!(matches!(err, TwilioError::Transport(_)), "{err:?}");
+    assert!(err.surely_not_sent());
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }

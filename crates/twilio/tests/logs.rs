@@ -40,7 +40,7 @@ fn twilio_sender(base: &str) -> TwilioSender {
             max_attempts: 2,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(10),
-            max_retry_after: Duration::from_millis(10),
+            max_wait: Duration::from_millis(10),
         });
     TwilioSender::new(
         TwilioClient::new(config).expect("valid config"),
@@ -131,7 +131,7 @@ async fn twilio_sender_logs_no_patient_data_above_debug() {
     }));
     let ok = fake_twilio(created).await;
     let refusing = fake_twilio(refused(21211, 400)).await;
-    let failing = fake_twilio(refused(20500, 500)).await;
+    let failing = fake_twilio(refused(20503, 503)).await;
 
     let (logs, guard) = capture_logs(tracing::Level::INFO);
     for server in [&ok, &refusing, &failing] {
@@ -150,5 +150,9 @@ async fn twilio_sender_logs_no_patient_data_above_debug() {
         "the refusal is logged with its code:\n{logs}"
     );
     assert!(logs.contains("retrying"), "the retry is logged:\n{logs}");
+    assert!(
+        logs.contains("20503") && logs.contains("unavailable"),
+        "the final failure is logged with its code and reason:\n{logs}"
+    );
     assert_no_patient_data(&logs);
 }

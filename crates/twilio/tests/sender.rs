@@ -7,7 +7,8 @@ use std::time::Duration;
 use prm_domain::{Channel, PhoneNumber};
 use prm_twilio::{
     ContentTemplate, MessageSender, MessageStatus, OutboundMessage, RecordingSender, RetryPolicy,
-    SendError, Sender, TwilioClient, TwilioConfig, TwilioSender, parse_form,
+    SendError, Sender, TwilioClient, TwilioConfig, TwilioError, TwilioSender, WhatsappTemplate,
+    parse_form,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -30,7 +31,7 @@ fn config(base: &str) -> TwilioConfig {
             max_attempts: 2,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(10),
-            max_retry_after: Duration::from_millis(10),
+            max_wait: Duration::from_secs(2),
         })
 }
 
@@ -149,34 +150,175 @@ async fn templates_and_media_are_passed_through() {
 }
 
 #[tokio::test]
-async fn twilio_refusals_become_port_errors() {
-    for (code, status, check) in [
+async fn twilio_refusals_become_port_errors_with_the_code_to_record() {
+    type IsExpected = fn(&SendError) -> bool;
+    let cases: [(u32, u16, IsExpected, &str, usize); 8] = [
         (
             21211,
             400,
-            (|e: &SendError| matches!(e, SendError::InvalidRecipient)) as fn(&SendError) -> bool,
+            |e| matches!(e, SendError::InvalidRecipient(_)),
+            "invalid_recipient",
+            1,
         ),
-        (21610, 400, |e| matches!(e, SendError::OptedOut)),
-        (63016, 400, |e| matches!(e, SendError::OutsideSessionWindow)),
-        (21602, 400, |e| matches!(e, SendError::Rejected(_))),
-        (20500, 500, |e| {
-            matches!(e, SendError::Unavailable(_)) && e.is_transient()
-        }),
-    ] {
+        (
+            21610,
+            400,
+            |e| matches!(e, SendError::OptedOut(_)),
+            "opted_out",
+            1,
+        ),
+        (
+            63016,
+            400,
+            |e| matches!(e, SendError::OutsideSessionWindow(_)),
+            "outside_session_window",
+            1,
+        ),
+        (
+            21602,
+            400,
+            |e| matches!(e, SendError::Rejected(_)),
+            "rejected",
+            1,
+        ),
+        (
+            20003,
+            401,
+            |e| matches!(e, SendError::Rejected(_)),
+            "rejected",
+            1,
+        ),
+        // Rate limited or unavailable: surely not created, retried, then "try later".
+        (
+            20429,
+            429,
+            |e| matches!(e, SendError::Unavailable(_)) && e.is_transient(),
+            "unavailable",
+            2,
+        ),
+        (
+            20503,
+            503,
+            |e| matches!(e, SendError::Unavailable(_)) && e.is_transient(),
+            "unavailable",
+            2,
+        ),
+        // A 500 may come after the message was created: not repeated, not "try later".
+        (
+            20500,
+            500,
+            |e| matches!(e, SendError::OutcomeUnknown(_)) && !e.is_transient(),
+            "outcome_unknown",
+            1,
+        ),
+    ];
+    for (code, status, is_expected, reason, attempts) in cases {
         let server = fake_twilio(refused(code, status)).await;
         let sender = twilio_sender(&server.uri(), Sender::Number("+14155238886".into()));
         let err = sender
             .send(OutboundMessage::whatsapp(patient(), BODY))
             .await
             .expect_err("refused");
-        assert!(check(&err), "code {code} gave {err:?}");
-        let expected_attempts = if status >= 500 { 2 } else { 1 };
-        assert_eq!(
-            sent_forms(&server).await.len(),
-            expected_attempts,
-            "code {code}"
-        );
+        assert!(is_expected(&err), "code {code} gave {err:?}");
+        assert_eq!(err.reason(), reason, "code {code}");
+        assert_eq!(err.provider_code(), Some(code.to_string().as_str()));
+        assert_eq!(sent_forms(&server).await.len(), attempts, "code {code}");
+        // The cause chain leads to Twilio's error, for logs and support.
+        let cause = err
+            .provider_failure()
+            .and_then(|f| f.error().downcast_ref::<TwilioError>())
+            .expect("the Twilio error is kept");
+        assert_eq!(cause.code(), Some(code));
     }
+}
+
+#[tokio::test]
+async fn a_rate_limit_longer_than_the_budget_tells_when_to_send_again() {
+    let server = fake_twilio(
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "120")
+            .set_body_json(json!({"code": 20429, "message": "Too Many Requests", "status": 429})),
+    )
+    .await;
+    let sender = twilio_sender(&server.uri(), Sender::Number("+14155238886".into()));
+    let err = sender
+        .send(OutboundMessage::whatsapp(patient(), BODY))
+        .await
+        .expect_err("rate limited");
+    assert!(matches!(err, SendError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(err.provider_code(), Some("20429"));
+    assert_eq!(sent_forms(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_then_created_sends_one_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_json(
+                    json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+                ),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let sender = twilio_sender(&server.uri(), Sender::Number("+14155238886".into()));
+    let sent = sender
+        .send(OutboundMessage::whatsapp(patient(), BODY))
+        .await
+        .expect("sent after the wait");
+    assert_eq!(
+        sent.provider_message_id,
+        "SM00000000000000000000000000000001"
+    );
+    let forms = sent_forms(&server).await;
+    assert_eq!(forms.len(), 2, "one refused attempt, one created message");
+    assert_eq!(forms[0], forms[1]);
+}
+
+#[tokio::test]
+async fn a_send_that_timed_out_is_an_unknown_outcome_and_not_repeated() {
+    let server = fake_twilio(created().set_delay(Duration::from_secs(2))).await;
+    let config =
+        config(&server.uri()).with_timeouts(Duration::from_secs(1), Duration::from_millis(200));
+    let sender = TwilioSender::new(
+        TwilioClient::new(config).expect("valid config"),
+        Sender::Number("+14155238886".into()),
+    );
+    let err = sender
+        .send(OutboundMessage::whatsapp(patient(), BODY))
+        .await
+        .expect_err("times out");
+    assert!(matches!(err, SendError::OutcomeUnknown(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(err.reason(), "outcome_unknown");
+    assert_eq!(err.provider_code(), None);
+    assert_eq!(sent_forms(&server).await.len(), 1, "the send was repeated");
+}
+
+#[tokio::test]
+async fn an_unreachable_twilio_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let err = twilio_sender(&base, Sender::Number("+14155238886".into()))
+        .send(OutboundMessage::whatsapp(patient(), BODY))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, SendError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.reason(), "unavailable");
+    assert_eq!(err.provider_code(), None);
 }
 
 #[tokio::test]
@@ -280,4 +422,68 @@ async fn recording_sender_refuses_what_twilio_would() {
         Err(SendError::EmptyMessage)
     ));
     assert!(recorder.is_empty());
+}
+
+fn reminder_template() -> WhatsappTemplate {
+    WhatsappTemplate {
+        name: "appointment_reminder".into(),
+        language: "es".into(),
+        variables: vec!["lunes".into(), "3:00 p. m.".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_meta_template_alone_is_not_sent_as_text_through_twilio() {
+    let server = fake_twilio(created()).await;
+    let sender = twilio_sender(&server.uri(), Sender::Number("+14155238886".into()));
+    let message = OutboundMessage::whatsapp(patient(), "Recuerde su cita del lunes")
+        .with_whatsapp_template(reminder_template());
+    let err = sender
+        .send(message.clone())
+        .await
+        .expect_err("no ContentSid");
+    assert!(matches!(err, SendError::TemplateMissing), "{err:?}");
+    assert_eq!(err.reason(), "template_missing");
+    assert!(sent_forms(&server).await.is_empty());
+
+    // With both templates, Twilio sends its own.
+    let both = message.with_template(ContentTemplate {
+        content_sid: "HX0123".into(),
+        variables: Some(json!({"1": "lunes"})),
+    });
+    sender.send(both).await.expect("sent");
+    let forms = sent_forms(&server).await;
+    assert_eq!(field(&forms[0], "ContentSid"), Some("HX0123"));
+}
+
+#[tokio::test]
+async fn recording_sender_keeps_template_messages() {
+    let recorder = RecordingSender::new();
+    let message = OutboundMessage {
+        body: None,
+        ..OutboundMessage::whatsapp(patient(), "")
+    }
+    .with_whatsapp_template(reminder_template());
+    recorder.send(message).await.expect("recorded");
+    let recorded = recorder.recorded();
+    assert_eq!(
+        recorded[0].message.whatsapp_template,
+        Some(reminder_template())
+    );
+    let json = serde_json::to_value(&recorded[0]).expect("serializes");
+    assert_eq!(
+        json["message"]["whatsapp_template"]["name"],
+        "appointment_reminder"
+    );
+}
+
+#[test]
+fn messages_stored_before_templates_existed_still_read() {
+    let stored = json!({
+        "channel": "whatsapp", "to": "+573001234567", "body": "hola",
+        "media_urls": [], "template": null, "status_callback": null
+    });
+    let message: OutboundMessage = serde_json::from_value(stored).expect("reads");
+    assert_eq!(message.whatsapp_template, None);
+    assert!(!message.is_template());
 }

@@ -8,20 +8,45 @@ pub mod booking;
 pub mod demo;
 pub mod error;
 pub mod setup;
-pub mod startup;
 
 use std::sync::Arc;
 
 use actix_web::{middleware::from_fn, web};
-pub use booking::app::BookingSettings;
+pub use booking::settings::BookingSettings;
 use prm_bus::RelayNotifier;
 use prm_platform::auth::require_api_key;
+use prm_runtime::{Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
-use prm_store::Store;
+use prm_store::{Store, outbox::Outbox};
 use utoipa::OpenApi;
 
 /// Default port of the standalone service.
 pub const DEFAULT_PORT: u16 = 8003;
+
+/// The appointments service, as binaries host it.
+pub static SERVICE: ServiceSpec = ServiceSpec {
+    name: "appointments",
+    binary: "prm-appointments",
+    title: "PRM appointments",
+    description: "Clinic set-up (locations, practitioners, schedules, patients), slot search and booking.",
+    default_port: DEFAULT_PORT,
+    outbox: Some(Outbox::APPOINTMENTS),
+    clinic_api: true,
+    body_limits: &[],
+    openapi,
+    build: |ctx| Box::pin(build(ctx)),
+};
+
+async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
+    let booking = ctx.config(BookingSettings::from_settings)?;
+    Ok(Arc::new(AppointmentsService::new(AppState {
+        store: ctx.backends.store.clone(),
+        default_country_code: ctx.settings.default_country_code.clone(),
+        state: ctx.backends.state.clone(),
+        booking,
+        outbox: ctx.outbox,
+    })))
+}
 
 /// What the handlers share.
 pub struct AppState {
@@ -56,7 +81,13 @@ impl AppointmentsService {
         }
     }
 
-    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+impl Service for AppointmentsService {
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.state.clone())
             .service(
                 web::scope("/api/v1/prm/locations")
@@ -94,9 +125,5 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete document of the standalone service.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    prm_platform::openapi::document(
-        "PRM appointments",
-        "Clinic set-up (locations, practitioners, schedules, patients), slot search and booking.",
-        [openapi()],
-    )
+    prm_runtime::api_doc(SERVICE.title, SERVICE.description, &[&SERVICE])
 }

@@ -1,31 +1,10 @@
 //! `prm-appointments`: the appointments service on its own (port 8003).
 
-use prm_appointments::{DEFAULT_PORT, startup::Application};
-use prm_platform::{Settings, telemetry};
+static BINARY: prm_runtime::Binary = prm_runtime::Binary::single(
+    &[&prm_appointments::SERVICE],
+    "PRM appointments: clinic set-up, slot search and booking (port 8003)",
+);
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
-    let settings = Settings::from_env(DEFAULT_PORT)?;
-    let _telemetry = telemetry::init(
-        settings
-            .otel_service_name
-            .as_deref()
-            .unwrap_or("prm-appointments"),
-        settings.otel_endpoint.as_deref(),
-    )?;
-    let app = Application::build(&settings).await?;
-    tracing::info!(
-        port = app.port(),
-        database = settings.database_kind(),
-        "prm-appointments listening"
-    );
-    if let Some(key) = app.dev_key() {
-        use secrecy::ExposeSecret;
-        println!(
-            "Development API key (PRM_API_KEYS is unset): {}",
-            key.expose_secret()
-        );
-    }
-    app.run_until_stopped().await?;
-    Ok(())
+fn main() -> std::process::ExitCode {
+    prm_runtime::cli::main(&BINARY)
 }

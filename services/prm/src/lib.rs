@@ -1,117 +1,55 @@
-//! The all-in-one suite: every service's routes and OpenAPI document composed
-//! on one server. Each service crate exports `configure` and its document; this
-//! crate only wires them together — including one outbox relay per hosted service
-//! (each service owns its outbox table), all on the one store and bus.
+//! The all-in-one suite: every service on one port over one set of backends (embedded
+//! defaults: SQLite, in-memory state, in-process bus). Adding a service to `prm` is one
+//! line in [`SERVICES`]; the runtime does the rest (one outbox relay per service, each
+//! service's consumers, routes and OpenAPI part).
 
-use actix_web::dev::Server;
-use prm_appointments::startup::Backends;
-use prm_bus::{OutboxRelay, RelayConfig, RelayHandle};
-use prm_platform::{
-    Settings,
-    rate_limit::RateLimits,
-    server::{BodyLimits, HttpSetup, bind, serve},
-};
-use prm_webhooks::{WebhooksConfig, WebhooksService};
-use secrecy::SecretString;
+use prm_platform::Settings;
+use prm_runtime::{Backends, Binary, Host, HostOptions, Running, ServiceSpec};
 
 pub const DEFAULT_PORT: u16 = 8080;
 
+const TITLE: &str = "PRM suite";
+const DESCRIPTION: &str = "Patient relationship management: clinic set-up, slot search and booking, and provider \
+webhooks (Twilio, Meta WhatsApp, voice agent), all in one process.";
+
+/// Every service `prm` hosts.
+pub static SERVICES: [&ServiceSpec; 2] = [&prm_appointments::SERVICE, &prm_webhooks::SERVICE];
+
+/// The `prm` binary.
+pub static BINARY: Binary = Binary {
+    name: "prm",
+    about: "Every PRM service in one process on one port (PORT, default 8080), with embedded defaults",
+    default_port: DEFAULT_PORT,
+    services: &SERVICES,
+    title: Some((TITLE, DESCRIPTION)),
+    demo: Some(|backends| Box::pin(seed_demo(backends))),
+};
+
 /// The combined OpenAPI document of every service.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    prm_platform::openapi::document(
-        "PRM suite",
-        "Patient relationship management: clinic set-up, slot search and booking, and provider \
-         webhooks (Twilio, Meta WhatsApp, voice agent), all in one process.",
-        [prm_appointments::openapi(), prm_webhooks::openapi()],
-    )
+    prm_runtime::api_doc(TITLE, DESCRIPTION, &SERVICES)
 }
 
-pub struct Suite {
-    port: u16,
-    server: Server,
-    dev_key: Option<SecretString>,
-    backends: Backends,
-    /// The relays of the hosted services other than appointments (whose relay is part
-    /// of `backends`).
-    relays: Vec<RelayHandle>,
-    background: Vec<tokio::task::JoinHandle<()>>,
+/// Seeds the demo clinic (3 locations, 8 practitioners, weekly schedules); idempotent.
+pub async fn seed_demo(backends: Backends) -> anyhow::Result<()> {
+    let seeded = prm_appointments::demo::seed(&backends.store).await?;
+    tracing::info!(
+        created = seeded.created,
+        existing = seeded.existing,
+        "demo clinic seeded"
+    );
+    Ok(())
 }
 
-impl Suite {
-    /// Connects and migrates the database, optionally seeds the demo clinic, and binds.
-    pub async fn build(settings: &Settings, demo: bool) -> anyhow::Result<Self> {
-        let backends = Backends::connect(settings).await?;
-        if demo {
-            let seeded = prm_appointments::demo::seed(&backends.store).await?;
-            tracing::info!(
-                created = seeded.created,
-                existing = seeded.existing,
-                "demo clinic seeded"
-            );
-        }
-        let (api_keys, dev_key) = prm_platform::server::api_keys(settings);
-        let readiness = backends.readiness();
-        let appointments = backends.appointments(settings);
-        let webhooks_relay = OutboxRelay::new(
-            backends.store.connection().clone(),
-            backends.bus.clone(),
-            prm_webhooks::inbox::OUTBOX,
-            RelayConfig::from_env()?,
-        );
-        let webhooks = WebhooksService::new(
-            WebhooksConfig::from_settings(settings),
-            backends.store.clone(),
-            backends.state.clone(),
-            Some(webhooks_relay.notifier()),
-        )?;
-        webhooks.log_startup_warnings();
-        let relays = vec![webhooks_relay.spawn()];
-        let background = vec![webhooks.spawn_background()];
-        let listener = bind(&settings.host, settings.port)?;
-        let port = listener.local_addr()?.port();
-        let setup = HttpSetup {
-            api_keys,
-            readiness,
-            openapi: api_doc(),
-            body_limits: prm_webhooks::body_limits(BodyLimits::new(settings.max_body_bytes)),
-            rate_limits: std::sync::Arc::new(RateLimits::from_settings(&settings.rate_limits)),
-        };
-        let server = serve(listener, setup, move |cfg| {
-            appointments.configure(cfg);
-            webhooks.configure(cfg);
-        })?;
-        Ok(Self {
-            port,
-            server,
-            dev_key,
-            backends,
-            relays,
-            background,
-        })
+/// Builds and starts the suite as `prm [--demo]` would (tests).
+pub async fn start(settings: Settings, demo: bool) -> anyhow::Result<Running> {
+    let options = HostOptions {
+        title: Some((TITLE, DESCRIPTION)),
+        ..HostOptions::default()
+    };
+    let host = Host::build(settings, &SERVICES, options).await?;
+    if demo {
+        seed_demo(host.backends().clone()).await?;
     }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn store(&self) -> &prm_store::Store {
-        &self.backends.store
-    }
-
-    /// The generated key when `PRM_API_KEYS` is unset.
-    pub fn dev_key(&self) -> Option<&SecretString> {
-        self.dev_key.as_ref()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        for task in self.background {
-            task.abort();
-        }
-        for relay in self.relays {
-            relay.shutdown().await;
-        }
-        self.backends.shutdown().await;
-        result
-    }
+    host.start().await
 }

@@ -35,12 +35,17 @@ fn prm(dir: &PathBuf) -> Command {
 #[test]
 fn unknown_arguments_are_refused_with_the_usage_and_exit_status_2() {
     let dir = workdir();
-    for args in [&["--dmeo"][..], &["--demo", "extra"], &["demo"]] {
+    for args in [
+        &["--dmeo"][..],
+        &["--demo", "extra"],
+        &["demo"],
+        &["serve", "now"],
+    ] {
         let out = prm(&dir).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("unknown argument"), "{stderr}");
-        assert!(stderr.contains("usage: prm [--demo]"), "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(stderr.contains("Usage: prm"), "{stderr}");
         assert!(out.stdout.is_empty(), "nothing started");
     }
     assert!(
@@ -49,7 +54,81 @@ fn unknown_arguments_are_refused_with_the_usage_and_exit_status_2() {
     );
     let help = prm(&dir).arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("usage: prm [--demo]"));
+    let usage = String::from_utf8_lossy(&help.stdout);
+    for expected in [
+        "Usage: prm",
+        "--demo",
+        "migrate",
+        "healthcheck",
+        "--version",
+        ".env.example",
+    ] {
+        assert!(
+            usage.contains(expected),
+            "{expected} missing from:\n{usage}"
+        );
+    }
+    let version = prm(&dir).arg("--version").output().unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("prm {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `prm healthcheck` is what container health checks run: 1 while nothing answers on
+/// PORT, 0 once `/ready` does.
+#[test]
+fn healthcheck_says_whether_the_server_on_port_is_ready() {
+    let dir = workdir();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let out = prm(&dir)
+        .env("PORT", port.to_string())
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing listens on {port}");
+    let app = Running::spawn(prm(&dir).envs([
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("PRM_API_KEYS", KEY),
+    ]));
+    let out = prm(&dir)
+        .env("PORT", app.port.to_string())
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.terminate();
+    let (status, _) = app.wait(Duration::from_secs(40));
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `prm migrate` brings the schema up to date and exits, for a release's migration job.
+#[test]
+fn migrate_creates_the_schema_and_exits() {
+    let dir = workdir();
+    let out = prm(&dir).arg("migrate").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.join("data/prm.db").exists(),
+        "the default database was created"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -159,7 +159,11 @@ fn every_variable_the_code_reads_is_documented() {
         }
         let source = std::fs::read_to_string(&file).unwrap();
         let code = source.split("#[cfg(test)]").next().unwrap_or(&source);
-        if code.contains("std::env::var") || code.contains("fn from_lookup") {
+        // Services parse their own sections through `Settings::env()`.
+        if code.contains("std::env::var")
+            || code.contains("fn from_lookup")
+            || code.contains(".env()")
+        {
             read.extend(
                 names_read_by(&source)
                     .into_iter()
@@ -222,11 +226,8 @@ fn fingerprint(s: &Settings) -> String {
                 s.default_locale
             ),
             (&s.otel_endpoint, &s.otel_service_name, s.max_body_bytes),
-            (
-                s.min_booking_notice_minutes,
-                s.slot_window_days,
-                s.rate_limits
-            ),
+            (s.rate_limits, s.log_format),
+            prm_appointments::BookingSettings::from_settings(s),
         )
     )
 }
@@ -255,7 +256,13 @@ fn copied_to_env_it_parses_and_changes_nothing_for_any_binary() {
         "OUTBOX_RETENTION_HOURS in .env.example is not the default"
     );
     // Per-binary or per-environment defaults stay commented.
-    for name in ["RUST_LOG", "PORT", "PUBLIC_BASE_URL", "OTEL_SERVICE_NAME"] {
+    for name in [
+        "RUST_LOG",
+        "PORT",
+        "PUBLIC_BASE_URL",
+        "OTEL_SERVICE_NAME",
+        "LOG_FORMAT",
+    ] {
         assert!(
             !set.contains_key(name),
             "{name} is set in .env.example; its default differs per binary or environment"

@@ -5,7 +5,6 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use prm::Suite;
 use prm_platform::Settings;
 use prm_store::testing::{TestBackend, backend, postgres_admin_url};
 use sea_orm::{ConnectionTrait, Database};
@@ -46,9 +45,9 @@ async fn lose_the_database(url: &str, store: &prm_store::Store) {
 #[tokio::test]
 async fn ready_answers_503_problem_json_once_the_database_is_gone() {
     let url = prm_store::testing::fresh_database_url().await;
-    let suite = Suite::build(&settings(&url), false).await.unwrap();
+    let suite = prm::start(settings(&url), false).await.unwrap();
     let address = format!("http://127.0.0.1:{}", suite.port());
-    let store = suite.store().clone();
+    let store = suite.backends().store.clone();
     tokio::spawn(suite.run_until_stopped());
     let client = reqwest::Client::new();
 
@@ -99,7 +98,7 @@ async fn a_database_that_cannot_be_reached_at_start_is_an_error_naming_it() {
     // Port 1 on loopback: nothing listens there.
     let result = tokio::time::timeout(
         Duration::from_secs(30),
-        Suite::build(&settings("postgres://postgres@127.0.0.1:1/prm"), false),
+        prm::start(settings("postgres://postgres@127.0.0.1:1/prm"), false),
     )
     .await
     .expect("start-up hung on an unreachable database");

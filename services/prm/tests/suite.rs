@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use prm::Suite;
 use prm_platform::Settings;
 use prm_store::outbox::Outbox;
 use prm_twilio::RequestValidator;
@@ -16,7 +15,7 @@ const KEY: &str = "suite-key-0123456789abcdef";
 const TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PUBLIC: &str = "https://prm.example.com";
 
-async fn start() -> (String, Suite) {
+async fn start() -> (String, prm_runtime::Running) {
     let url = prm_store::testing::fresh_database_url().await;
     let vars: HashMap<String, String> = [
         ("HOST", "127.0.0.1"),
@@ -30,14 +29,14 @@ async fn start() -> (String, Suite) {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let settings = Settings::from_map(prm::DEFAULT_PORT, &vars).unwrap();
-    let suite = Suite::build(&settings, true).await.unwrap();
+    let suite = prm::start(settings, true).await.unwrap();
     (format!("http://127.0.0.1:{}", suite.port()), suite)
 }
 
 #[tokio::test]
 async fn one_process_serves_every_service_with_the_demo_clinic() {
     let (address, suite) = start().await;
-    let store = suite.store().clone();
+    let store = suite.backends().store.clone();
     tokio::spawn(suite.run_until_stopped());
     let client = reqwest::Client::new();
 

@@ -23,6 +23,7 @@ use prm_domain::{
         SharedLocation,
     },
 };
+use prm_runtime::CancellationToken;
 use prm_state::StateStore;
 use prm_store::{
     Store, TransactionTrait,
@@ -411,14 +412,22 @@ impl Inbox {
     }
 
     /// Runs [`Inbox::recover_pending`] now and then every `every`.
-    pub fn spawn_recovery(&self, older_than: Duration, every: Duration) -> JoinHandle<()> {
+    pub fn spawn_recovery(
+        &self,
+        older_than: Duration,
+        every: Duration,
+        stop: CancellationToken,
+    ) -> JoinHandle<()> {
         let inbox = self.clone();
         tokio::spawn(async move {
             loop {
                 if let Err(error) = inbox.recover_pending(older_than).await {
                     tracing::warn!(error = %format_args!("{error:#}"), "pending voice-note sweep failed");
                 }
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
             }
         })
     }

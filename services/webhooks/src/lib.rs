@@ -13,7 +13,6 @@ pub mod health;
 pub mod http;
 pub mod inbox;
 pub mod meta;
-pub mod startup;
 pub mod twilio;
 pub mod voice_agent;
 pub mod voice_notes;
@@ -23,9 +22,10 @@ use std::{sync::Arc, time::Duration};
 use actix_web::web;
 use prm_bus::RelayNotifier;
 use prm_domain::PhoneNumber;
-use prm_platform::{Settings, server::BodyLimits};
+use prm_platform::Settings;
+use prm_runtime::{CancellationToken, Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
-use prm_store::Store;
+use prm_store::{Store, outbox::Outbox};
 use prm_twilio::RequestValidator;
 use secrecy::SecretString;
 use utoipa::OpenApi;
@@ -46,12 +46,33 @@ pub const TWILIO_BODY_LIMIT: usize = 64 * 1024;
 /// Meta batches deliveries; its documented maximum is a few MiB.
 pub const WHATSAPP_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The server's body limits with this service's per-route overrides (64 KiB for Twilio,
-/// 4 MiB for Meta). Both the standalone binary and the all-in-one must use them.
-pub fn body_limits(limits: BodyLimits) -> BodyLimits {
-    limits
-        .with_override("/api/v1/prm/webhooks/twilio", TWILIO_BODY_LIMIT)
-        .with_override("/api/v1/prm/webhooks/whatsapp", WHATSAPP_BODY_LIMIT)
+/// The webhooks service, as binaries host it. Its routes are authenticated by the
+/// providers' signatures, not by the clinic API keys.
+pub static SERVICE: ServiceSpec = ServiceSpec {
+    name: "webhooks",
+    binary: "prm-webhooks",
+    title: "PRM webhooks",
+    description: "Inbound webhooks from Twilio (WhatsApp/SMS and status callbacks), Meta's WhatsApp Cloud API and the voice agent. Each accepted message becomes exactly one MESSAGE_RECEIVED event.",
+    default_port: DEFAULT_PORT,
+    outbox: Some(Outbox::WEBHOOKS),
+    clinic_api: false,
+    body_limits: &[
+        ("/api/v1/prm/webhooks/twilio", TWILIO_BODY_LIMIT),
+        ("/api/v1/prm/webhooks/whatsapp", WHATSAPP_BODY_LIMIT),
+    ],
+    openapi,
+    build: |ctx| Box::pin(build(ctx)),
+};
+
+async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
+    let config = ctx.config(|s| Ok::<_, anyhow::Error>(WebhooksConfig::from_settings(s)))?;
+    let service = WebhooksService::new(
+        config,
+        ctx.backends.store.clone(),
+        ctx.backends.state.clone(),
+        ctx.outbox,
+    )?;
+    Ok(Arc::new(service))
 }
 
 /// The service's configuration, taken from [`Settings`].
@@ -143,8 +164,14 @@ impl WebhooksService {
         })
     }
 
+    pub fn inbox(&self) -> &Inbox {
+        &self.state.inbox
+    }
+}
+
+impl Service for WebhooksService {
     /// Logs which checks are off or which channels refuse calls (no secrets, no patient data).
-    pub fn log_startup_warnings(&self) {
+    fn log_startup(&self) {
         let config = &self.state.config;
         if !config.validate_twilio_signature {
             tracing::warn!(
@@ -172,19 +199,17 @@ impl WebhooksService {
         }
     }
 
-    /// Background work to run beside the server: publishes voice-note events that an
-    /// interrupted transcription left pending (at start, then every minute).
-    pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
-        self.state
-            .inbox
-            .spawn_recovery(self.state.config.pending_grace, Duration::from_secs(60))
+    /// Publishes voice-note events that an interrupted transcription left pending (at
+    /// start, then every minute).
+    fn spawn_background(&self, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.state.inbox.spawn_recovery(
+            self.state.config.pending_grace,
+            Duration::from_secs(60),
+            stop,
+        )]
     }
 
-    pub fn inbox(&self) -> &Inbox {
-        &self.state.inbox
-    }
-
-    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::scope(BASE_PATH)
                 .app_data(self.state.clone())
@@ -207,11 +232,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete document of the standalone service.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    prm_platform::openapi::document(
-        "PRM webhooks",
-        "Inbound webhooks from Twilio (WhatsApp/SMS and status callbacks), Meta's WhatsApp Cloud API and the voice agent. Each accepted message becomes exactly one MESSAGE_RECEIVED event.",
-        [openapi()],
-    )
+    prm_runtime::api_doc(SERVICE.title, SERVICE.description, &[&SERVICE])
 }
 
 #[cfg(test)]

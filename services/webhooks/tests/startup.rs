@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use prm_platform::Settings;
-use prm_webhooks::startup::Application;
+use prm_runtime::{Host, HostOptions};
 
 #[tokio::test]
 async fn starts_and_is_ready_without_a_reachable_broker() {
@@ -24,11 +24,14 @@ async fn starts_and_is_ready_without_a_reachable_broker() {
     let settings = Settings::from_map(prm_webhooks::DEFAULT_PORT, &vars).unwrap();
     let started = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        Application::build(&settings),
+        Host::build(settings, &[&prm_webhooks::SERVICE], HostOptions::default()),
     )
     .await;
     let app = started
         .expect("start does not wait for the broker")
+        .expect("the service builds")
+        .start()
+        .await
         .expect("the service starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use futures::FutureExt;
-use prm_state::{MemoryStateStore, RedisStateStore, StateStore};
+use prm_state::{EncryptionKey, MemoryStateStore, RedisStateStore, StateStore, encrypted};
 use uuid::Uuid;
 
 /// What a contract case gets: stores sharing one backend under different
@@ -18,8 +18,11 @@ pub struct Ctx {
     pub a: Arc<dyn StateStore>,
     /// Same backend, prefix `{root}b:`.
     pub b: Arc<dyn StateStore>,
-    /// Same backend, prefix `{root}` only: sees `a`'s keys as `a:{key}`.
+    /// Same backend, prefix `{root}` only, never encrypted: sees `a`'s keys
+    /// as `a:{key}`, with their values as stored.
     pub root: Arc<dyn StateStore>,
+    /// `a` and `b` encrypt their values (with one key, as one deployment).
+    pub encrypted: bool,
 }
 
 pub enum Harness {
@@ -38,6 +41,7 @@ pub async fn memory() -> Harness {
         a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
         b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
         root: Arc::new(base),
+        encrypted: false,
     })
 }
 
@@ -64,8 +68,33 @@ pub async fn redis() -> Harness {
         a: Arc::new(base.share_with_prefix(&format!("{root}a"))),
         b: Arc::new(base.share_with_prefix(&format!("{root}b"))),
         root: Arc::new(base),
+        encrypted: false,
     };
     Harness::Redis { ctx, url, root }
+}
+
+/// `a` and `b` wrapped in the encrypting decorator; `root` stays plain.
+fn encrypt(ctx: &mut Ctx) {
+    let key = EncryptionKey::generate();
+    ctx.a = encrypted(Arc::clone(&ctx.a), key.clone(), None);
+    ctx.b = encrypted(Arc::clone(&ctx.b), key, None);
+    ctx.encrypted = true;
+}
+
+pub async fn memory_encrypted() -> Harness {
+    let mut harness = memory().await;
+    match &mut harness {
+        Harness::Memory(ctx) | Harness::Redis { ctx, .. } => encrypt(ctx),
+    }
+    harness
+}
+
+pub async fn redis_encrypted() -> Harness {
+    let mut harness = redis().await;
+    match &mut harness {
+        Harness::Memory(ctx) | Harness::Redis { ctx, .. } => encrypt(ctx),
+    }
+    harness
 }
 
 /// Deletes every key under `root` (SCAN, not KEYS, to stay polite on a

@@ -1,7 +1,8 @@
 //! One contract suite, run against both adapters: the in-memory store (with
 //! tokio's paused clock, so TTL waits are instant) and the real Redis on
 //! 127.0.0.1 (`REDIS_TEST_URL`/`REDIS_URL`), each test under its own random
-//! key prefix that is deleted afterwards. An unreachable Redis fails the Redis
+//! key prefix that is deleted afterwards; and again against both through the
+//! encrypting decorator, which must not change any rule. An unreachable Redis fails the Redis
 //! tests (with how to start it), whatever the environment: they never skip.
 #![allow(clippy::unwrap_used)]
 
@@ -58,6 +59,22 @@ mod memory {
 mod redis {
     contract_suite!(
         open = crate::harness::redis,
+        timed = #[tokio::test],
+        concurrent = #[tokio::test(flavor = "multi_thread", worker_threads = 4)],
+    );
+}
+
+mod memory_encrypted {
+    contract_suite!(
+        open = crate::harness::memory_encrypted,
+        timed = #[tokio::test(start_paused = true)],
+        concurrent = #[tokio::test(flavor = "multi_thread", worker_threads = 4)],
+    );
+}
+
+mod redis_encrypted {
+    contract_suite!(
+        open = crate::harness::redis_encrypted,
         timed = #[tokio::test],
         concurrent = #[tokio::test(flavor = "multi_thread", worker_threads = 4)],
     );

@@ -1,6 +1,6 @@
 //! The booking rules: one function per use case. Handlers call these and only render.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use prm_domain::{
@@ -26,30 +26,6 @@ use crate::{
     error::api_error,
     setup::{FieldErrors, no_control_characters, optional_multiline_text},
 };
-
-/// Booking rules that come from configuration.
-#[derive(Debug, Clone)]
-pub struct BookingSettings {
-    /// `MIN_BOOKING_NOTICE_MINUTES`: nothing is offered or booked sooner than this.
-    pub min_notice: TimeDelta,
-    /// `SLOT_SEARCH_WINDOW_DAYS`.
-    pub window_days: u32,
-    /// `DEFAULT_LOCALE`, for offers that do not name one.
-    pub default_locale: Locale,
-    /// How long an offer is remembered (`CONVERSATION_STATE_TTL_SECS`).
-    pub offer_ttl: Duration,
-}
-
-impl Default for BookingSettings {
-    fn default() -> Self {
-        Self {
-            min_notice: TimeDelta::minutes(60),
-            window_days: 14,
-            default_locale: Locale::Es,
-            offer_ttl: Duration::from_secs(900),
-        }
-    }
-}
 
 fn state_error(e: prm_state::StateError) -> ApiError {
     if e.is_unavailable() {

@@ -9,4 +9,5 @@ pub mod events;
 pub mod examples;
 pub mod offers;
 pub mod routes;
+pub mod settings;
 pub mod views;

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
-use prm_appointments::startup::Application;
 use prm_platform::Settings;
+use prm_runtime::{Host, HostOptions};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
@@ -43,9 +43,16 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_map(0, &vars).expect("test settings");
-    let app = Application::build(&settings).await.expect("app builds");
+    let host = Host::build(
+        settings,
+        &[&prm_appointments::SERVICE],
+        HostOptions::default(),
+    )
+    .await
+    .expect("app builds");
+    let app = host.start().await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let store = app.store().clone();
+    let store = app.backends().store.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,

@@ -5,8 +5,9 @@ use std::{collections::HashMap, future::Future, time::Duration};
 use prm_bus::BusConfig;
 use prm_domain::events::{Envelope, MessageProvider};
 use prm_platform::Settings;
+use prm_runtime::{Host, HostOptions};
 use prm_twilio::RequestValidator;
-use prm_webhooks::{WebhooksConfig, WebhooksService, startup::Application};
+use prm_webhooks::{WebhooksConfig, WebhooksService};
 use reqwest::Response;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::SecretString;
@@ -141,11 +142,20 @@ pub async fn spawn(options: Spawn) -> TestApp {
     // Short enough for the timeout tests, long enough for a loaded CI machine.
     config.voice_notes.timeout = Duration::from_secs(10);
     (options.tweak)(&mut config);
-    let app = Application::build_with(&settings, config, options.bus)
+    let host_options = HostOptions {
+        bus: Some(options.bus),
+        ..HostOptions::default()
+    }
+    .with_override(config);
+    let host = Host::build(settings, &[&prm_webhooks::SERVICE], host_options)
         .await
         .expect("app builds");
+    let app = host.start().await.expect("app starts");
     let port = app.port();
-    let service = app.service().clone();
+    let service = app
+        .service::<WebhooksService>()
+        .expect("webhooks is hosted")
+        .clone();
     tokio::spawn(app.run_until_stopped());
     let db = Database::connect(&database_url)
         .await
