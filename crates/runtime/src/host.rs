@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use prm_bus::{BusConfig, ConsumerHandle, OutboxRelay, RelayConfig, RelayHandle};
 use prm_platform::{
@@ -31,6 +31,9 @@ pub struct HostOptions {
     pub bus: Option<BusConfig>,
     /// Backends built by the caller (tests share or fault-inject them).
     pub backends: Option<Backends>,
+    /// The clock of the backends the host connects (tests steer time); default: the
+    /// system clock.
+    pub clock: Option<prm_domain::clock::SharedClock>,
     /// Title and description of the combined OpenAPI document when several services
     /// are hosted.
     pub title: Option<(&'static str, &'static str)>,
@@ -74,8 +77,18 @@ impl Host {
                 let bus = options
                     .bus
                     .unwrap_or_else(|| Backends::bus_config(&settings));
-                Backends::connect(&settings, bus).await?
+                let mut backends = Backends::connect(&settings, bus).await?;
+                if let Some(clock) = options.clock {
+                    backends.clock = clock;
+                }
+                backends
             }
+        };
+        let sensitive = specs.iter().any(|s| s.sensitive_state);
+        let sensitive_state = if sensitive {
+            encrypted_state(&settings, &backends)?
+        } else {
+            backends.state.clone()
         };
         let relay_config = RelayConfig::from_lookup(|name| settings.var(name))
             .context("outbox relay configuration")?;
@@ -90,9 +103,13 @@ impl Host {
                     relay_config.clone(),
                 )
             });
+            let mut service_backends = backends.clone();
+            if spec.sensitive_state {
+                service_backends.state = sensitive_state.clone();
+            }
             let context = ServiceContext::new(
                 settings.clone(),
-                backends.clone(),
+                service_backends,
                 relay.as_ref().map(OutboxRelay::notifier),
                 options.overrides.clone(),
             );
@@ -188,9 +205,12 @@ impl Host {
                 service.configure(cfg);
             }
         })?;
+        // Serving starts now, not when the caller first awaits `run_until_stopped`.
+        let handle = server.handle();
+        let server = tokio::spawn(server);
         Ok(Running {
             port,
-            handle: server.handle(),
+            handle,
             server,
             dev_key: dev_key.filter(|_| clinic_api),
             backends,
@@ -206,7 +226,7 @@ impl Host {
 /// A serving host.
 pub struct Running {
     port: u16,
-    server: Server,
+    server: JoinHandle<std::io::Result<()>>,
     handle: ServerHandle,
     dev_key: Option<SecretString>,
     backends: Backends,
@@ -246,7 +266,10 @@ impl Running {
     /// flight finish, stops the background work, lets the consumers finish their
     /// deliveries and the relays publish their batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let result = self
+            .server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.stop.cancel();
         for mut task in self.background {
             if tokio::time::timeout(BACKGROUND_GRACE, &mut task)
@@ -280,6 +303,46 @@ pub fn api_doc(
     specs: &[&'static ServiceSpec],
 ) -> utoipa::openapi::OpenApi {
     prm_platform::openapi::document(title, description, specs.iter().map(|s| (s.openapi)()))
+}
+
+/// The state store as services holding health data see it: values encrypted at rest
+/// in Redis with `STATE_ENCRYPTION_KEY` (the in-memory store never leaves the process).
+/// Production refuses a generated key: state written by one replica must be readable by
+/// the others and after a restart.
+fn encrypted_state(
+    settings: &Settings,
+    backends: &Backends,
+) -> anyhow::Result<Arc<dyn prm_state::StateStore>> {
+    let keys = prm_state::EncryptionKeys::from_config(
+        settings.var("STATE_ENCRYPTION_KEY").as_deref(),
+        settings.var("STATE_ENCRYPTION_KEY_PREVIOUS").as_deref(),
+    )?;
+    if backends.state.backend() != "redis" {
+        return Ok(backends.state.clone());
+    }
+    if keys.was_generated() {
+        if settings.environment == Environment::Production {
+            return Err(prm_platform::ConfigError::new(
+                "STATE_ENCRYPTION_KEY",
+                "required in production with REDIS_URL: conversation state holds health data \
+                 (64 hex characters or base64 of 32 bytes, e.g. `openssl rand -hex 32`)",
+            )
+            .into());
+        }
+        tracing::warn!(
+            "STATE_ENCRYPTION_KEY is unset: conversation state in Redis is encrypted with a key \
+             generated for this process (lost on restart; other processes cannot read it)"
+        );
+    }
+    tracing::info!(
+        key_id = keys.current.id(),
+        "conversation state is encrypted at rest"
+    );
+    Ok(prm_state::encrypted(
+        backends.state.clone(),
+        keys.current,
+        keys.previous,
+    ))
 }
 
 /// Production refuses to serve clinic endpoints without keys (a generated development

@@ -39,6 +39,9 @@ pub struct ServiceSpec {
     /// Whether the service has Bearer-protected clinic endpoints: production refuses to
     /// start such a service without `PRM_API_KEYS`.
     pub clinic_api: bool,
+    /// Whether the service keeps patient or health data in the state store: its view of
+    /// Redis is encrypted with `STATE_ENCRYPTION_KEY`, which production then requires.
+    pub sensitive_state: bool,
     /// Per-path-prefix body limits above (or below) the default `PRM_MAX_BODY_BYTES`.
     pub body_limits: &'static [(&'static str, usize)],
     /// The service's own paths and schemas (health, docs and the standard errors come

@@ -32,6 +32,7 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
     default_port: DEFAULT_PORT,
     outbox: Some(Outbox::APPOINTMENTS),
     clinic_api: true,
+    sensitive_state: true,
     body_limits: &[],
     openapi,
     build: |ctx| Box::pin(build(ctx)),

@@ -56,6 +56,7 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
     default_port: DEFAULT_PORT,
     outbox: Some(Outbox::WEBHOOKS),
     clinic_api: false,
+    sensitive_state: false,
     body_limits: &[
         ("/api/v1/prm/webhooks/twilio", TWILIO_BODY_LIMIT),
         ("/api/v1/prm/webhooks/whatsapp", WHATSAPP_BODY_LIMIT),
