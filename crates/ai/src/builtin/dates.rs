@@ -134,8 +134,14 @@ fn numeric_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Fou
         // Inside a date or time already rejected from its start.
         return None;
     }
-    let sep = match text.kind(i + 1) {
-        Kind::Punct(c @ ('/' | '-' | '.')) if i + 2 < end => c,
+    // Separators: "/", "-", "." or the words "de"/"del" ("el 5 del 11 de 1980").
+    let sep_at = |j: usize| match text.kind(j) {
+        Kind::Punct(c @ ('/' | '-' | '.')) => Some(Sep::Punct(c)),
+        Kind::Word if is_filler(text, j) && matches!(text.word(j), "de" | "del") => Some(Sep::Word),
+        _ => None,
+    };
+    let sep = match sep_at(i + 1) {
+        Some(sep) if i + 2 < end => sep,
         _ if first_len == 8 => {
             let (d, m, y) = (first / 1_000_000, first / 10_000 % 100, first % 10_000);
             let kind = birth(y as i32, m, d, today)
@@ -152,12 +158,17 @@ fn numeric_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Fou
     if second_len > 2 && first_len != 4 {
         return None;
     }
-    let third = (i + 4 < end && text.is_punct(i + 3, sep))
+    let same_kind = |other: Option<Sep>| match (sep, other) {
+        (Sep::Punct(a), Some(Sep::Punct(b))) => a == b,
+        (Sep::Word, Some(Sep::Word)) => true,
+        _ => false,
+    };
+    let third = (i + 4 < end && same_kind(sep_at(i + 3)))
         .then(|| text.digits(i + 4))
         .flatten();
     let Some((third, third_len)) = third else {
         // No year: a day and month, when they can be one ("15/6"); "3-5" is too vague.
-        if sep != '/' || first_len > 2 {
+        if sep != Sep::Punct('/') || first_len > 2 {
             return None;
         }
         let (day, month) = day_month_order(first, second);
@@ -179,6 +190,12 @@ fn numeric_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Fou
         tokens,
         kind: kind.map_or(FoundKind::Invalid, FoundKind::Birth),
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sep {
+    Punct(char),
+    Word,
 }
 
 /// Day first, unless only month-first makes sense (12/31).
@@ -376,6 +393,8 @@ mod tests {
             ("born on the 1st of january 2001", ymd(2001, 1, 1)),
             ("el primero de enero de 2001", ymd(2001, 1, 1)),
             ("3 de setiembre de 1960", ymd(1960, 9, 3)),
+            ("el 5 del 11 de 1980", ymd(1980, 11, 5)),
+            ("5 de 11 de 80", ymd(1980, 11, 5)),
             ("14 de febreo de 1990", ymd(1990, 2, 14)),
             ("29/02/2000", ymd(2000, 2, 29)),
             ("Sept 9 '99", ymd(1999, 9, 9)),

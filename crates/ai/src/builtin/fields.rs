@@ -117,6 +117,11 @@ const SYMPTOMS: &[&str] = &[
     "hinchazon",
     "me siento mal",
     "cansancio",
+    "canso",
+    "cansa*",
+    "agotad*",
+    "debilidad",
+    "ahogo",
     "gripa",
     "gripe",
     "pain*",
@@ -279,22 +284,28 @@ pub fn is_confused(text: &Text) -> bool {
     if words > 7 {
         return false;
     }
+    // Single words ("¿qué?", "sorry?") only when they are nearly all that was said.
     let mut covered = vec![false; text.len()];
+    let mut single = false;
     for phrase in &t.confused {
         let mut from = 0;
         while let Some(found) = text.find(from..text.len(), phrase, 1) {
-            covered[found.clone()].iter_mut().for_each(|c| *c = true);
+            if phrase.len() == 1 {
+                single = true;
+            } else {
+                covered[found.clone()].iter_mut().for_each(|c| *c = true);
+            }
             from = found.start + 1;
         }
     }
-    if !covered.iter().any(|c| *c) {
-        return false;
+    if covered.iter().any(|c| *c) {
+        // Little else: "perdón, no entendí la pregunta", "no entiendo nada de esto".
+        let uncovered = (0..text.len())
+            .filter(|&i| !covered[i] && text.is_wordlike(i))
+            .count();
+        return uncovered <= 3;
     }
-    // Little else: "perdón, no entendí la pregunta".
-    let uncovered = (0..text.len())
-        .filter(|&i| !covered[i] && text.is_wordlike(i))
-        .count();
-    uncovered <= 2
+    single && words <= 2
 }
 
 /// What a clause says about allergies: `Some(None)` none, `Some(Unknown)`, or the text.
@@ -321,9 +332,11 @@ pub fn statement_value(text: &Text, clause: Range<usize>) -> String {
     clean(text.original(clause)).to_owned()
 }
 
-/// Whether a clause is about the patient's health (a symptom, or a triage keyword).
+/// Whether a clause is about the patient's health (a symptom, a red flag, or a triage
+/// keyword).
 pub fn mentions_health(text: &Text, clause: Range<usize>) -> bool {
     text.find_any(clause.clone(), &TABLES.symptoms, 1).is_some()
+        || urgency::mentions_sign(text, clause.clone())
         || triage::mentions_keyword(text, clause)
 }
 
@@ -492,10 +505,16 @@ mod tests {
 
     #[test]
     fn confusion_is_a_short_message_saying_so() {
-        for message in ["no entiendo", "¿Qué?", "?", "¿?", "what?", "I don't understand", "perdón, no entendí la pregunta", "cómo así"] {
+        for message in [
+            "no entiendo", "¿Qué?", "?", "¿?", "what?", "I don't understand",
+            "perdón, no entendí la pregunta", "cómo así", "no entiendo nada de esto", "sorry what?",
+        ] {
             assert!(is_confused(&Text::new(message)), "{message}");
         }
-        for message in ["Ana Ruiz", "que me duele la cabeza desde ayer en la noche", "no", "ninguna", ""] {
+        for message in [
+            "Ana Ruiz", "que me duele la cabeza desde ayer en la noche", "no", "ninguna", "",
+            "no entiendo por qué me duele tanto", "qué dolor de cabeza",
+        ] {
             assert!(!is_confused(&Text::new(message)), "{message}");
         }
     }

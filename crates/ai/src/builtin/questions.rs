@@ -22,7 +22,7 @@ fn fixed(field: IntakeField, locale: Locale) -> [&'static str; 3] {
     use IntakeField::*;
     match (locale, field) {
         (Locale::Es, Name) => [
-            "¿Cuál es tu nombre completo?",
+            "¿Cuál es tu nombre completo? (Si la cita es para otra persona, escribe su nombre).",
             "Necesito tu nombre y apellido para la cita, por ejemplo «Ana Ruiz».",
             "Escribe solo tu nombre y apellido, por ejemplo «Ana Ruiz».",
         ],
@@ -57,7 +57,7 @@ fn fixed(field: IntakeField, locale: Locale) -> [&'static str; 3] {
             "Escribe un día y una hora, por ejemplo «lunes 10am», o «cualquier día».",
         ],
         (Locale::En, Name) => [
-            "What is your full name?",
+            "What is your full name? (If the appointment is for someone else, type their name.)",
             "I need your first and last name for the appointment, for example \"Ana Ruiz\".",
             "Please type just your first and last name, for example \"Ana Ruiz\".",
         ],

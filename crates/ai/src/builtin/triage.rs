@@ -653,11 +653,13 @@ fn own_name_in(text: &Text, own: &Text) -> Option<usize> {
 }
 
 /// Whether `clause` holds a complaint keyword of any specialty ("pecho", "acné"…).
+/// Pediatrics' keywords say who the patient is ("mi hijo"), not what is wrong.
 pub fn mentions_keyword(text: &Text, clause: Range<usize>) -> bool {
-    TABLES.iter().any(|s| {
-        s.keywords
-            .iter()
-            .any(|(phrase, _)| text.find(clause.clone(), phrase, 1).is_some())
+    TABLES.iter().enumerate().any(|(i, s)| {
+        i != PEDIATRICS
+            && s.keywords
+                .iter()
+                .any(|(phrase, _)| text.find(clause.clone(), phrase, 1).is_some())
     })
 }
 

@@ -28,7 +28,7 @@ use super::{
     daytime::{self, DayTime},
     fields::{self, Place},
     names, questions,
-    text::Text,
+    text::{self, Text},
 };
 use crate::intake::{
     ANY_LOCATION, DayTimeValue, IntakeData, IntakeField, IntakeReply, IntakeTurn, UNKNOWN,
@@ -186,17 +186,31 @@ impl<'a> Reading<'a> {
     }
 
     /// "soy Ana Ruiz", "me llamo…": a name wherever it is, also correcting a known one
-    /// when the new one is fuller ("me llamo Ana María Ruiz").
+    /// when the new one is fuller ("me llamo Ana María Ruiz"). A message that is only a
+    /// fuller form of the name given ("Luis" → "Luis Fernando Mejía") corrects it too.
     fn marked_name(&mut self) {
-        let Some((name, tokens)) = names::marked(self.text, self.text.all()) else {
+        let known = self.turn.state.extracted.name();
+        let fuller = |name: &str| {
+            known.is_some_and(|k| k != name && name.split_whitespace().count() >= 2)
+        };
+        if let Some((name, tokens)) = names::marked(self.text, self.text.all()) {
+            if self.wanted(Name) || fuller(&name) {
+                self.put(Name, name);
+            }
+            self.claim(&tokens);
+            return;
+        }
+        let Some(known) = known.filter(|_| self.asked() != Some(Name)) else {
             return;
         };
-        let known = self.turn.state.extracted.name();
-        let correction = known.is_some_and(|k| k != name && name.split_whitespace().count() >= 2);
-        if self.wanted(Name) || correction {
+        if let Some((name, tokens)) = names::bare(self.text, self.text.all())
+            && tokens == self.text.all()
+            && fuller(&name)
+            && text::fold_str(&name).starts_with(&text::fold_str(known))
+        {
             self.put(Name, name);
+            self.claim(&tokens);
         }
-        self.claim(&tokens);
     }
 
     fn birth_date(&mut self) {
@@ -232,26 +246,45 @@ impl<'a> Reading<'a> {
     }
 
     /// Statements with "alergia"/"allergic" or "medicamentos"/"pastillas" (and "tomo",
-    /// "take" when the question was about them).
+    /// "take" when the question was about them). When that was the question, the clauses
+    /// after it belong to it too ("tomo enalapril y metformina").
     fn allergies_and_medications(&mut self) {
         let verbs = matches!(self.asked(), Some(Allergies) | Some(Medications));
-        for i in 0..self.clauses.len() {
-            if self.claimed[i] {
-                continue;
-            }
-            let clause = self.clauses[i].clone();
-            let field = if fields::mentions_allergy(self.text, clause.clone()) {
-                Allergies
-            } else if fields::mentions_medication(self.text, clause.clone(), verbs) {
-                Medications
+        let about = |text: &Text, clause: Range<usize>| {
+            if fields::mentions_allergy(text, clause.clone()) {
+                Some(Allergies)
+            } else if fields::mentions_medication(text, clause, verbs) {
+                Some(Medications)
             } else {
+                None
+            }
+        };
+        let mut i = 0;
+        while i < self.clauses.len() {
+            let clause = self.clauses[i].clone();
+            let field = if self.claimed[i] { None } else { about(self.text, clause.clone()) };
+            let Some(field) = field else {
+                i += 1;
                 continue;
             };
+            self.claimed[i] = true;
+            let mut end = i + 1;
+            if self.asked() == Some(field) {
+                while end < self.clauses.len()
+                    && !self.claimed[end]
+                    && about(self.text, self.clauses[end].clone()).is_none()
+                    && !fields::mentions_health(self.text, self.clauses[end].clone())
+                {
+                    self.claimed[end] = true;
+                    end += 1;
+                }
+            }
             if self.wanted(field) {
-                let value = fields::statement_value(self.text, clause.clone());
+                let span = clause.start..self.clauses[end - 1].end;
+                let value = fields::statement_value(self.text, span);
                 self.put(field, value);
             }
-            self.claimed[i] = true;
+            i = end;
         }
     }
 
@@ -278,7 +311,11 @@ impl<'a> Reading<'a> {
     fn day_time(&mut self) {
         let asked = self.asked();
         let listening = matches!(asked, None | Some(PreferredLocation) | Some(PreferredDayTime));
-        if !self.wanted(PreferredDayTime) || !listening {
+        // Near the end of the intake a new preference replaces an earlier one ("I need
+        // it asap" first, then "any day after 4pm").
+        let correcting = matches!(asked, Some(PreferredLocation) | Some(PreferredDayTime))
+            && !self.out.contains(PreferredDayTime);
+        if !listening || !(self.wanted(PreferredDayTime) || correcting) {
             return;
         }
         let is_asked = asked == Some(PreferredDayTime);
@@ -317,28 +354,32 @@ impl<'a> Reading<'a> {
     }
 
     /// Before the complaint is asked, a clause about health is the complaint ("hola,
-    /// necesito una cita porque me duele la cabeza"), and further ones the symptoms.
+    /// necesito una cita porque me duele la cabeza"), and further ones the symptoms (all of
+    /// them, when the complaint is known already).
     fn unasked_complaint(&mut self) {
         let before = matches!(self.asked(), None | Some(Name) | Some(DateOfBirth));
-        if !before || !self.wanted(ChiefComplaint) {
+        if !before || !(self.wanted(ChiefComplaint) || self.wanted(Symptoms)) {
             return;
         }
-        let health: Vec<Range<usize>> = self
+        let mut health: Vec<Range<usize>> = self
             .unclaimed()
             .into_iter()
             .filter(|c| fields::mentions_health(self.text, c.clone()))
             .collect();
-        let Some(first) = health.first().cloned() else {
+        if health.is_empty() {
             return;
-        };
-        let reason = fields::reason_part(self.text, first.clone());
-        let complaint = self.words(reason);
-        self.put(ChiefComplaint, complaint);
-        self.claim(&first);
-        if health.len() > 1 && self.wanted(Symptoms) {
-            let rest: Vec<String> = health[1..].iter().map(|c| self.words(c.clone())).collect();
-            self.put(Symptoms, rest.join(", "));
-            for c in &health[1..] {
+        }
+        if self.wanted(ChiefComplaint) {
+            let first = health.remove(0);
+            let reason = fields::reason_part(self.text, first.clone());
+            let complaint = self.words(reason);
+            self.put(ChiefComplaint, complaint);
+            self.claim(&first);
+        }
+        if !health.is_empty() && self.wanted(Symptoms) {
+            let symptoms: Vec<String> = health.iter().map(|c| self.words(c.clone())).collect();
+            self.put(Symptoms, symptoms.join(", "));
+            for c in &health {
                 self.claim(c);
             }
         }

@@ -288,6 +288,14 @@ pub(crate) fn assess_text(text: &Text) -> Urgency {
     Urgency::Routine
 }
 
+/// Whether `clause` names any sign, urgent or not, affirmed or denied.
+pub(crate) fn mentions_sign(text: &Text, clause: Range<usize>) -> bool {
+    let t = &*TABLES;
+    [&t.emergency, &t.chest, &t.breathless, &t.urgent]
+        .into_iter()
+        .any(|phrases| text.find_any(clause.clone(), phrases, 1).is_some())
+}
+
 /// Whether one of `phrases` is said in `clause` without a negation before it.
 fn affirmed(text: &Text, clause: Range<usize>, phrases: &[Phrase], gap: usize) -> bool {
     phrases
