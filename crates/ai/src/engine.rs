@@ -200,8 +200,16 @@ mod tests {
         assert_eq!(EngineKind::choose(Some(" "), true, false), Ok(N8n));
         assert_eq!(EngineKind::choose(Some("BUILTIN"), true, true), Ok(Builtin));
         assert_eq!(EngineKind::choose(Some("openai"), true, true), Ok(OpenAi));
-        assert!(EngineKind::choose(Some("openai"), true, false).unwrap_err().contains("OPENAI_API_KEY"));
-        assert!(EngineKind::choose(Some("n8n"), false, true).unwrap_err().contains("N8N_WEBHOOK_URL"));
+        assert!(
+            EngineKind::choose(Some("openai"), true, false)
+                .unwrap_err()
+                .contains("OPENAI_API_KEY")
+        );
+        assert!(
+            EngineKind::choose(Some("n8n"), false, true)
+                .unwrap_err()
+                .contains("N8N_WEBHOOK_URL")
+        );
         assert!(EngineKind::choose(Some("gpt"), true, true).is_err());
         assert_eq!(OpenAi.as_str(), "openai");
     }

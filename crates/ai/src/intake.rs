@@ -38,9 +38,7 @@ pub const ANY_LOCATION: &str = "any";
 const MAX_VALUE_CHARS: usize = 4096;
 
 /// One piece of intake data, in the order §8 asks for them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntakeField {
     Name,
@@ -244,14 +242,18 @@ fn non_empty_string(field: IntakeField, value: &Value) -> Result<String, AiError
 fn birth_value(value: &Value, today: Option<NaiveDate>) -> Result<Value, AiError> {
     let raw = non_empty_string(IntakeField::DateOfBirth, value)?;
     let iso_shaped = raw.len() == 10
-        && raw
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     let date = if iso_shaped {
-        Some(NaiveDate::parse_from_str(&raw, "%Y-%m-%d").map_err(|_| {
-            AiError::Malformed("`date_of_birth` is not a real date".to_owned())
-        })?)
+        Some(
+            NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+                .map_err(|_| AiError::Malformed("`date_of_birth` is not a real date".to_owned()))?,
+        )
     } else {
         today.and_then(|today| {
             let text = text::Text::new(&raw);
@@ -306,12 +308,13 @@ fn day_time_value(value: Value, today: Option<NaiveDate>) -> Result<Value, AiErr
     for (key, value) in object {
         match (key.as_str(), value) {
             (_, Value::Null) => {}
-            ("text", Value::String(s)) => out.text = s.trim().chars().take(MAX_VALUE_CHARS).collect(),
+            ("text", Value::String(s)) => {
+                out.text = s.trim().chars().take(MAX_VALUE_CHARS).collect()
+            }
             ("day_of_week", Value::Number(n)) => {
-                let day = n
-                    .as_u64()
-                    .filter(|d| *d <= 6)
-                    .ok_or_else(|| AiError::Malformed(format!("{FIELD}.day_of_week must be 0 to 6")))?;
+                let day = n.as_u64().filter(|d| *d <= 6).ok_or_else(|| {
+                    AiError::Malformed(format!("{FIELD}.day_of_week must be 0 to 6"))
+                })?;
                 out.day_of_week = Some(day as u8);
             }
             ("time_of_day", Value::String(t)) => {
@@ -453,7 +456,10 @@ impl IntakeState {
         let mut extracted = IntakeData::default();
         if let Some(known) = known {
             if !known.name.trim().is_empty() {
-                extracted.insert(IntakeField::Name, Value::String(known.name.trim().to_owned()));
+                extracted.insert(
+                    IntakeField::Name,
+                    Value::String(known.name.trim().to_owned()),
+                );
             }
             if let Some(born) = known.birth_date {
                 extracted.insert(
@@ -578,7 +584,10 @@ mod tests {
             assert_eq!(serde_json::to_value(f).unwrap(), json!(f.as_str()));
             assert_eq!(f.as_str().parse::<IntakeField>().unwrap(), f);
         }
-        assert!(matches!("age".parse::<IntakeField>(), Err(AiError::Malformed(_))));
+        assert!(matches!(
+            "age".parse::<IntakeField>(),
+            Err(AiError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -623,18 +632,28 @@ mod tests {
         ] {
             let error = IntakeData::from_json(map(bad.clone())).unwrap_err();
             assert!(matches!(error, AiError::Malformed(_)), "{bad}");
-            assert!(!error.to_string().contains("Ana"), "no patient data in {error}");
+            assert!(
+                !error.to_string().contains("Ana"),
+                "no patient data in {error}"
+            );
         }
     }
 
     #[test]
     fn checked_against_the_clinic_and_today() {
         let ok = |v: Value| IntakeData::from_json_for(map(v), &clinic(), today());
-        let data = ok(json!({"preferred_location": "sede norte", "date_of_birth": "3 de mayo de 1985"})).unwrap();
-        assert_eq!(data.get(IntakeField::PreferredLocation), Some(&json!("Sede Norte")));
+        let data =
+            ok(json!({"preferred_location": "sede norte", "date_of_birth": "3 de mayo de 1985"}))
+                .unwrap();
+        assert_eq!(
+            data.get(IntakeField::PreferredLocation),
+            Some(&json!("Sede Norte"))
+        );
         assert_eq!(data.birth_date(), NaiveDate::from_ymd_opt(1985, 5, 3));
         assert_eq!(
-            ok(json!({"preferred_location": "ANY"})).unwrap().get(IntakeField::PreferredLocation),
+            ok(json!({"preferred_location": "ANY"}))
+                .unwrap()
+                .get(IntakeField::PreferredLocation),
             Some(&json!("any"))
         );
         assert!(ok(json!({"preferred_location": "Sede Este"})).is_err());
@@ -643,11 +662,19 @@ mod tests {
         let data = ok(json!({"preferred_day_time": "mañana en la tarde"})).unwrap();
         assert_eq!(
             data.get(IntakeField::PreferredDayTime),
-            Some(&json!({"text": "mañana en la tarde", "day_of_week": 0, "time_of_day": "15:00", "asap": false}))
+            Some(
+                &json!({"text": "mañana en la tarde", "day_of_week": 0, "time_of_day": "15:00", "asap": false})
+            )
         );
         // Without the clinic and today: shapes only.
-        let loose = IntakeData::from_json(map(json!({"preferred_location": "Sede Este", "date_of_birth": "no sé"}))).unwrap();
-        assert_eq!(loose.get(IntakeField::PreferredLocation), Some(&json!("Sede Este")));
+        let loose = IntakeData::from_json(map(
+            json!({"preferred_location": "Sede Este", "date_of_birth": "no sé"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            loose.get(IntakeField::PreferredLocation),
+            Some(&json!("Sede Este"))
+        );
         assert_eq!(loose.birth_date(), None);
     }
 
@@ -680,7 +707,10 @@ mod tests {
             misunderstood,
         };
         state.apply(&ask(IntakeField::Name, false));
-        assert_eq!((state.asked, state.misunderstood), (Some(IntakeField::Name), 0));
+        assert_eq!(
+            (state.asked, state.misunderstood),
+            (Some(IntakeField::Name), 0)
+        );
         state.apply(&ask(IntakeField::Name, true));
         state.apply(&ask(IntakeField::Name, true));
         assert_eq!(state.misunderstood, 2);

@@ -142,7 +142,11 @@ impl Retry {
             .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)));
         let half = exponential / 2;
         let jitter = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(if jitter == 0 { 0 } else { rand::random_range(0..=jitter) })
+        half + Duration::from_nanos(if jitter == 0 {
+            0
+        } else {
+            rand::random_range(0..=jitter)
+        })
     }
 }
 
@@ -223,9 +227,13 @@ impl N8nClient {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
                     let status = response.status();
-                    let error = AiError::Unavailable(format!("n8n answered HTTP {}", status.as_u16()));
+                    let error =
+                        AiError::Unavailable(format!("n8n answered HTTP {}", status.as_u16()));
                     if !(status.is_server_error() || status.as_u16() == 429) {
-                        return Err(AiError::Refused(format!("n8n answered HTTP {}", status.as_u16())));
+                        return Err(AiError::Refused(format!(
+                            "n8n answered HTTP {}",
+                            status.as_u16()
+                        )));
                     }
                     error
                 }
@@ -265,14 +273,26 @@ mod tests {
     #[test]
     fn callback_urls_are_absolute_under_the_public_base() {
         let urls = CallbackUrls::new("https://prm.example.com/");
-        assert_eq!(urls.intake_response, "https://prm.example.com/api/v1/prm/n8n/intake-response");
-        assert_eq!(urls.triage_response, "https://prm.example.com/api/v1/prm/n8n/triage-response");
-        assert_eq!(urls.booking_response, "https://prm.example.com/api/v1/prm/n8n/booking-response");
+        assert_eq!(
+            urls.intake_response,
+            "https://prm.example.com/api/v1/prm/n8n/intake-response"
+        );
+        assert_eq!(
+            urls.triage_response,
+            "https://prm.example.com/api/v1/prm/n8n/triage-response"
+        );
+        assert_eq!(
+            urls.booking_response,
+            "https://prm.example.com/api/v1/prm/n8n/booking-response"
+        );
     }
 
     #[test]
     fn backoff_doubles_with_jitter() {
-        let retry = Retry { max_attempts: 3, initial_backoff: Duration::from_millis(100) };
+        let retry = Retry {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+        };
         for _ in 0..50 {
             let first = retry.backoff(1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));

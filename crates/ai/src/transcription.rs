@@ -50,20 +50,16 @@ impl OpenAiTranscriber {
     /// or failing servers (429, 5xx) are retried within `config.timeout`: the voice note
     /// is transcribed in the background, so waiting costs nobody.
     pub fn new(config: &OpenAiConfig) -> Result<Self, AiError> {
-        Self::build(config, None)
+        Ok(Self::with_http_client(config, config.http()?))
     }
 
     /// On the caller's HTTP client (its timeouts, redirect policy and pool).
-    pub fn with_http_client(config: &OpenAiConfig, http: reqwest::Client) -> Result<Self, AiError> {
-        Self::build(config, Some(http))
-    }
-
-    fn build(config: &OpenAiConfig, http: Option<reqwest::Client>) -> Result<Self, AiError> {
-        Ok(Self {
-            client: config.client(http, config.timeout)?,
+    pub fn with_http_client(config: &OpenAiConfig, http: reqwest::Client) -> Self {
+        Self {
+            client: config.client(http, config.timeout),
             model: config.model.clone(),
             timeout: config.timeout,
-        })
+        }
     }
 }
 
@@ -71,7 +67,9 @@ impl OpenAiTranscriber {
 impl Transcriber for OpenAiTranscriber {
     async fn transcribe(&self, audio: Vec<u8>, content_type: &str) -> Result<String, AiError> {
         if audio.len() > MAX_AUDIO_BYTES {
-            return Err(AiError::Refused(format!("audio is larger than {MAX_AUDIO_BYTES} bytes")));
+            return Err(AiError::Refused(format!(
+                "audio is larger than {MAX_AUDIO_BYTES} bytes"
+            )));
         }
         let request = CreateTranscriptionRequestArgs::default()
             .file(AudioInput::from_vec_u8(
@@ -125,6 +123,9 @@ mod tests {
         assert_eq!(audio_file_name("audio/ogg; codecs=opus"), "voice-note.ogg");
         assert_eq!(audio_file_name("audio/mpeg"), "voice-note.mp3");
         assert_eq!(audio_file_name("AUDIO/MP4"), "voice-note.m4a");
-        assert_eq!(audio_file_name("application/octet-stream"), "voice-note.ogg");
+        assert_eq!(
+            audio_file_name("application/octet-stream"),
+            "voice-note.ogg"
+        );
     }
 }

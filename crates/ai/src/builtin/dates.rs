@@ -40,8 +40,17 @@ const FILLERS: &[&str] = &["de", "del", "of", "the", "el", "ano", "year", "en", 
 
 /// Words that say a date is a birth date.
 pub const BIRTH_MARKERS: &[&str] = &[
-    "naci", "nacio", "nacido", "nacida", "nacimiento", "born", "birth", "birthday", "dob",
-    "cumpleanos", "cumple",
+    "naci",
+    "nacio",
+    "nacido",
+    "nacida",
+    "nacimiento",
+    "born",
+    "birth",
+    "birthday",
+    "dob",
+    "cumpleanos",
+    "cumple",
 ];
 
 const ORDINAL_WORDS: &[(&str, u32)] = &[("primero", 1), ("first", 1), ("second", 2), ("third", 3)];
@@ -72,10 +81,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
             .collect(),
         fillers: lex.ids(FILLERS),
         birth_markers: lex.ids(BIRTH_MARKERS),
-        ordinals: ORDINAL_WORDS
-            .iter()
-            .map(|(w, n)| (lex.id(w), *n))
-            .collect(),
+        ordinals: ORDINAL_WORDS.iter().map(|(w, n)| (lex.id(w), *n)).collect(),
     }
 });
 
@@ -106,7 +112,8 @@ pub fn has_birth_marker(text: &Text, range: Range<usize>) -> bool {
 pub fn find(text: &Text, range: Range<usize>, today: NaiveDate) -> Option<Found> {
     let end = range.end.min(text.len());
     for i in range.start..end {
-        if let Some(found) = numeric_at(text, i, end, today).or_else(|| worded_at(text, i, end, today))
+        if let Some(found) =
+            numeric_at(text, i, end, today).or_else(|| worded_at(text, i, end, today))
         {
             return Some(found);
         }
@@ -115,7 +122,11 @@ pub fn find(text: &Text, range: Range<usize>, today: NaiveDate) -> Option<Found>
 }
 
 /// A valid birth date written in `range`.
-pub fn find_birth(text: &Text, range: Range<usize>, today: NaiveDate) -> Option<(NaiveDate, Range<usize>)> {
+pub fn find_birth(
+    text: &Text,
+    range: Range<usize>,
+    today: NaiveDate,
+) -> Option<(NaiveDate, Range<usize>)> {
     match find(text, range, today)? {
         Found {
             kind: FoundKind::Birth(date),
@@ -128,7 +139,9 @@ pub fn find_birth(text: &Text, range: Range<usize>, today: NaiveDate) -> Option<
 /// "03/05/1985", "3-5-85", "1985-05-03", "3.5.85", "03051985", and without a year "15/6".
 fn numeric_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Found> {
     let (first, first_len) = text.digits(i)?;
-    if i > 0 && matches!(text.kind(i - 1), Kind::Punct('/' | '-' | '.' | ':')) && i >= 2
+    if i > 0
+        && matches!(text.kind(i - 1), Kind::Punct('/' | '-' | '.' | ':'))
+        && i >= 2
         && text.number(i - 2).is_some()
     {
         // Inside a date or time already rejected from its start.
@@ -145,7 +158,14 @@ fn numeric_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Fou
         _ if first_len == 8 => {
             let (d, m, y) = (first / 1_000_000, first / 10_000 % 100, first % 10_000);
             let kind = birth(y as i32, m, d, today)
-                .or_else(|| birth((first / 10_000) as i32, first / 100 % 100, first % 100, today))
+                .or_else(|| {
+                    birth(
+                        (first / 10_000) as i32,
+                        first / 100 % 100,
+                        first % 100,
+                        today,
+                    )
+                })
                 .map_or(FoundKind::Invalid, FoundKind::Birth);
             return Some(Found {
                 tokens: (i, i + 1),
@@ -242,7 +262,10 @@ fn worded_at(text: &Text, i: usize, end: usize, today: NaiveDate) -> Option<Foun
     while y < end && (is_filler(text, y) || text.is_punct(y, ',') || text.is_punct(y, '\'')) {
         y += 1;
     }
-    let year = (y < end).then(|| text.digits(y)).flatten().filter(|(_, len)| *len == 4 || *len == 2);
+    let year = (y < end)
+        .then(|| text.digits(y))
+        .flatten()
+        .filter(|(_, len)| *len == 4 || *len == 2);
     match year {
         Some((year, len)) => {
             let kind = year_of(year, len, month, day, today)
@@ -273,7 +296,11 @@ fn is_filler(text: &Text, i: usize) -> bool {
 
 fn month_of(text: &Text, i: usize) -> Option<u32> {
     let id = text.id(i)?;
-    let month = TABLES.months.iter().find(|(m, _)| *m == id).map(|(_, n)| *n)?;
+    let month = TABLES
+        .months
+        .iter()
+        .find(|(m, _)| *m == id)
+        .map(|(_, n)| *n)?;
     // "mar", "set", "may" alone are words too; as months they sit next to a number
     // (looked for by the caller), so only the short forms need that check here.
     Some(month)
@@ -282,15 +309,31 @@ fn month_of(text: &Text, i: usize) -> Option<u32> {
 /// A day of the month: "3", "03", "3rd", "1st", "3ro", "1º", "primero".
 fn day_of(text: &Text, i: usize) -> Option<u32> {
     let day = match text.kind(i) {
-        Kind::Number => text.digits(i).filter(|(_, len)| *len <= 2).map(|(n, _)| n)?,
+        Kind::Number => text
+            .digits(i)
+            .filter(|(_, len)| *len <= 2)
+            .map(|(n, _)| n)?,
         Kind::Mixed => {
             let word = text.word(i);
             let digits_end = word.find(|c: char| !c.is_ascii_digit())?;
             let (digits, suffix) = word.split_at(digits_end);
             let ordinal = matches!(
                 suffix,
-                "st" | "nd" | "rd" | "th" | "ro" | "do" | "to" | "vo" | "mo" | "no" | "er" | "ero"
-                    | "o" | "º" | "ª" | "a"
+                "st" | "nd"
+                    | "rd"
+                    | "th"
+                    | "ro"
+                    | "do"
+                    | "to"
+                    | "vo"
+                    | "mo"
+                    | "no"
+                    | "er"
+                    | "ero"
+                    | "o"
+                    | "º"
+                    | "ª"
+                    | "a"
             );
             if !ordinal || digits.len() > 2 {
                 return None;
@@ -327,7 +370,10 @@ pub fn birth(year: i32, month: u32, day: u32, today: NaiveDate) -> Option<NaiveD
 }
 
 pub fn is_plausible_birth(date: NaiveDate, today: NaiveDate) -> bool {
-    date <= today && today.years_since(date).is_some_and(|age| age <= MAX_AGE_YEARS as u32)
+    date <= today
+        && today
+            .years_since(date)
+            .is_some_and(|age| age <= MAX_AGE_YEARS as u32)
 }
 
 /// The next day (today or later) with this day and month, e.g. for "el 15 de junio".
@@ -340,12 +386,32 @@ pub fn next_occurrence(day: u32, month: u32, today: NaiveDate) -> Option<NaiveDa
 /// "3 de mayo de 1985" / "May 3, 1985".
 pub fn in_words(date: NaiveDate, locale: prm_domain::Locale) -> String {
     const ES: [&str; 12] = [
-        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-        "octubre", "noviembre", "diciembre",
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
     ];
     const EN: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let m = date.month0() as usize;
     match locale {
@@ -423,7 +489,10 @@ mod tests {
             assert_eq!(birth_in(message), None, "{message}");
         }
         let text = Text::new("31/02/1985");
-        assert_eq!(find(&text, text.all(), today()).unwrap().kind, FoundKind::Invalid);
+        assert_eq!(
+            find(&text, text.all(), today()).unwrap().kind,
+            FoundKind::Invalid
+        );
     }
 
     #[test]

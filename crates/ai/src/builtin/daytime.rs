@@ -24,14 +24,24 @@ const WEEKDAYS: [&[&str]; 7] = [
     &["lunes", "monday", "mondays", "lun", "mon"],
     &["martes", "tuesday", "tuesdays", "tue", "tues"],
     &["miercoles", "wednesday", "wednesdays", "mie", "mier", "wed"],
-    &["jueves", "thursday", "thursdays", "jue", "thu", "thur", "thurs"],
+    &[
+        "jueves",
+        "thursday",
+        "thursdays",
+        "jue",
+        "thu",
+        "thur",
+        "thurs",
+    ],
     &["viernes", "friday", "fridays", "vie", "fri"],
     &["sabado", "sabados", "saturday", "saturdays", "sab", "sat"],
     &["domingo", "domingos", "sunday", "sundays", "dom", "sun"],
 ];
 
 /// Words after which a weekday is in the past ("me duele desde el lunes").
-const PAST: &[&str] = &["desde", "since", "pasado", "last", "hace", "ago", "anterior", "previous"];
+const PAST: &[&str] = &[
+    "desde", "since", "pasado", "last", "hace", "ago", "anterior", "previous",
+];
 
 const ARTICLES: &[&str] = &["la", "las", "in", "the", "por", "en", "de", "this"];
 const GREETINGS: &[&str] = &["buenas", "buenos", "buen", "good"];
@@ -116,8 +126,25 @@ pub fn words(out: &mut Vec<&'static str>) {
         out.extend_from_slice(names);
     }
     for list in [
-        PAST, ARTICLES, GREETINGS, MORNING, NOON, AFTERNOON, EVENING, EARLY, TODAY, TOMORROW,
-        HOUR_BEFORE, HOUR_AFTER, AM, PM, ASAP, FLEXIBLE_TIME, FLEXIBLE, HALF, QUARTER,
+        PAST,
+        ARTICLES,
+        GREETINGS,
+        MORNING,
+        NOON,
+        AFTERNOON,
+        EVENING,
+        EARLY,
+        TODAY,
+        TOMORROW,
+        HOUR_BEFORE,
+        HOUR_AFTER,
+        AM,
+        PM,
+        ASAP,
+        FLEXIBLE_TIME,
+        FLEXIBLE,
+        HALF,
+        QUARTER,
     ] {
         out.extend_from_slice(list);
     }
@@ -154,9 +181,8 @@ struct Tables {
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     let lex = &*LEXICON;
-    let part = |words: &'static [&'static str], hour: u32| {
-        words.iter().map(move |w| (lex.id(w), hour))
-    };
+    let part =
+        |words: &'static [&'static str], hour: u32| words.iter().map(move |w| (lex.id(w), hour));
     Tables {
         weekdays: WEEKDAYS
             .iter()
@@ -257,7 +283,10 @@ pub fn parse(text: &Text, range: Range<usize>, today: Option<NaiveDate>) -> Opti
     let mut i = range.start;
     while i < end {
         let id = text.id(i);
-        let prev = i.checked_sub(1).filter(|p| *p >= range.start).and_then(|p| text.id(p));
+        let prev = i
+            .checked_sub(1)
+            .filter(|p| *p >= range.start)
+            .and_then(|p| text.id(p));
         let after_greeting = prev.is_some_and(|p| t.greetings.contains(&p));
         // Weekdays, unless in the past.
         if let Some(day) = id.and_then(|id| t.weekdays.iter().find(|(w, _)| *w == id)) {
@@ -350,7 +379,8 @@ fn clock_time(
             if len > 2 {
                 return None;
             }
-            if text.is_punct(i + 1, ':') || text.is_punct(i + 1, '.') && text.kind(i + 2) == Kind::Number
+            if text.is_punct(i + 1, ':')
+                || text.is_punct(i + 1, '.') && text.kind(i + 2) == Kind::Number
             {
                 let (minute, meridiem) = minutes(text, i + 2)?;
                 (hour, minute, i + 3, meridiem)
@@ -365,15 +395,18 @@ fn clock_time(
         _ => return None,
     };
     let explicit_minutes = next == i + 3;
-    if meridiem.is_none() && next < end {
-        if let Some(m) = meridiem_at(text, next) {
-            meridiem = Some(m.0);
-            next = m.1;
-        }
+    if meridiem.is_none()
+        && next < end
+        && let Some(m) = meridiem_at(text, next)
+    {
+        meridiem = Some(m.0);
+        next = m.1;
     }
     if minute == 0
         && !explicit_minutes
-        && let Some(r) = text.find_any(next..end.min(next + 2), &t.half, 0).filter(|r| r.start == next)
+        && let Some(r) = text
+            .find_any(next..end.min(next + 2), &t.half, 0)
+            .filter(|r| r.start == next)
     {
         minute = 30;
         next = r.end;
@@ -441,7 +474,9 @@ fn hour_with_suffix(word: &str) -> Option<(u32, Meridiem)> {
         "pm" | "p" => Meridiem::Pm,
         _ => return None,
     };
-    (digits.len() <= 2).then(|| digits.parse().ok().map(|h| (h, meridiem))).flatten()
+    (digits.len() <= 2)
+        .then(|| digits.parse().ok().map(|h| (h, meridiem)))
+        .flatten()
 }
 
 /// "am", "pm", "a.m.", "p. m." at token `i`; returns the token after it.
@@ -460,8 +495,16 @@ fn meridiem_at(text: &Text, i: usize) -> Option<(Meridiem, usize)> {
         } else {
             return None;
         };
-        let after = if text.is_punct(m + 1, '.') { m + 2 } else { m + 1 };
-        let meridiem = if id == t.letter_a { Meridiem::Am } else { Meridiem::Pm };
+        let after = if text.is_punct(m + 1, '.') {
+            m + 2
+        } else {
+            m + 1
+        };
+        let meridiem = if id == t.letter_a {
+            Meridiem::Am
+        } else {
+            Meridiem::Pm
+        };
         return Some((meridiem, after));
     }
     None
@@ -488,23 +531,38 @@ mod tests {
         })
     }
 
-    fn day_time(day: Option<u8>, time: Option<&str>) -> Option<(Option<u8>, Option<String>, bool, bool)> {
+    fn day_time(
+        day: Option<u8>,
+        time: Option<&str>,
+    ) -> Option<(Option<u8>, Option<String>, bool, bool)> {
         Some((day, time.map(str::to_owned), false, false))
     }
 
     #[test]
     fn days_and_times_as_patients_write_them() {
         for (message, expected) in [
-            ("el miércoles en la mañana", day_time(Some(2), Some("09:00"))),
-            ("el miercoles por la manana", day_time(Some(2), Some("09:00"))),
+            (
+                "el miércoles en la mañana",
+                day_time(Some(2), Some("09:00")),
+            ),
+            (
+                "el miercoles por la manana",
+                day_time(Some(2), Some("09:00")),
+            ),
             ("martes después de las 3", day_time(Some(1), Some("15:00"))),
-            ("martes despues de las 3pm", day_time(Some(1), Some("15:00"))),
+            (
+                "martes despues de las 3pm",
+                day_time(Some(1), Some("15:00")),
+            ),
             ("jueves a las 10:30", day_time(Some(3), Some("10:30"))),
             ("viernes 14:00", day_time(Some(4), Some("14:00"))),
             ("el sábado temprano", day_time(Some(5), Some("08:00"))),
             ("lunes al mediodía", day_time(Some(0), Some("12:00"))),
             ("lunes al medio dia", day_time(Some(0), Some("12:00"))),
-            ("el jueves a las 8 de la noche", day_time(Some(3), Some("20:00"))),
+            (
+                "el jueves a las 8 de la noche",
+                day_time(Some(3), Some("20:00")),
+            ),
             ("a las 10 de la mañana", day_time(None, Some("10:00"))),
             ("a las 4 y media", day_time(None, Some("16:30"))),
             ("en la tarde", day_time(None, Some("15:00"))),
@@ -530,7 +588,10 @@ mod tests {
     #[test]
     fn asap_and_no_preference_are_answers_too() {
         assert_eq!(read("lo antes posible"), Some((None, None, true, false)));
-        assert_eq!(read("cuanto antes por favor"), Some((None, None, true, false)));
+        assert_eq!(
+            read("cuanto antes por favor"),
+            Some((None, None, true, false))
+        );
         assert_eq!(read("ASAP"), Some((None, None, true, false)));
         assert_eq!(read("whenever"), Some((None, None, false, true)));
         assert_eq!(read("no importa"), Some((None, None, false, true)));

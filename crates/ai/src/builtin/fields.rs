@@ -20,14 +20,85 @@ const NEGATIVE: &[&str] = &[
 
 /// Words a "none" answer may also hold ("no tengo ninguna alergia", "I don't take any").
 const NONE_FILLERS: &[&str] = &[
-    "tengo", "tomo", "estoy", "tomando", "soy", "have", "take", "taking", "i", "i'm", "im", "am",
-    "any", "por", "ahora", "el", "momento", "gracias", "thanks", "thank", "you", "de", "que",
-    "sepa", "conocida", "conocidas", "known", "otro", "otros", "otra", "otras", "other", "others",
-    "mas", "more", "else", "eso", "es", "todo", "that", "all", "alergia", "alergias", "alergico",
-    "alergica", "allergies", "allergy", "allergic", "medicamento", "medicamentos", "medicina",
-    "medicinas", "medication", "medications", "medicine", "medicines", "meds", "sintoma",
-    "sintomas", "symptom", "symptoms", "a", "to", "senor", "senora", "doctor", "realmente",
-    "really", "so", "far", "hasta", "ahorita", "la", "verdad", "mi", "my", "una", "un", "yo",
+    "tengo",
+    "tomo",
+    "estoy",
+    "tomando",
+    "soy",
+    "have",
+    "take",
+    "taking",
+    "i",
+    "i'm",
+    "im",
+    "am",
+    "any",
+    "por",
+    "ahora",
+    "el",
+    "momento",
+    "gracias",
+    "thanks",
+    "thank",
+    "you",
+    "de",
+    "que",
+    "sepa",
+    "conocida",
+    "conocidas",
+    "known",
+    "otro",
+    "otros",
+    "otra",
+    "otras",
+    "other",
+    "others",
+    "mas",
+    "more",
+    "else",
+    "eso",
+    "es",
+    "todo",
+    "that",
+    "all",
+    "alergia",
+    "alergias",
+    "alergico",
+    "alergica",
+    "allergies",
+    "allergy",
+    "allergic",
+    "medicamento",
+    "medicamentos",
+    "medicina",
+    "medicinas",
+    "medication",
+    "medications",
+    "medicine",
+    "medicines",
+    "meds",
+    "sintoma",
+    "sintomas",
+    "symptom",
+    "symptoms",
+    "a",
+    "to",
+    "senor",
+    "senora",
+    "doctor",
+    "realmente",
+    "really",
+    "so",
+    "far",
+    "hasta",
+    "ahorita",
+    "la",
+    "verdad",
+    "mi",
+    "my",
+    "una",
+    "un",
+    "yo",
 ];
 
 const UNKNOWN_PHRASES: &[&str] = &[
@@ -140,9 +211,32 @@ const SYMPTOMS: &[&str] = &[
 
 /// Words that never belong to a location name.
 const GENERIC_PLACE: &[&str] = &[
-    "sede", "clinica", "clinic", "centro", "center", "centre", "branch", "location", "consultorio",
-    "consultorios", "de", "del", "la", "el", "los", "las", "the", "hospital", "medical", "medico",
-    "medica", "ips", "unidad", "oficina", "office", "sucursal",
+    "sede",
+    "clinica",
+    "clinic",
+    "centro",
+    "center",
+    "centre",
+    "branch",
+    "location",
+    "consultorio",
+    "consultorios",
+    "de",
+    "del",
+    "la",
+    "el",
+    "los",
+    "las",
+    "the",
+    "hospital",
+    "medical",
+    "medico",
+    "medica",
+    "ips",
+    "unidad",
+    "oficina",
+    "office",
+    "sucursal",
 ];
 
 /// "Any location" said outright.
@@ -186,10 +280,46 @@ const SPANISH: &[&str] = &[
 ];
 
 const ENGLISH: &[&str] = &[
-    "hi", "hello", "hey", "good", "morning", "need", "want", "would", "like", "appointment",
-    "please", "thanks", "thank", "have", "i", "i'm", "im", "my", "name", "is", "the", "with",
-    "for", "to", "pain", "book", "yes", "and", "of", "an", "can", "could", "you", "am", "it",
-    "afternoon", "evening", "doctor's", "schedule", "see",
+    "hi",
+    "hello",
+    "hey",
+    "good",
+    "morning",
+    "need",
+    "want",
+    "would",
+    "like",
+    "appointment",
+    "please",
+    "thanks",
+    "thank",
+    "have",
+    "i",
+    "i'm",
+    "im",
+    "my",
+    "name",
+    "is",
+    "the",
+    "with",
+    "for",
+    "to",
+    "pain",
+    "book",
+    "yes",
+    "and",
+    "of",
+    "an",
+    "can",
+    "could",
+    "you",
+    "am",
+    "it",
+    "afternoon",
+    "evening",
+    "doctor's",
+    "schedule",
+    "see",
 ];
 
 pub fn words(out: &mut Vec<&'static str>) {
@@ -259,14 +389,14 @@ pub fn none_answer(text: &Text, range: Range<usize>) -> Option<&'static str> {
     }
     if let Some(found) = text.find_any(range.clone(), &t.unknown, 1) {
         // "No sé" with at most a filler around it.
-        let rest = text.word_count(range.start..found.start) + text.word_count(found.end..range.end);
+        let rest =
+            text.word_count(range.start..found.start) + text.word_count(found.end..range.end);
         if rest <= 3 {
             return Some(UNKNOWN);
         }
     }
-    let every_word_fits = (range.start..range.end).all(|i| {
-        !text.is_wordlike(i) || text.id(i).is_some_and(|id| t.none_words.contains(&id))
-    });
+    let every_word_fits = (range.start..range.end)
+        .all(|i| !text.is_wordlike(i) || text.id(i).is_some_and(|id| t.none_words.contains(&id)));
     (every_word_fits && text.has_any(range, &t.negative)).then_some(NONE)
 }
 
@@ -317,7 +447,8 @@ pub fn mentions_allergy(text: &Text, clause: Range<usize>) -> bool {
 /// question was about allergies or medications.
 pub fn mentions_medication(text: &Text, clause: Range<usize>, verbs_too: bool) -> bool {
     let t = &*TABLES;
-    text.find_any(clause.clone(), &t.medication_nouns, 0).is_some()
+    text.find_any(clause.clone(), &t.medication_nouns, 0)
+        .is_some()
         || (verbs_too && text.find_any(clause, &t.medication_verbs, 0).is_some())
 }
 
@@ -363,8 +494,22 @@ pub fn reason_part(text: &Text, clause: Range<usize>) -> Range<usize> {
 /// aire" → "me falta el aire") or trailing punctuation.
 pub fn clean(original: &str) -> &str {
     const LEADING: &[&str] = &[
-        "y ", "e ", "pero ", "ni ", "ademas ", "además ", "también ", "tambien ", "and ", "but ",
-        "also ", "plus ", "porque ", "because ", "pues ", "bueno ",
+        "y ",
+        "e ",
+        "pero ",
+        "ni ",
+        "ademas ",
+        "además ",
+        "también ",
+        "tambien ",
+        "and ",
+        "but ",
+        "also ",
+        "plus ",
+        "porque ",
+        "because ",
+        "pues ",
+        "bueno ",
     ];
     let mut s = original.trim();
     loop {
@@ -409,7 +554,11 @@ pub fn place<'c>(
             .copied()
             .filter(|w| !GENERIC_PLACE.contains(w))
             .collect();
-        let words = if distinctive.is_empty() { &all_words } else { &distinctive };
+        let words = if distinctive.is_empty() {
+            &all_words
+        } else {
+            &distinctive
+        };
         let mut span: Option<Range<usize>> = None;
         let all_found = words.iter().all(|w| {
             let at = (range.start..range.end.min(text.len())).find(|&i| same_word(text.word(i), w));
@@ -428,7 +577,9 @@ pub fn place<'c>(
         // Norte rather than Sede Norte).
         let said = all_words
             .iter()
-            .filter(|w| (range.start..range.end.min(text.len())).any(|i| same_word(text.word(i), w)))
+            .filter(|w| {
+                (range.start..range.end.min(text.len())).any(|i| same_word(text.word(i), w))
+            })
             .count();
         let score = (words.len(), said);
         let span = span.unwrap_or(range.start..range.start);
@@ -442,17 +593,26 @@ pub fn place<'c>(
         }
     }
     if let Some((_, location, span)) = best {
-        return Some(if tie { Place::Ambiguous } else { Place::One(location, span) });
+        return Some(if tie {
+            Place::Ambiguous
+        } else {
+            Place::One(location, span)
+        });
     }
-    let any = text
-        .find_any(range.clone(), &t.any_place, 0)
-        .or_else(|| asked.then(|| text.find_any(range, &t.any_place_asked, 0)).flatten());
+    let any = text.find_any(range.clone(), &t.any_place, 0).or_else(|| {
+        asked
+            .then(|| text.find_any(range, &t.any_place_asked, 0))
+            .flatten()
+    });
     any.map(Place::Any)
 }
 
 fn same_word(token: &str, word: &str) -> bool {
     token == word
-        || (word.len() >= 5 && token.is_ascii() && word.is_ascii() && within_one_edit(token.as_bytes(), word.as_bytes()))
+        || (word.len() >= 5
+            && token.is_ascii()
+            && word.is_ascii()
+            && within_one_edit(token.as_bytes(), word.as_bytes()))
 }
 
 /// The language of a message, when its words say it clearly.
@@ -465,7 +625,10 @@ pub fn detect_locale(text: &Text) -> Option<Locale> {
         en += usize::from(t.english.contains(&id));
     }
     // Spanish marks settle it: "¿", "¡", "ñ" or an accent.
-    let marks = text.whole().chars().any(|c| matches!(c, '¿' | '¡' | 'ñ' | 'á' | 'é' | 'í' | 'ó' | 'ú'));
+    let marks = text
+        .whole()
+        .chars()
+        .any(|c| matches!(c, '¿' | '¡' | 'ñ' | 'á' | 'é' | 'í' | 'ó' | 'ú'));
     if marks {
         es += 2;
     }
@@ -489,16 +652,42 @@ mod tests {
     #[test]
     fn none_and_unknown_answers() {
         for message in [
-            "ninguna", "Ninguno", "no", "No.", "nada", "none", "nothing", "nope", "no tengo",
-            "no tengo ninguna alergia", "no tomo nada", "no, ninguno por ahora", "I don't take any",
-            "no allergies", "ninguna que yo sepa", "no, gracias",
+            "ninguna",
+            "Ninguno",
+            "no",
+            "No.",
+            "nada",
+            "none",
+            "nothing",
+            "nope",
+            "no tengo",
+            "no tengo ninguna alergia",
+            "no tomo nada",
+            "no, ninguno por ahora",
+            "I don't take any",
+            "no allergies",
+            "ninguna que yo sepa",
+            "no, gracias",
         ] {
             assert_eq!(none_in(message), Some(NONE), "{message}");
         }
-        for message in ["no sé", "No se", "ni idea", "I don't know", "not sure", "no me acuerdo"] {
+        for message in [
+            "no sé",
+            "No se",
+            "ni idea",
+            "I don't know",
+            "not sure",
+            "no me acuerdo",
+        ] {
             assert_eq!(none_in(message), Some(UNKNOWN), "{message}");
         }
-        for message in ["penicilina", "losartán 50 mg", "no puedo dormir", "sí, a la penicilina", ""] {
+        for message in [
+            "penicilina",
+            "losartán 50 mg",
+            "no puedo dormir",
+            "sí, a la penicilina",
+            "",
+        ] {
             assert_eq!(none_in(message), None, "{message}");
         }
     }
@@ -506,24 +695,44 @@ mod tests {
     #[test]
     fn confusion_is_a_short_message_saying_so() {
         for message in [
-            "no entiendo", "¿Qué?", "?", "¿?", "what?", "I don't understand",
-            "perdón, no entendí la pregunta", "cómo así", "no entiendo nada de esto", "sorry what?",
+            "no entiendo",
+            "¿Qué?",
+            "?",
+            "¿?",
+            "what?",
+            "I don't understand",
+            "perdón, no entendí la pregunta",
+            "cómo así",
+            "no entiendo nada de esto",
+            "sorry what?",
         ] {
             assert!(is_confused(&Text::new(message)), "{message}");
         }
         for message in [
-            "Ana Ruiz", "que me duele la cabeza desde ayer en la noche", "no", "ninguna", "",
-            "no entiendo por qué me duele tanto", "qué dolor de cabeza",
+            "Ana Ruiz",
+            "que me duele la cabeza desde ayer en la noche",
+            "no",
+            "ninguna",
+            "",
+            "no entiendo por qué me duele tanto",
+            "qué dolor de cabeza",
         ] {
             assert!(!is_confused(&Text::new(message)), "{message}");
         }
     }
 
     fn clinic() -> ClinicContext {
-        let loc = |n: u128, name: &str| LocationChoice { id: Uuid::from_u128(n), name: name.into() };
+        let loc = |n: u128, name: &str| LocationChoice {
+            id: Uuid::from_u128(n),
+            name: name.into(),
+        };
         ClinicContext {
             departments: vec![],
-            locations: vec![loc(1, "Sede Norte"), loc(2, "Sede Sur"), loc(3, "Clínica Chapinero")],
+            locations: vec![
+                loc(1, "Sede Norte"),
+                loc(2, "Sede Sur"),
+                loc(3, "Clínica Chapinero"),
+            ],
         }
     }
 
@@ -556,18 +765,35 @@ mod tests {
         ] {
             assert_eq!(place_in(message, true).as_deref(), expected, "{message}");
         }
-        assert_eq!(place_in("no importa", false), None, "only an answer to the question");
-        assert_eq!(place_in("cualquiera", false), None, "only an answer to the question");
+        assert_eq!(
+            place_in("no importa", false),
+            None,
+            "only an answer to the question"
+        );
+        assert_eq!(
+            place_in("cualquiera", false),
+            None,
+            "only an answer to the question"
+        );
         assert_eq!(place_in("en cualquier sede", false).as_deref(), Some("any"));
         let twins = ClinicContext {
             departments: vec![],
             locations: vec![
-                LocationChoice { id: Uuid::from_u128(1), name: "Sede Norte".into() },
-                LocationChoice { id: Uuid::from_u128(2), name: "Clínica Norte".into() },
+                LocationChoice {
+                    id: Uuid::from_u128(1),
+                    name: "Sede Norte".into(),
+                },
+                LocationChoice {
+                    id: Uuid::from_u128(2),
+                    name: "Clínica Norte".into(),
+                },
             ],
         };
         let text = Text::new("norte");
-        assert_eq!(place(&text, text.all(), &twins, true), Some(Place::Ambiguous));
+        assert_eq!(
+            place(&text, text.all(), &twins, true),
+            Some(Place::Ambiguous)
+        );
         let text = Text::new("clinica norte");
         assert!(
             matches!(place(&text, text.all(), &twins, true), Some(Place::One(l, _)) if l.name == "Clínica Norte"),
@@ -578,12 +804,18 @@ mod tests {
     #[test]
     fn the_language_of_a_first_message() {
         for (message, locale) in [
-            ("Hola, necesito una cita con el cardiólogo", Some(Locale::Es)),
+            (
+                "Hola, necesito una cita con el cardiólogo",
+                Some(Locale::Es),
+            ),
             ("buenas tardes", Some(Locale::Es)),
             ("¿tienen citas?", Some(Locale::Es)),
             ("Hi, I need an appointment", Some(Locale::En)),
             ("hello", Some(Locale::En)),
-            ("I'd like to book with a cardiologist please", Some(Locale::En)),
+            (
+                "I'd like to book with a cardiologist please",
+                Some(Locale::En),
+            ),
             ("ok", None),
             ("👍", None),
         ] {
@@ -600,7 +832,10 @@ mod tests {
         assert!(mentions_medication(&text, clauses[1].clone(), false));
         assert_eq!(statement_value(&text, clauses[1].clone()), NONE);
         let text = Text::new("soy alérgica a la penicilina");
-        assert_eq!(statement_value(&text, text.all()), "soy alérgica a la penicilina");
+        assert_eq!(
+            statement_value(&text, text.all()),
+            "soy alérgica a la penicilina"
+        );
         assert_eq!(clean(" y me falta el aire. "), "me falta el aire");
     }
 }

@@ -84,7 +84,10 @@ impl Lexicon {
                 }
             }
         }
-        let conjunctions = CONJUNCTIONS.iter().filter_map(|w| ids.get(w).copied()).collect();
+        let conjunctions = CONJUNCTIONS
+            .iter()
+            .filter_map(|w| ids.get(w).copied())
+            .collect();
         Self {
             ids,
             words,
@@ -163,7 +166,10 @@ impl Lexicon {
         }
         for deleted in one_deleted(token) {
             // The token has a letter too many…
-            if let Some(id) = self.exact(&deleted).filter(|id| fuzzy_eligible(self.word(*id))) {
+            if let Some(id) = self
+                .exact(&deleted)
+                .filter(|id| fuzzy_eligible(self.word(*id)))
+            {
                 consider(id);
             }
             // …or one changed, or two swapped.
@@ -239,7 +245,10 @@ mod tests {
             if !word.ends_with('*') {
                 assert_eq!(lex.resolve(word), Some(id as WordId), "{word}");
             }
-            assert!(word.is_ascii() && !word.chars().any(|c| c.is_ascii_uppercase()), "{word}");
+            assert!(
+                word.is_ascii() && !word.chars().any(|c| c.is_ascii_uppercase()),
+                "{word}"
+            );
         }
     }
 

@@ -102,10 +102,18 @@ fn location(locale: Locale, wording: usize, clinic: &ClinicContext) -> String {
         Locale::En => join(&names, "or"),
     };
     match (locale, wording) {
-        (Locale::Es, 0) => format!("¿En qué sede prefieres tu cita: {list}? También puedes responder «cualquiera»."),
-        (Locale::Es, _) => format!("Elige una de nuestras sedes: {list}. O escribe «cualquiera» si te da igual."),
-        (Locale::En, 0) => format!("Which of our locations would you prefer: {list}? You can also reply \"any\"."),
-        (Locale::En, _) => format!("Please choose one of our locations: {list}. Or type \"any\" if it doesn't matter."),
+        (Locale::Es, 0) => format!(
+            "¿En qué sede prefieres tu cita: {list}? También puedes responder «cualquiera»."
+        ),
+        (Locale::Es, _) => {
+            format!("Elige una de nuestras sedes: {list}. O escribe «cualquiera» si te da igual.")
+        }
+        (Locale::En, 0) => {
+            format!("Which of our locations would you prefer: {list}? You can also reply \"any\".")
+        }
+        (Locale::En, _) => format!(
+            "Please choose one of our locations: {list}. Or type \"any\" if it doesn't matter."
+        ),
     }
 }
 
@@ -122,9 +130,15 @@ fn join(names: &[&str], or: &str) -> String {
 pub fn greeting(locale: Locale, first_name: Option<&str>) -> String {
     match (locale, first_name) {
         (Locale::Es, Some(name)) => format!("¡Hola, {name}! Te ayudo a agendar tu cita."),
-        (Locale::Es, None) => "¡Hola! Soy el asistente de citas de la clínica y te ayudo a agendar tu cita.".to_owned(),
+        (Locale::Es, None) => {
+            "¡Hola! Soy el asistente de citas de la clínica y te ayudo a agendar tu cita."
+                .to_owned()
+        }
         (Locale::En, Some(name)) => format!("Hi, {name}! I'll help you book your appointment."),
-        (Locale::En, None) => "Hi! I'm the clinic's appointment assistant and I'll help you book your appointment.".to_owned(),
+        (Locale::En, None) => {
+            "Hi! I'm the clinic's appointment assistant and I'll help you book your appointment."
+                .to_owned()
+        }
     }
 }
 
@@ -165,8 +179,12 @@ pub fn impossible_date(locale: Locale) -> &'static str {
 /// Sent when the intake is complete, while the slots are searched.
 pub fn complete(locale: Locale) -> &'static str {
     match locale {
-        Locale::Es => "¡Gracias! Ya tengo todo lo necesario. Estoy buscando los mejores horarios para ti.",
-        Locale::En => "Thank you! I have everything I need. I'm looking for the best times for you.",
+        Locale::Es => {
+            "¡Gracias! Ya tengo todo lo necesario. Estoy buscando los mejores horarios para ti."
+        }
+        Locale::En => {
+            "Thank you! I have everything I need. I'm looking for the best times for you."
+        }
     }
 }
 
@@ -181,9 +199,18 @@ mod tests {
         let clinic = ClinicContext {
             departments: vec![],
             locations: vec![
-                LocationChoice { id: Uuid::nil(), name: "Sede Norte".into() },
-                LocationChoice { id: Uuid::nil(), name: "Sede Sur".into() },
-                LocationChoice { id: Uuid::nil(), name: "Chapinero".into() },
+                LocationChoice {
+                    id: Uuid::nil(),
+                    name: "Sede Norte".into(),
+                },
+                LocationChoice {
+                    id: Uuid::nil(),
+                    name: "Sede Sur".into(),
+                },
+                LocationChoice {
+                    id: Uuid::nil(),
+                    name: "Chapinero".into(),
+                },
             ],
         };
         for locale in [Locale::Es, Locale::En] {
@@ -191,7 +218,10 @@ mod tests {
                 let asked = ask(field, locale, 0, &clinic);
                 let again = ask(field, locale, 1, &clinic);
                 assert!(!asked.is_empty() && asked != again, "{field} {locale:?}");
-                assert_eq!(ask(field, locale, 7, &clinic), ask(field, locale, 2, &clinic));
+                assert_eq!(
+                    ask(field, locale, 7, &clinic),
+                    ask(field, locale, 2, &clinic)
+                );
             }
         }
         assert_eq!(

@@ -24,9 +24,14 @@ fn today() -> NaiveDate {
 
 fn clinic() -> ClinicContext {
     ClinicContext {
-        departments: ["Cardiology", "Dermatology", "General Medicine", "Pediatrics"]
-            .map(String::from)
-            .to_vec(),
+        departments: [
+            "Cardiology",
+            "Dermatology",
+            "General Medicine",
+            "Pediatrics",
+        ]
+        .map(String::from)
+        .to_vec(),
         locations: vec![
             LocationChoice {
                 id: Uuid::from_u128(1),
@@ -117,14 +122,20 @@ fn the_first_answer_greets_in_the_patients_language_and_asks_the_name() {
     assert_eq!(reply.locale, Some(Locale::Es));
     assert_eq!(reply.next_field, Some(Name));
     let question = reply.next_question.unwrap();
-    assert!(question.starts_with("¡Hola!") && question.contains("nombre"), "{question}");
+    assert!(
+        question.starts_with("¡Hola!") && question.contains("nombre"),
+        "{question}"
+    );
 
     let mut chat = Chat::new(Locale::Es);
     let reply = chat.say("Hi, I'd like to book an appointment");
     assert_eq!(reply.locale, Some(Locale::En));
     assert_eq!(chat.state.locale, Locale::En);
     let question = reply.next_question.unwrap();
-    assert!(question.starts_with("Hi!") && question.contains("full name"), "{question}");
+    assert!(
+        question.starts_with("Hi!") && question.contains("full name"),
+        "{question}"
+    );
 }
 
 #[test]
@@ -136,11 +147,17 @@ fn one_answer_fills_several_fields() {
     assert_eq!(reply.next_field, Some(ChiefComplaint));
     let question = reply.next_question.unwrap();
     assert!(question.contains("Gracias, Ana."), "{question}");
-    assert!(question.contains("3 de mayo de 1985"), "the date is read back: {question}");
+    assert!(
+        question.contains("3 de mayo de 1985"),
+        "the date is read back: {question}"
+    );
 
     let mut chat = Chat::asked(ChiefComplaint, Locale::Es);
     chat.say("me duele el pecho desde ayer y me falta el aire");
-    assert_eq!(chat.text(ChiefComplaint), Some("me duele el pecho desde ayer"));
+    assert_eq!(
+        chat.text(ChiefComplaint),
+        Some("me duele el pecho desde ayer")
+    );
     assert_eq!(chat.text(Symptoms), Some("me falta el aire"));
     assert_eq!(chat.state.asked, Some(Allergies));
 
@@ -181,16 +198,41 @@ fn answers_to_each_question_as_patients_write_them() {
     let cases: &[(IntakeField, Locale, &str, &str)] = &[
         (Name, Locale::Es, "Ana Ruiz", "Ana Ruiz"),
         (Name, Locale::Es, "me llamo pedro pérez", "Pedro Pérez"),
-        (Name, Locale::Es, "Claro, María José Gómez", "María José Gómez"),
+        (
+            Name,
+            Locale::Es,
+            "Claro, María José Gómez",
+            "María José Gómez",
+        ),
         (Name, Locale::En, "Peter O'Neill", "Peter O'Neill"),
         (DateOfBirth, Locale::Es, "03/05/1985", "1985-05-03"),
         (DateOfBirth, Locale::Es, "3-5-85", "1985-05-03"),
-        (DateOfBirth, Locale::Es, "el 3 de mayo de 1985", "1985-05-03"),
+        (
+            DateOfBirth,
+            Locale::Es,
+            "el 3 de mayo de 1985",
+            "1985-05-03",
+        ),
         (DateOfBirth, Locale::En, "May 3rd 1985", "1985-05-03"),
         (DateOfBirth, Locale::En, "12/31/1985", "1985-12-31"),
-        (ChiefComplaint, Locale::Es, "dolor de rodilla", "dolor de rodilla"),
-        (ChiefComplaint, Locale::Es, "Control de la presión.", "Control de la presión"),
-        (ChiefComplaint, Locale::En, "I have a rash on my arm", "I have a rash on my arm"),
+        (
+            ChiefComplaint,
+            Locale::Es,
+            "dolor de rodilla",
+            "dolor de rodilla",
+        ),
+        (
+            ChiefComplaint,
+            Locale::Es,
+            "Control de la presión.",
+            "Control de la presión",
+        ),
+        (
+            ChiefComplaint,
+            Locale::En,
+            "I have a rash on my arm",
+            "I have a rash on my arm",
+        ),
         (Symptoms, Locale::Es, "ninguno", NONE),
         (Symptoms, Locale::Es, "fiebre y tos", "fiebre y tos"),
         (Symptoms, Locale::Es, "no sé", UNKNOWN),
@@ -198,16 +240,46 @@ fn answers_to_each_question_as_patients_write_them() {
         (Allergies, Locale::Es, "ninguna", NONE),
         (Allergies, Locale::Es, "No", NONE),
         (Allergies, Locale::Es, "penicilina", "penicilina"),
-        (Allergies, Locale::Es, "soy alérgica a la penicilina", "soy alérgica a la penicilina"),
-        (Allergies, Locale::En, "I'm allergic to penicillin", "I'm allergic to penicillin"),
+        (
+            Allergies,
+            Locale::Es,
+            "soy alérgica a la penicilina",
+            "soy alérgica a la penicilina",
+        ),
+        (
+            Allergies,
+            Locale::En,
+            "I'm allergic to penicillin",
+            "I'm allergic to penicillin",
+        ),
         (Allergies, Locale::En, "I don't know", UNKNOWN),
         (Medications, Locale::Es, "ninguno", NONE),
         (Medications, Locale::Es, "losartán 50 mg", "losartán 50 mg"),
-        (Medications, Locale::Es, "tomo metformina", "tomo metformina"),
-        (Medications, Locale::Es, "tomo enalapril y metformina", "tomo enalapril y metformina"),
-        (Allergies, Locale::Es, "alérgica al polen y a la penicilina", "alérgica al polen y a la penicilina"),
+        (
+            Medications,
+            Locale::Es,
+            "tomo metformina",
+            "tomo metformina",
+        ),
+        (
+            Medications,
+            Locale::Es,
+            "tomo enalapril y metformina",
+            "tomo enalapril y metformina",
+        ),
+        (
+            Allergies,
+            Locale::Es,
+            "alérgica al polen y a la penicilina",
+            "alérgica al polen y a la penicilina",
+        ),
         (Allergies, Locale::Es, "no tengo alergias, gracias", NONE),
-        (Medications, Locale::En, "I take aspirin every day", "I take aspirin every day"),
+        (
+            Medications,
+            Locale::En,
+            "I take aspirin every day",
+            "I take aspirin every day",
+        ),
         (Medications, Locale::En, "nothing", NONE),
         (PreferredLocation, Locale::Es, "norte", "Sede Norte"),
         (PreferredLocation, Locale::Es, "la del sur", "Sede Sur"),
@@ -228,19 +300,33 @@ fn answers_to_each_question_as_patients_write_them() {
 #[test]
 fn day_and_time_answers() {
     for (message, expected) in [
-        ("el miércoles en la mañana", day_time(Some(2), Some("09:00"), false)),
-        ("martes después de las 3", day_time(Some(1), Some("15:00"), false)),
+        (
+            "el miércoles en la mañana",
+            day_time(Some(2), Some("09:00"), false),
+        ),
+        (
+            "martes después de las 3",
+            day_time(Some(1), Some("15:00"), false),
+        ),
         ("any day 10am", day_time(None, Some("10:00"), false)),
         ("lo antes posible", day_time(None, None, true)),
         ("cualquier día", day_time(None, None, false)),
         ("whenever", day_time(None, None, false)),
-        ("mañana en la tarde", day_time(Some(0), Some("15:00"), false)),
-        ("el jueves, a las 4", day_time(Some(3), Some("16:00"), false)),
+        (
+            "mañana en la tarde",
+            day_time(Some(0), Some("15:00"), false),
+        ),
+        (
+            "el jueves, a las 4",
+            day_time(Some(3), Some("16:00"), false),
+        ),
         ("no sé", day_time(None, None, false)),
     ] {
         let mut chat = Chat::asked(PreferredDayTime, Locale::Es);
         let reply = chat.say(message);
-        let value = chat.value(PreferredDayTime).unwrap_or_else(|| panic!("{message}"));
+        let value = chat
+            .value(PreferredDayTime)
+            .unwrap_or_else(|| panic!("{message}"));
         assert_eq!(day_time_of(value), expected, "{message}");
         assert_eq!(value["text"], message.trim(), "{message}");
         assert!(reply.complete, "{message}");
@@ -274,7 +360,10 @@ fn no_entiendo_gets_the_question_reworded_not_repeated() {
     let mut chat = Chat::asked(Name, Locale::En);
     let reply = chat.say("what?");
     let question = reply.next_question.unwrap();
-    assert!(reply.misunderstood && question.contains("Ana Ruiz"), "{question}");
+    assert!(
+        reply.misunderstood && question.contains("Ana Ruiz"),
+        "{question}"
+    );
 }
 
 #[test]
@@ -307,7 +396,10 @@ fn an_unknown_location_lists_the_clinics() {
     let reply = chat.say("en Cali");
     assert!(reply.misunderstood);
     let question = reply.next_question.unwrap();
-    assert!(question.contains("Sede Norte") && question.contains("Sede Sur"), "{question}");
+    assert!(
+        question.contains("Sede Norte") && question.contains("Sede Sur"),
+        "{question}"
+    );
 }
 
 #[test]
@@ -321,7 +413,11 @@ fn a_known_patient_is_greeted_by_name_and_not_asked_again() {
     let question = reply.next_question.unwrap();
     assert!(question.starts_with("¡Hola, Ana!"), "{question}");
     assert_eq!(reply.next_field, Some(ChiefComplaint));
-    assert_eq!(chat.text(Name), Some("Ana Ruiz"), "not shortened to the first name");
+    assert_eq!(
+        chat.text(Name),
+        Some("Ana Ruiz"),
+        "not shortened to the first name"
+    );
 }
 
 #[test]
@@ -426,7 +522,10 @@ fn an_english_intake_completes_within_eight_answers() {
 }
 
 fn any_field() -> impl Strategy<Value = Option<IntakeField>> {
-    prop_oneof![Just(None), (0usize..8).prop_map(|i| Some(IntakeField::ORDER[i]))]
+    prop_oneof![
+        Just(None),
+        (0usize..8).prop_map(|i| Some(IntakeField::ORDER[i]))
+    ]
 }
 
 proptest! {

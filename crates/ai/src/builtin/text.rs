@@ -394,10 +394,18 @@ mod tests {
     #[test]
     fn clauses_split_at_commas_and_conjunctions_not_inside_dates() {
         let text = Text::new("no tengo alergias ni tomo medicamentos, nací el 3.5.85");
-        let clauses: Vec<&str> = text.clauses().into_iter().map(|r| text.original(r)).collect();
+        let clauses: Vec<&str> = text
+            .clauses()
+            .into_iter()
+            .map(|r| text.original(r))
+            .collect();
         assert_eq!(
             clauses,
-            ["no tengo alergias", "ni tomo medicamentos", "nací el 3.5.85"]
+            [
+                "no tengo alergias",
+                "ni tomo medicamentos",
+                "nací el 3.5.85"
+            ]
         );
     }
 

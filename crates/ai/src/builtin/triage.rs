@@ -47,7 +47,14 @@ const PEDIATRICS: usize = 2;
 const SPECIALTIES: &[SpecialtyDef] = &[
     SpecialtyDef {
         names: &["cardiologia", "cardiology", "cardio"],
-        named: &["cardiolog*", "cardio", "kardiolog*", "cardiologo", "cardiologa", "cardiologist"],
+        named: &[
+            "cardiolog*",
+            "cardio",
+            "kardiolog*",
+            "cardiologo",
+            "cardiologa",
+            "cardiologist",
+        ],
         keywords: &[
             ("corazon", 3),
             ("pecho", 2),
@@ -74,7 +81,14 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["dermatologia", "dermatology"],
-        named: &["dermatolog*", "dermatolg*", "derma", "dermatologo", "dermatologa", "dermatologist"],
+        named: &[
+            "dermatolog*",
+            "dermatolg*",
+            "derma",
+            "dermatologo",
+            "dermatologa",
+            "dermatologist",
+        ],
         keywords: &[
             ("piel", 3),
             ("granos", 3),
@@ -110,8 +124,19 @@ const SPECIALTIES: &[SpecialtyDef] = &[
         ],
     },
     SpecialtyDef {
-        names: &["pediatria", "pediatrics", "paediatrics", "pediatria general"],
-        named: &["pediatr*", "paediatr*", "pedriatr*", "pediatra", "pediatrician"],
+        names: &[
+            "pediatria",
+            "pediatrics",
+            "paediatrics",
+            "pediatria general",
+        ],
+        named: &[
+            "pediatr*",
+            "paediatr*",
+            "pedriatr*",
+            "pediatra",
+            "pediatrician",
+        ],
         keywords: &[
             ("mi hijo", 3),
             ("mi hija", 3),
@@ -192,7 +217,17 @@ const SPECIALTIES: &[SpecialtyDef] = &[
             "obstetrics",
             "obstetrics and gynecology",
         ],
-        named: &["ginecolog*", "ginecolg*", "gynecolog*", "gynaecolog*", "obgyn", "obstetra", "ginecologo", "ginecologa", "gynecologist"],
+        named: &[
+            "ginecolog*",
+            "ginecolg*",
+            "gynecolog*",
+            "gynaecolog*",
+            "obgyn",
+            "obstetra",
+            "ginecologo",
+            "ginecologa",
+            "gynecologist",
+        ],
         keywords: &[
             ("embaraz*", 3),
             ("menstrua*", 3),
@@ -222,7 +257,15 @@ const SPECIALTIES: &[SpecialtyDef] = &[
             "ortopedia y traumatologia",
             "traumatology",
         ],
-        named: &["ortoped*", "traumatolog*", "orthoped*", "orthopaed*", "ortopedista", "traumatologo", "orthopedist"],
+        named: &[
+            "ortoped*",
+            "traumatolog*",
+            "orthoped*",
+            "orthopaed*",
+            "ortopedista",
+            "traumatologo",
+            "orthopedist",
+        ],
         keywords: &[
             ("rodilla", 3),
             ("hueso", 3),
@@ -254,7 +297,16 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["oftalmologia", "ophthalmology", "optometria", "optometry"],
-        named: &["oftalmolog*", "oftamolog*", "ophthalmolog*", "optometr*", "eye doctor", "oftalmologo", "ophthalmologist", "optometra"],
+        named: &[
+            "oftalmolog*",
+            "oftamolog*",
+            "ophthalmolog*",
+            "optometr*",
+            "eye doctor",
+            "oftalmologo",
+            "ophthalmologist",
+            "optometra",
+        ],
         keywords: &[
             ("ojo", 3),
             ("ojos", 3),
@@ -281,7 +333,12 @@ const SPECIALTIES: &[SpecialtyDef] = &[
             "otolaryngology",
             "otorhinolaryngology",
         ],
-        named: &["otorrino*", "otolaryngolog*", "ent doctor", "otorrinolaringologo"],
+        named: &[
+            "otorrino*",
+            "otolaryngolog*",
+            "ent doctor",
+            "otorrinolaringologo",
+        ],
         keywords: &[
             ("oido", 3),
             ("oidos", 3),
@@ -306,7 +363,13 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["neurologia", "neurology"],
-        named: &["neurolog*", "neurolg*", "neurologo", "neurologa", "neurologist"],
+        named: &[
+            "neurolog*",
+            "neurolg*",
+            "neurologo",
+            "neurologa",
+            "neurologist",
+        ],
         keywords: &[
             ("migrana*", 3),
             ("convulsiones", 3),
@@ -331,7 +394,16 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["psicologia", "psychology", "salud mental", "mental health"],
-        named: &["psicolog*", "sicolog*", "psycholog*", "terapeuta", "therapist", "psicologo", "psicologa", "psychologist"],
+        named: &[
+            "psicolog*",
+            "sicolog*",
+            "psycholog*",
+            "terapeuta",
+            "therapist",
+            "psicologo",
+            "psicologa",
+            "psychologist",
+        ],
         keywords: &[
             ("ansiedad", 3),
             ("depresion", 3),
@@ -351,7 +423,13 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["psiquiatria", "psychiatry"],
-        named: &["psiquiatr*", "siquiatr*", "psychiatr*", "psiquiatra", "psychiatrist"],
+        named: &[
+            "psiquiatr*",
+            "siquiatr*",
+            "psychiatr*",
+            "psiquiatra",
+            "psychiatrist",
+        ],
         keywords: &[
             ("ansiedad", 2),
             ("depresion", 2),
@@ -368,7 +446,13 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["gastroenterologia", "gastroenterology", "gastro"],
-        named: &["gastroenterolog*", "gastroentereolog*", "gastro", "gastroenterologo", "gastroenterologist"],
+        named: &[
+            "gastroenterolog*",
+            "gastroentereolog*",
+            "gastro",
+            "gastroenterologo",
+            "gastroenterologist",
+        ],
         keywords: &[
             ("estomago", 3),
             ("gastritis", 3),
@@ -397,8 +481,22 @@ const SPECIALTIES: &[SpecialtyDef] = &[
         ],
     },
     SpecialtyDef {
-        names: &["odontologia", "dentistry", "odontologia general", "dental", "dentist"],
-        named: &["odontolog*", "dentist*", "dental", "odontologo", "odontologa", "dentista", "dentist"],
+        names: &[
+            "odontologia",
+            "dentistry",
+            "odontologia general",
+            "dental",
+            "dentist",
+        ],
+        named: &[
+            "odontolog*",
+            "dentist*",
+            "dental",
+            "odontologo",
+            "odontologa",
+            "dentista",
+            "dentist",
+        ],
         keywords: &[
             ("diente", 3),
             ("dientes", 3),
@@ -436,7 +534,12 @@ const SPECIALTIES: &[SpecialtyDef] = &[
     },
     SpecialtyDef {
         names: &["endocrinologia", "endocrinology"],
-        named: &["endocrinolog*", "endocrino", "endocrinologo", "endocrinologist"],
+        named: &[
+            "endocrinolog*",
+            "endocrino",
+            "endocrinologo",
+            "endocrinologist",
+        ],
         keywords: &[
             ("diabetes", 3),
             ("azucar", 2),
@@ -471,7 +574,11 @@ static TABLES: LazyLock<Vec<Specialty>> = LazyLock::new(|| {
         .map(|s| Specialty {
             names: lex.phrases(s.names),
             named: lex.phrases(s.named),
-            keywords: s.keywords.iter().map(|(k, w)| (lex.phrase(k), *w)).collect(),
+            keywords: s
+                .keywords
+                .iter()
+                .map(|(k, w)| (lex.phrase(k), *w))
+                .collect(),
         })
         .collect()
 });
@@ -553,7 +660,11 @@ pub fn triage(input: &TriageInput<'_>) -> Option<TriageDecision> {
     // 1. Named by the patient: the latest message that names one.
     for s in said.iter().rev() {
         if let Some(dep) = named_department(s, &departments) {
-            return Some(decide(dep.name, 0.95, "The patient asked for this department"));
+            return Some(decide(
+                dep.name,
+                0.95,
+                "The patient asked for this department",
+            ));
         }
     }
     // 2. A child.
@@ -594,7 +705,11 @@ pub fn triage(input: &TriageInput<'_>) -> Option<TriageDecision> {
     }
     // 4. Defaults.
     if let Some(dep) = departments.iter().find(|d| d.specialty == Some(GENERAL)) {
-        return Some(decide(dep.name, 0.4, "No specialty keywords; general medicine first"));
+        return Some(decide(
+            dep.name,
+            0.4,
+            "No specialty keywords; general medicine first",
+        ));
     }
     Some(decide(
         first.name,
@@ -649,7 +764,12 @@ fn own_name_in(text: &Text, own: &Text) -> Option<usize> {
     if words.is_empty() {
         return None;
     }
-    (0..text.len()).find(|&i| words.iter().enumerate().all(|(k, w)| text.word(i + k) == *w))
+    (0..text.len()).find(|&i| {
+        words
+            .iter()
+            .enumerate()
+            .all(|(k, w)| text.word(i + k) == *w)
+    })
 }
 
 /// Whether `clause` holds a complaint keyword of any specialty ("pecho", "acné"…).
@@ -698,30 +818,72 @@ mod tests {
         .unwrap()
     }
 
-    const DEMO: &[&str] = &["Cardiology", "Dermatology", "General Medicine", "Pediatrics"];
-    const SPANISH: &[&str] = &["Cardiología", "Dermatología", "Medicina General", "Pediatría"];
+    const DEMO: &[&str] = &[
+        "Cardiology",
+        "Dermatology",
+        "General Medicine",
+        "Pediatrics",
+    ];
+    const SPANISH: &[&str] = &[
+        "Cardiología",
+        "Dermatología",
+        "Medicina General",
+        "Pediatría",
+    ];
 
     #[test]
     fn complaints_go_to_the_clinics_own_department_names() {
         let empty = IntakeData::default();
         for (message, english, spanish) in [
-            ("necesito una cita con el cardiólogo", "Cardiology", "Cardiología"),
+            (
+                "necesito una cita con el cardiólogo",
+                "Cardiology",
+                "Cardiología",
+            ),
             ("quiero ver al cardilogo", "Cardiology", "Cardiología"),
-            ("tengo palpitaciones y la presión alta", "Cardiology", "Cardiología"),
-            ("me salieron granos en la cara", "Dermatology", "Dermatología"),
+            (
+                "tengo palpitaciones y la presión alta",
+                "Cardiology",
+                "Cardiología",
+            ),
+            (
+                "me salieron granos en la cara",
+                "Dermatology",
+                "Dermatología",
+            ),
             ("tengo un lunar raro", "Dermatology", "Dermatología"),
             ("I have a rash on my arm", "Dermatology", "Dermatología"),
             ("mi hijo tiene tos", "Pediatrics", "Pediatría"),
             ("my baby won't eat", "Pediatrics", "Pediatría"),
-            ("tengo gripa y fiebre", "General Medicine", "Medicina General"),
+            (
+                "tengo gripa y fiebre",
+                "General Medicine",
+                "Medicina General",
+            ),
             ("I need a checkup", "General Medicine", "Medicina General"),
-            ("me duele la rodilla", "General Medicine", "Medicina General"),
+            (
+                "me duele la rodilla",
+                "General Medicine",
+                "Medicina General",
+            ),
             ("hola", "General Medicine", "Medicina General"),
             ("my heart races at night", "Cardiology", "Cardiología"),
-            ("quiero una cita con dermatología", "Dermatology", "Dermatología"),
+            (
+                "quiero una cita con dermatología",
+                "Dermatology",
+                "Dermatología",
+            ),
         ] {
-            assert_eq!(run(&clinic(DEMO), &[message], &empty).department, english, "{message}");
-            assert_eq!(run(&clinic(SPANISH), &[message], &empty).department, spanish, "{message}");
+            assert_eq!(
+                run(&clinic(DEMO), &[message], &empty).department,
+                english,
+                "{message}"
+            );
+            assert_eq!(
+                run(&clinic(SPANISH), &[message], &empty).department,
+                spanish,
+                "{message}"
+            );
         }
     }
 
@@ -743,19 +905,38 @@ mod tests {
     #[test]
     fn denied_complaints_do_not_count() {
         let empty = IntakeData::default();
-        let d = run(&clinic(DEMO), &["no tengo problemas del corazón, tengo acné"], &empty);
+        let d = run(
+            &clinic(DEMO),
+            &["no tengo problemas del corazón, tengo acné"],
+            &empty,
+        );
         assert_eq!(d.department, "Dermatology");
     }
 
     #[test]
     fn only_departments_the_clinic_has_are_named() {
         let empty = IntakeData::default();
-        let d = run(&clinic(&["Dermatology", "Orthopedics"]), &["me duele el pecho"], &empty);
-        assert_eq!(d.department, "Dermatology", "no cardiology, no general medicine: the first");
+        let d = run(
+            &clinic(&["Dermatology", "Orthopedics"]),
+            &["me duele el pecho"],
+            &empty,
+        );
+        assert_eq!(
+            d.department, "Dermatology",
+            "no cardiology, no general medicine: the first"
+        );
         assert!(d.confidence <= 0.2);
-        let d = run(&clinic(&["Ortopedia y Traumatología", "Odontología"]), &["me duele una muela"], &empty);
+        let d = run(
+            &clinic(&["Ortopedia y Traumatología", "Odontología"]),
+            &["me duele una muela"],
+            &empty,
+        );
         assert_eq!(d.department, "Odontología");
-        let d = run(&clinic(&["Fisioterapia", "Medicina General"]), &["necesito fisioterapia"], &empty);
+        let d = run(
+            &clinic(&["Fisioterapia", "Medicina General"]),
+            &["necesito fisioterapia"],
+            &empty,
+        );
         assert_eq!(d.department, "Fisioterapia");
     }
 
@@ -785,7 +966,11 @@ mod tests {
             ("me duele una muela", "Odontología"),
             ("toothache", "Odontología"),
         ] {
-            assert_eq!(run(&all, &[message], &empty).department, department, "{message}");
+            assert_eq!(
+                run(&all, &[message], &empty).department,
+                department,
+                "{message}"
+            );
         }
     }
 
@@ -800,11 +985,22 @@ mod tests {
     #[test]
     fn urgency_comes_with_the_decision() {
         let empty = IntakeData::default();
-        assert_eq!(run(&clinic(DEMO), &["mi bebé tiene fiebre"], &empty).urgency, Urgency::Urgent);
         assert_eq!(
-            run(&clinic(DEMO), &["me duele el pecho y no puedo respirar"], &empty).urgency,
+            run(&clinic(DEMO), &["mi bebé tiene fiebre"], &empty).urgency,
+            Urgency::Urgent
+        );
+        assert_eq!(
+            run(
+                &clinic(DEMO),
+                &["me duele el pecho y no puedo respirar"],
+                &empty
+            )
+            .urgency,
             Urgency::Emergency
         );
-        assert_eq!(run(&clinic(DEMO), &["tengo un lunar"], &empty).urgency, Urgency::Routine);
+        assert_eq!(
+            run(&clinic(DEMO), &["tengo un lunar"], &empty).urgency,
+            Urgency::Routine
+        );
     }
 }

@@ -190,9 +190,8 @@ impl<'a> Reading<'a> {
     /// fuller form of the name given ("Luis" → "Luis Fernando Mejía") corrects it too.
     fn marked_name(&mut self) {
         let known = self.turn.state.extracted.name();
-        let fuller = |name: &str| {
-            known.is_some_and(|k| k != name && name.split_whitespace().count() >= 2)
-        };
+        let fuller =
+            |name: &str| known.is_some_and(|k| k != name && name.split_whitespace().count() >= 2);
         if let Some((name, tokens)) = names::marked(self.text, self.text.all()) {
             if self.wanted(Name) || fuller(&name) {
                 self.put(Name, name);
@@ -262,7 +261,11 @@ impl<'a> Reading<'a> {
         let mut i = 0;
         while i < self.clauses.len() {
             let clause = self.clauses[i].clone();
-            let field = if self.claimed[i] { None } else { about(self.text, clause.clone()) };
+            let field = if self.claimed[i] {
+                None
+            } else {
+                about(self.text, clause.clone())
+            };
             let Some(field) = field else {
                 i += 1;
                 continue;
@@ -289,7 +292,9 @@ impl<'a> Reading<'a> {
     }
 
     fn location(&mut self) {
-        if !self.wanted(PreferredLocation) || matches!(self.asked(), Some(ChiefComplaint | Symptoms)) {
+        if !self.wanted(PreferredLocation)
+            || matches!(self.asked(), Some(ChiefComplaint | Symptoms))
+        {
             return;
         }
         let asked = self.asked() == Some(PreferredLocation);
@@ -310,7 +315,10 @@ impl<'a> Reading<'a> {
     /// Day and time, read clause by clause ("el martes, a las 3"), outside complaints.
     fn day_time(&mut self) {
         let asked = self.asked();
-        let listening = matches!(asked, None | Some(PreferredLocation) | Some(PreferredDayTime));
+        let listening = matches!(
+            asked,
+            None | Some(PreferredLocation) | Some(PreferredDayTime)
+        );
         // Near the end of the intake a new preference replaces an earlier one ("I need
         // it asap" first, then "any day after 4pm").
         let correcting = matches!(asked, Some(PreferredLocation) | Some(PreferredDayTime))
@@ -335,7 +343,10 @@ impl<'a> Reading<'a> {
             combined.about_time |= found.about_time;
             said.push(clause.clone());
         }
-        if is_asked && said.is_empty() && fields::none_answer(self.text, self.text.all()) == Some(UNKNOWN) {
+        if is_asked
+            && said.is_empty()
+            && fields::none_answer(self.text, self.text.all()) == Some(UNKNOWN)
+        {
             // "No sé": no preference.
             combined.flexible = true;
             said = self.clauses.clone();

@@ -217,7 +217,9 @@ const NEGATIONS: &[&str] = &[
 const NOSE: &[&str] = &["nariz", "nose", "nasal"];
 
 pub fn words(out: &mut Vec<&'static str>) {
-    for list in [EMERGENCY, CHEST, BREATHLESS, URGENT, FEVER, BABY, NEGATIONS, NOSE] {
+    for list in [
+        EMERGENCY, CHEST, BREATHLESS, URGENT, FEVER, BABY, NEGATIONS, NOSE,
+    ] {
         out.extend_from_slice(list);
     }
 }
@@ -270,9 +272,9 @@ pub(crate) fn assess_text(text: &Text) -> Urgency {
             .iter()
             .any(|c| affirmed(text, c.clone(), phrases, gap))
     };
-    let emergency = clauses.iter().any(|c| {
-        affirmed(text, c.clone(), &t.emergency, 2) && !text.has_any(c.clone(), &t.nose)
-    });
+    let emergency = clauses
+        .iter()
+        .any(|c| affirmed(text, c.clone(), &t.emergency, 2) && !text.has_any(c.clone(), &t.nose));
     if emergency {
         return Urgency::Emergency;
     }

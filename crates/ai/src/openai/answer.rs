@@ -85,7 +85,9 @@ pub fn triage_schema(clinic: &ClinicContext) -> Value {
 /// The object's keys, exactly `expected`.
 fn exact_object(answer: Value, expected: &[&str]) -> Result<Map<String, Value>, AiError> {
     let Value::Object(object) = answer else {
-        return Err(AiError::Malformed("the answer is not a JSON object".to_owned()));
+        return Err(AiError::Malformed(
+            "the answer is not a JSON object".to_owned(),
+        ));
     };
     if let Some(unknown) = object.keys().find(|k| !expected.contains(&k.as_str())) {
         return Err(AiError::Malformed(format!(
@@ -100,23 +102,46 @@ fn exact_object(answer: Value, expected: &[&str]) -> Result<Map<String, Value>, 
 }
 
 pub fn intake_reply(answer: Value, turn: &IntakeTurn<'_>) -> Result<IntakeReply, AiError> {
-    let mut object = exact_object(answer, &["extracted_data", "next_question", "intake_complete"])?;
+    let mut object = exact_object(
+        answer,
+        &["extracted_data", "next_question", "intake_complete"],
+    )?;
     let Some(Value::Object(extracted)) = object.remove("extracted_data") else {
-        return Err(AiError::Malformed("`extracted_data` must be an object".to_owned()));
+        return Err(AiError::Malformed(
+            "`extracted_data` must be an object".to_owned(),
+        ));
     };
-    let extracted = IntakeData::from_json_for(extracted, turn.clinic, turn.today)?;
-    if extracted.contains(IntakeField::DateOfBirth) && extracted.birth_date().is_none() {
-        return Err(AiError::Malformed("`date_of_birth` is not YYYY-MM-DD".to_owned()));
-    }
-    let next_question = match object.remove("next_question") {
-        Some(Value::String(q)) if !q.trim().is_empty() => {
-            Some(q.trim().chars().take(MAX_QUESTION_CHARS).collect::<String>())
+    // The schema asks for YYYY-MM-DD: a model writing "03/05/1985" leaves the day and
+    // month order to a guess.
+    let iso = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() && s.len() == 10;
+    match extracted.get(IntakeField::DateOfBirth.as_str()) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if iso(s.trim()) => {}
+        Some(_) => {
+            return Err(AiError::Malformed(
+                "`date_of_birth` is not YYYY-MM-DD".to_owned(),
+            ));
         }
+    }
+    let extracted = IntakeData::from_json_for(extracted, turn.clinic, turn.today)?;
+    let next_question = match object.remove("next_question") {
+        Some(Value::String(q)) if !q.trim().is_empty() => Some(
+            q.trim()
+                .chars()
+                .take(MAX_QUESTION_CHARS)
+                .collect::<String>(),
+        ),
         Some(Value::Null | Value::String(_)) => None,
-        _ => return Err(AiError::Malformed("`next_question` must be a string or null".to_owned())),
+        _ => {
+            return Err(AiError::Malformed(
+                "`next_question` must be a string or null".to_owned(),
+            ));
+        }
     };
     let Some(Value::Bool(says_complete)) = object.remove("intake_complete") else {
-        return Err(AiError::Malformed("`intake_complete` must be a boolean".to_owned()));
+        return Err(AiError::Malformed(
+            "`intake_complete` must be a boolean".to_owned(),
+        ));
     };
 
     let state = turn.state;
@@ -126,10 +151,14 @@ pub fn intake_reply(answer: Value, turn: &IntakeTurn<'_>) -> Result<IntakeReply,
         .copied()
         .find(|f| !extracted.contains(*f));
     if says_complete && next_field.is_some() {
-        return Err(AiError::Malformed("complete while fields are missing".to_owned()));
+        return Err(AiError::Malformed(
+            "complete while fields are missing".to_owned(),
+        ));
     }
     if next_field.is_some() && next_question.is_none() {
-        return Err(AiError::Malformed("no question while fields are missing".to_owned()));
+        return Err(AiError::Malformed(
+            "no question while fields are missing".to_owned(),
+        ));
     }
     let misunderstood = state
         .asked
@@ -150,9 +179,14 @@ pub fn intake_reply(answer: Value, turn: &IntakeTurn<'_>) -> Result<IntakeReply,
 }
 
 pub fn triage_decision(answer: Value, input: &TriageInput<'_>) -> Result<TriageDecision, AiError> {
-    let mut object = exact_object(answer, &["department", "urgency", "confidence", "reasoning"])?;
+    let mut object = exact_object(
+        answer,
+        &["department", "urgency", "confidence", "reasoning"],
+    )?;
     let Some(Value::String(department)) = object.remove("department") else {
-        return Err(AiError::Malformed("`department` must be a string".to_owned()));
+        return Err(AiError::Malformed(
+            "`department` must be a string".to_owned(),
+        ));
     };
     let wanted = crate::builtin::text::fold_str(&department);
     let department = input
@@ -165,16 +199,29 @@ pub fn triage_decision(answer: Value, input: &TriageInput<'_>) -> Result<TriageD
     let urgency: Urgency = object
         .remove("urgency")
         .and_then(|u| serde_json::from_value(u).ok())
-        .ok_or_else(|| AiError::Malformed("`urgency` must be routine, urgent or emergency".to_owned()))?;
+        .ok_or_else(|| {
+            AiError::Malformed("`urgency` must be routine, urgent or emergency".to_owned())
+        })?;
     let confidence = object
         .remove("confidence")
         .and_then(|c| c.as_f64())
         .filter(|c| (0.0..=1.0).contains(c))
-        .ok_or_else(|| AiError::Malformed("`confidence` must be a number from 0 to 1".to_owned()))?;
+        .ok_or_else(|| {
+            AiError::Malformed("`confidence` must be a number from 0 to 1".to_owned())
+        })?;
     let reasoning = match object.remove("reasoning") {
-        Some(Value::String(r)) => Some(r.trim().chars().take(MAX_QUESTION_CHARS).collect::<String>()),
+        Some(Value::String(r)) => Some(
+            r.trim()
+                .chars()
+                .take(MAX_QUESTION_CHARS)
+                .collect::<String>(),
+        ),
         Some(Value::Null) => None,
-        _ => return Err(AiError::Malformed("`reasoning` must be a string".to_owned())),
+        _ => {
+            return Err(AiError::Malformed(
+                "`reasoning` must be a string".to_owned(),
+            ));
+        }
     };
     // The red-flag rules are never overruled downwards by a model.
     let rules = input
@@ -201,7 +248,10 @@ mod tests {
     fn clinic() -> ClinicContext {
         ClinicContext {
             departments: vec!["Cardiology".into(), "General Medicine".into()],
-            locations: vec![LocationChoice { id: Uuid::from_u128(1), name: "Sede Norte".into() }],
+            locations: vec![LocationChoice {
+                id: Uuid::from_u128(1),
+                name: "Sede Norte".into(),
+            }],
         }
     }
 
@@ -272,7 +322,10 @@ mod tests {
             with("preferred_location", json!("Sede Sur")),
             with("preferred_day_time", json!({"day_of_week": 9})),
         ] {
-            assert!(matches!(reply(bad.clone()), Err(AiError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(reply(bad.clone()), Err(AiError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -300,7 +353,11 @@ mod tests {
         assert_eq!(d.department, "Cardiology", "the clinic's spelling");
         assert_eq!(d.urgency, Urgency::Routine);
         let d = decide(good, &["me desmayé ayer"]).unwrap();
-        assert_eq!(d.urgency, Urgency::Emergency, "the rules are never overruled downwards");
+        assert_eq!(
+            d.urgency,
+            Urgency::Emergency,
+            "the rules are never overruled downwards"
+        );
         for bad in [
             json!({"department": "Neurology", "urgency": "routine", "confidence": 0.8, "reasoning": "x"}),
             json!({"department": "Cardiology", "urgency": "soon", "confidence": 0.8, "reasoning": "x"}),
@@ -309,7 +366,10 @@ mod tests {
             json!({"department": "Cardiology", "urgency": "routine", "confidence": 0.8}),
             json!({"department": "Cardiology", "urgency": "routine", "confidence": 0.8, "reasoning": "x", "extra": 1}),
         ] {
-            assert!(matches!(decide(bad.clone(), &[]), Err(AiError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(decide(bad.clone(), &[]), Err(AiError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 }

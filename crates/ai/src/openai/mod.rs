@@ -57,21 +57,22 @@ impl std::fmt::Debug for OpenAiConfig {
 }
 
 impl OpenAiConfig {
-    /// An async-openai client on our HTTP stack, with async-openai's retries limited to
+    /// An HTTP client bounded by the timeout.
+    pub(crate) fn http(&self) -> Result<reqwest::Client, AiError> {
+        reqwest::Client::builder()
+            .connect_timeout(self.timeout.min(Duration::from_secs(5)))
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| AiError::Unavailable(format!("HTTP client: {e}")))
+    }
+
+    /// An async-openai client on `http`, with async-openai's retries limited to
     /// `retry_for` (zero: none).
     pub(crate) fn client(
         &self,
-        http: Option<reqwest::Client>,
+        http: reqwest::Client,
         retry_for: Duration,
-    ) -> Result<Client<OpenAIConfig>, AiError> {
-        let http = match http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.timeout.min(Duration::from_secs(5)))
-                .timeout(self.timeout)
-                .build()
-                .map_err(|e| AiError::Unavailable(format!("HTTP client: {e}")))?,
-        };
+    ) -> Client<OpenAIConfig> {
         let mut config = OpenAIConfig::new().with_api_key(self.api_key.expose_secret());
         if let Some(base) = &self.base_url {
             config = config.with_api_base(base.trim_end_matches('/'));
@@ -80,7 +81,7 @@ impl OpenAiConfig {
             max_elapsed_time: Some(retry_for),
             ..Default::default()
         };
-        Ok(Client::build(http, config, backoff))
+        Client::build(http, config, backoff)
     }
 }
 
@@ -106,7 +107,7 @@ impl OpenAi {
 
     pub fn new(config: &OpenAiConfig) -> Result<Self, AiError> {
         Ok(Self {
-            client: config.client(None, Duration::ZERO)?,
+            client: config.client(config.http()?, Duration::ZERO),
             model: config.model.clone(),
             timeout: config.timeout,
         })
@@ -187,7 +188,9 @@ pub(crate) fn from_openai(error: OpenAIError, timeout: Duration) -> AiError {
             (None, None) => AiError::Unavailable("server error".to_owned()),
             (Some(kind), _) | (None, Some(kind)) => AiError::Refused(loggable(&kind)),
         },
-        OpenAIError::JSONDeserialize(..) => AiError::Malformed("the response is not JSON".to_owned()),
+        OpenAIError::JSONDeserialize(..) => {
+            AiError::Malformed("the response is not JSON".to_owned())
+        }
         OpenAIError::InvalidArgument(_) => AiError::Refused("invalid request".to_owned()),
         _ => AiError::Unavailable("request failed".to_owned()),
     }
@@ -209,7 +212,12 @@ impl IntakeEngine for OpenAi {
     async fn turn(&self, turn: &IntakeTurn<'_>) -> Result<IntakeReply, AiError> {
         let (system, user) = prompt::intake(turn);
         let answer = self
-            .complete(system, user, "intake_turn", answer::intake_schema(turn.clinic))
+            .complete(
+                system,
+                user,
+                "intake_turn",
+                answer::intake_schema(turn.clinic),
+            )
             .await?;
         answer::intake_reply(answer, turn)
     }

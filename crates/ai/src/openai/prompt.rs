@@ -20,7 +20,12 @@ pub fn intake(turn: &IntakeTurn<'_>) -> (String, String) {
     let state = turn.state;
     let order: Vec<&str> = IntakeField::ORDER.iter().map(|f| f.as_str()).collect();
     let missing: Vec<&str> = state.required_fields.iter().map(|f| f.as_str()).collect();
-    let locations: Vec<&str> = turn.clinic.locations.iter().map(|l| l.name.as_str()).collect();
+    let locations: Vec<&str> = turn
+        .clinic
+        .locations
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     let asked = state.asked.map_or("nothing yet", |f| f.as_str());
     let first = if turn.first_message {
         "This is the patient's first message: greet them briefly in the question."
