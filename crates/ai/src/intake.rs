@@ -411,6 +411,16 @@ pub struct ClinicContext {
 }
 
 impl ClinicContext {
+    /// The department called `name`, as the clinic spells it ("cardiologia" →
+    /// "Cardiología"): how an engine's or n8n's department is checked.
+    pub fn department_named(&self, name: &str) -> Option<&str> {
+        let wanted = text::fold_str(name);
+        self.departments
+            .iter()
+            .find(|d| text::fold_str(d) == wanted)
+            .map(String::as_str)
+    }
+
     /// The location called `name`, however it is capitalised or accented.
     pub fn location_named(&self, name: &str) -> Option<&LocationChoice> {
         let wanted = text::fold_str(name);
@@ -533,6 +543,49 @@ pub struct IntakeReply {
     pub locale: Option<Locale>,
     /// The asked field was not understood (the question is asked again, reworded).
     pub misunderstood: bool,
+}
+
+impl IntakeReply {
+    /// A reply from another engine's answer (OpenAI's JSON, n8n's intake-response):
+    /// `extracted` already validated (see [`IntakeData::from_json_for`]). The next field
+    /// is the first of `state`'s still missing after `extracted`; an answer claiming the
+    /// intake complete while fields are missing, or asking nothing while they are, is
+    /// [`AiError::Malformed`]. `locale` is left unset.
+    pub fn from_answer(
+        state: &IntakeState,
+        extracted: IntakeData,
+        next_question: Option<String>,
+        intake_complete: bool,
+    ) -> Result<Self, AiError> {
+        let next_field = state
+            .required_fields
+            .iter()
+            .copied()
+            .find(|f| !extracted.contains(*f));
+        if intake_complete && next_field.is_some() {
+            return Err(AiError::Malformed(
+                "complete while fields are missing".to_owned(),
+            ));
+        }
+        let next_question = next_question.filter(|q| !q.trim().is_empty());
+        if next_field.is_some() && next_question.is_none() {
+            return Err(AiError::Malformed(
+                "no question while fields are missing".to_owned(),
+            ));
+        }
+        let misunderstood = state
+            .asked
+            .is_some_and(|f| state.required_fields.contains(&f) && !extracted.contains(f))
+            && extracted.is_empty();
+        Ok(Self {
+            extracted,
+            next_field,
+            next_question: next_field.and(next_question),
+            complete: next_field.is_none(),
+            locale: None,
+            misunderstood,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ const NOON: &[&str] = &["mediodia", "noon", "midday", "lunchtime"];
 const AFTERNOON: &[&str] = &["tarde", "tardes", "afternoon", "afternoons"];
 const EVENING: &[&str] = &["noche", "noches", "evening", "evenings", "night", "nights"];
 const EARLY: &[&str] = &["temprano", "early", "madrugada"];
+/// "El fin de semana": Saturday.
+const WEEKEND: &[&str] = &["fin de semana", "weekend"];
+const FIRST_THING: &[&str] = &["primera hora", "first thing"];
 const TODAY: &[&str] = &["hoy", "today"];
 const TOMORROW: &[&str] = &["manana", "tomorrow"];
 const TONIGHT: &str = "tonight";
@@ -92,10 +95,14 @@ const FLEXIBLE_TIME: &[&str] = &[
     "cualquier horario",
     "cuando sea",
     "cuando puedan",
+    "entre semana",
+    "cualquier dia de la semana",
     "whenever",
     "any day",
     "any time",
     "anytime",
+    "weekday",
+    "weekdays",
 ];
 
 /// "No importa": no preference, but only an answer to a question about the day and time
@@ -136,6 +143,8 @@ pub fn words(out: &mut Vec<&'static str>) {
         EARLY,
         TODAY,
         TOMORROW,
+        WEEKEND,
+        FIRST_THING,
         HOUR_BEFORE,
         HOUR_AFTER,
         AM,
@@ -177,6 +186,8 @@ struct Tables {
     flexible: Vec<Phrase>,
     half: Vec<Phrase>,
     quarter: Vec<Phrase>,
+    weekend: Vec<Phrase>,
+    first_thing: Vec<Phrase>,
 }
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
@@ -217,6 +228,8 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
         flexible: lex.phrases(FLEXIBLE),
         half: lex.phrases(HALF),
         quarter: lex.phrases(QUARTER),
+        weekend: lex.phrases(WEEKEND),
+        first_thing: lex.phrases(FIRST_THING),
     }
 });
 
@@ -257,6 +270,7 @@ pub fn parse(text: &Text, range: Range<usize>, today: Option<NaiveDate>) -> Opti
     let mut found = DayTime::default();
     let mut part_hour: Option<u32> = None;
     let mut early = false;
+    // Filled before the weekday loop, which keeps the first day said.
     let weekday_of = |date: NaiveDate| date.weekday().num_days_from_monday() as u8;
 
     if let Some(r) = text.find_any(range.clone(), &t.asap, 1) {
@@ -269,6 +283,14 @@ pub fn parse(text: &Text, range: Range<usize>, today: Option<NaiveDate>) -> Opti
         found.said(r);
     } else if let Some(r) = text.find_any(range.clone(), &t.flexible, 0) {
         found.flexible = true;
+        found.said(r);
+    }
+    if let Some(r) = text.find_any(range.clone(), &t.weekend, 0) {
+        found.day_of_week = Some(5);
+        found.said(r);
+    }
+    if let Some(r) = text.find_any(range.clone(), &t.first_thing, 0) {
+        early = true;
         found.said(r);
     }
     if let Some(today) = today
@@ -390,11 +412,12 @@ fn clock_time(
         }
         Kind::Mixed => {
             let (hour, meridiem) = hour_with_suffix(text.word(i))?;
-            (hour, 0, i + 1, Some(meridiem))
+            (hour, 0, i + 1, meridiem)
         }
         _ => return None,
     };
     let explicit_minutes = next == i + 3;
+    let suffixed = text.kind(i) == Kind::Mixed;
     if meridiem.is_none()
         && next < end
         && let Some(m) = meridiem_at(text, next)
@@ -402,6 +425,8 @@ fn clock_time(
         meridiem = Some(m.0);
         next = m.1;
     }
+    // "3 y media", "3 y cuarto" say it is a time.
+    let mut fraction = false;
     if minute == 0
         && !explicit_minutes
         && let Some(r) = text
@@ -410,6 +435,7 @@ fn clock_time(
     {
         minute = 30;
         next = r.end;
+        fraction = true;
     } else if minute == 0
         && !explicit_minutes
         && let Some(r) = text
@@ -418,13 +444,20 @@ fn clock_time(
     {
         minute = 15;
         next = r.end;
+        fraction = true;
     }
     let unit_after = text.id(next).is_some_and(|id| t.hour_after.contains(&id));
     let marker_before = i > start
         && text
             .id(i - 1)
             .is_some_and(|id| t.hour_before.contains(&id) || id == t.letter_a);
-    if !(explicit_minutes || meridiem.is_some() || unit_after || marker_before) {
+    if !(explicit_minutes
+        || meridiem.is_some()
+        || unit_after
+        || marker_before
+        || fraction
+        || suffixed)
+    {
         return None;
     }
     if unit_after {
@@ -459,19 +492,20 @@ fn minutes(text: &Text, i: usize) -> Option<(u32, Option<Meridiem>)> {
         Kind::Mixed => {
             let word = text.word(i);
             let (m, meridiem) = hour_with_suffix(word)?;
-            (word.find(|c: char| !c.is_ascii_digit()) == Some(2)).then_some((m, Some(meridiem)))
+            (word.find(|c: char| !c.is_ascii_digit()) == Some(2)).then_some((m, meridiem))
         }
         _ => None,
     }
 }
 
-/// "10am", "3pm", "9a", "7p".
-fn hour_with_suffix(word: &str) -> Option<(u32, Meridiem)> {
+/// "10am", "3pm", "9a", "7p", and "16h", "16hs", "16hrs" (no meridiem).
+fn hour_with_suffix(word: &str) -> Option<(u32, Option<Meridiem>)> {
     let digits_end = word.find(|c: char| !c.is_ascii_digit())?;
     let (digits, suffix) = word.split_at(digits_end);
     let meridiem = match suffix {
-        "am" | "a" => Meridiem::Am,
-        "pm" | "p" => Meridiem::Pm,
+        "am" | "a" => Some(Meridiem::Am),
+        "pm" | "p" => Some(Meridiem::Pm),
+        "h" | "hs" | "hrs" | "horas" => None,
         _ => return None,
     };
     (digits.len() <= 2)
@@ -580,6 +614,11 @@ mod tests {
             ("after 3", day_time(None, Some("15:00"))),
             ("7pm", day_time(None, Some("19:00"))),
             ("miercole en la tarde", day_time(Some(2), Some("15:00"))),
+            ("el viernes 16h", day_time(Some(4), Some("16:00"))),
+            ("10 y media", day_time(None, Some("10:30"))),
+            ("el fin de semana", day_time(Some(5), None)),
+            ("lunes a primera hora", day_time(Some(0), Some("08:00"))),
+            ("el próximo lunes tipo 4", day_time(Some(0), Some("16:00"))),
         ] {
             assert_eq!(read(message), expected, "{message}");
         }
@@ -595,6 +634,7 @@ mod tests {
         assert_eq!(read("ASAP"), Some((None, None, true, false)));
         assert_eq!(read("whenever"), Some((None, None, false, true)));
         assert_eq!(read("no importa"), Some((None, None, false, true)));
+        assert_eq!(read("entre semana"), Some((None, None, false, true)));
         assert_eq!(read("cualquier día"), Some((None, None, false, true)));
         assert_eq!(
             read("any day 10am"),

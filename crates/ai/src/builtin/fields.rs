@@ -152,11 +152,11 @@ const CONFUSED: &[&str] = &[
 
 const ALLERGY: &[&str] = &["alerg*", "allerg*", "alegi*"];
 
+/// Singular "medicina"/"medicine" is left out: it is more often a department
+/// ("medicina general", "family medicine") than a drug.
 const MEDICATION_NOUNS: &[&str] = &[
     "medicament*",
-    "medicina",
     "medicinas",
-    "medicine",
     "medicines",
     "medicaci*",
     "medication*",
@@ -214,9 +214,6 @@ const GENERIC_PLACE: &[&str] = &[
     "sede",
     "clinica",
     "clinic",
-    "centro",
-    "center",
-    "centre",
     "branch",
     "location",
     "consultorio",
@@ -237,6 +234,20 @@ const GENERIC_PLACE: &[&str] = &[
     "oficina",
     "office",
     "sucursal",
+    "one",
+];
+
+/// Place words English speakers translate ("the south one" for Sede Sur).
+const PLACE_TRANSLATIONS: &[(&str, &str)] = &[
+    ("norte", "north"),
+    ("sur", "south"),
+    ("oriente", "east"),
+    ("este", "east"),
+    ("occidente", "west"),
+    ("oeste", "west"),
+    ("centro", "center"),
+    ("centro", "centre"),
+    ("centro", "downtown"),
 ];
 
 /// "Any location" said outright.
@@ -255,6 +266,8 @@ const ANY_PLACE: &[&str] = &[
 /// "Any location" when the location was asked.
 const ANY_PLACE_ASKED: &[&str] = &[
     "cualquiera",
+    "cualkiera",
+    "qualquiera",
     "la que sea",
     "any",
     "either",
@@ -516,6 +529,8 @@ pub fn clean(original: &str) -> &str {
         let lower = s.to_lowercase();
         match LEADING.iter().find(|l| lower.starts_with(*l)) {
             Some(l) => s = s[l.len()..].trim_start(),
+            // A lower-case "i" is a "y" typed on a phone ("i tengo fiebre"); "I" is English.
+            None if s.starts_with("i ") => s = s[2..].trim_start(),
             None => break,
         }
     }
@@ -531,9 +546,10 @@ pub enum Place<'c> {
     Ambiguous,
 }
 
-/// The clinic location named in `range`: every distinctive word of its name ("norte"
-/// for "Sede Norte", one typo allowed in long words), the one with most words named
-/// winning; or "any". `asked`: the location was the question, so "no importa" counts.
+/// The clinic location named in `range`: its distinctive words ("norte" for "Sede
+/// Norte"; one typo allowed in long words; "north" for "norte"), the location with most
+/// of them said winning, then the one with most of all its words said; or "any".
+/// `asked`: the location was the question, so "no importa" counts.
 pub fn place<'c>(
     text: &Text,
     range: Range<usize>,
@@ -541,6 +557,8 @@ pub fn place<'c>(
     asked: bool,
 ) -> Option<Place<'c>> {
     let t = &*TABLES;
+    let end = range.end.min(text.len());
+    let said_at = |word: &str| (range.start..end).find(|&i| same_word(text.word(i), word));
     let mut best: Option<((usize, usize), &LocationChoice, Range<usize>)> = None;
     let mut tie = false;
     for location in &clinic.locations {
@@ -549,40 +567,29 @@ pub fn place<'c>(
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect();
-        let distinctive: Vec<&str> = all_words
-            .iter()
-            .copied()
-            .filter(|w| !GENERIC_PLACE.contains(w))
-            .collect();
-        let words = if distinctive.is_empty() {
-            &all_words
-        } else {
-            &distinctive
-        };
         let mut span: Option<Range<usize>> = None;
-        let all_found = words.iter().all(|w| {
-            let at = (range.start..range.end.min(text.len())).find(|&i| same_word(text.word(i), w));
-            if let Some(i) = at {
-                span = Some(match span.take() {
-                    Some(s) => s.start.min(i)..s.end.max(i + 1),
-                    None => i..i + 1,
-                });
-            }
-            at.is_some()
-        });
-        if !all_found || words.is_empty() {
-            continue;
+        let (mut distinctive, mut distinctive_said, mut said) = (0, 0, 0);
+        for word in &all_words {
+            let generic = GENERIC_PLACE.contains(word);
+            distinctive += usize::from(!generic);
+            let Some(i) = said_at(word) else { continue };
+            said += 1;
+            distinctive_said += usize::from(!generic);
+            span = Some(match span.take() {
+                Some(s) => s.start.min(i)..s.end.max(i + 1),
+                None => i..i + 1,
+            });
         }
-        // Distinctive words first, then every word said ("clínica norte" is Clínica
-        // Norte rather than Sede Norte).
-        let said = all_words
-            .iter()
-            .filter(|w| {
-                (range.start..range.end.min(text.len())).any(|i| same_word(text.word(i), w))
-            })
-            .count();
-        let score = (words.len(), said);
-        let span = span.unwrap_or(range.start..range.start);
+        // A name of generic words only ("Sede Clínica") must be said whole.
+        let named = if distinctive == 0 {
+            said == all_words.len() && said > 0
+        } else {
+            distinctive_said > 0
+        };
+        let Some(span) = span.filter(|_| named) else {
+            continue;
+        };
+        let score = (distinctive_said, said);
         match &best {
             Some((b, _, _)) if *b > score => {}
             Some((b, _, _)) if *b == score => tie = true,
@@ -613,6 +620,9 @@ fn same_word(token: &str, word: &str) -> bool {
             && token.is_ascii()
             && word.is_ascii()
             && within_one_edit(token.as_bytes(), word.as_bytes()))
+        || PLACE_TRANSLATIONS
+            .iter()
+            .any(|(es, en)| *es == word && *en == token)
 }
 
 /// The language of a message, when its words say it clearly.
@@ -762,6 +772,8 @@ mod tests {
             ("sede", None),
             ("en el centro", None),
             ("cualquier sede", Some("any")),
+            ("the south one", Some("Sede Sur")),
+            ("cualkiera", Some("any")),
         ] {
             assert_eq!(place_in(message, true).as_deref(), expected, "{message}");
         }
@@ -837,5 +849,7 @@ mod tests {
             "soy alérgica a la penicilina"
         );
         assert_eq!(clean(" y me falta el aire. "), "me falta el aire");
+        assert_eq!(clean("i tengo fiebre"), "tengo fiebre");
+        assert_eq!(clean("I have a fever"), "I have a fever");
     }
 }

@@ -48,9 +48,10 @@ pub static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
 });
 
 /// Words that start a new clause when they follow other words.
+/// "i" is how many write "y" on a phone (and English "I" starts a clause anyway).
 pub const CONJUNCTIONS: &[&str] = &[
-    "y", "e", "pero", "ni", "aunque", "ademas", "tambien", "and", "but", "nor", "also", "plus",
-    "although",
+    "y", "e", "i", "pero", "ni", "aunque", "ademas", "tambien", "and", "but", "nor", "also",
+    "plus", "although",
 ];
 
 impl Lexicon {

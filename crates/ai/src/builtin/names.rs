@@ -19,6 +19,7 @@ const MAX_WORDS: usize = 7;
 
 const MARKERS: &[&str] = &[
     "me llamo",
+    "me yamo",
     "mi nombre es",
     "mi nombre",
     "nombre completo es",

@@ -433,6 +433,21 @@ fn weekdays_and_dates_inside_complaints_are_not_preferences() {
 }
 
 #[test]
+fn a_first_message_may_say_when_and_which_department() {
+    let mut chat = Chat::new(Locale::Es);
+    let reply =
+        chat.say("buenos días, necesito cita con medicina general para mañana en la mañana");
+    assert!(
+        chat.value(Medications).is_none(),
+        "a department, not a drug"
+    );
+    let when = chat.value(PreferredDayTime).unwrap();
+    assert_eq!(day_time_of(when), day_time(Some(0), Some("09:00"), false));
+    assert_eq!(when["text"], "mañana en la mañana");
+    assert_eq!(reply.next_field, Some(Name));
+}
+
+#[test]
 fn a_clinic_with_one_location_never_asks_where() {
     let mut chat = Chat::asked(Medications, Locale::Es);
     chat.clinic.locations.truncate(1);

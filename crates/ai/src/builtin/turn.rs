@@ -341,6 +341,12 @@ impl<'a> Reading<'a> {
             combined.asap |= found.asap;
             combined.flexible |= found.flexible;
             combined.about_time |= found.about_time;
+            if let Some(tokens) = found.tokens {
+                combined.tokens = Some(match combined.tokens.take() {
+                    Some(r) => r.start.min(tokens.start)..r.end.max(tokens.end),
+                    None => tokens,
+                });
+            }
             said.push(clause.clone());
         }
         if is_asked
@@ -359,7 +365,17 @@ impl<'a> Reading<'a> {
         let Some(span) = self.span(&said).filter(|_| answered) else {
             return;
         };
-        let value = DayTimeValue::from_parsed(self.text.original(span.clone()), &combined);
+        // The patient's answer to the question; unasked, just the words that said it
+        // ("mañana en la mañana" out of "necesito cita para mañana en la mañana").
+        let words = if is_asked {
+            self.text.original(span.clone())
+        } else {
+            combined
+                .tokens
+                .clone()
+                .map_or(self.text.original(span.clone()), |r| self.text.original(r))
+        };
+        let value = DayTimeValue::from_parsed(words, &combined);
         self.put(PreferredDayTime, value.to_json());
         self.claim(&span);
     }

@@ -144,38 +144,12 @@ pub fn intake_reply(answer: Value, turn: &IntakeTurn<'_>) -> Result<IntakeReply,
         ));
     };
 
-    let state = turn.state;
-    let next_field = state
-        .required_fields
-        .iter()
-        .copied()
-        .find(|f| !extracted.contains(*f));
-    if says_complete && next_field.is_some() {
-        return Err(AiError::Malformed(
-            "complete while fields are missing".to_owned(),
-        ));
-    }
-    if next_field.is_some() && next_question.is_none() {
-        return Err(AiError::Malformed(
-            "no question while fields are missing".to_owned(),
-        ));
-    }
-    let misunderstood = state
-        .asked
-        .is_some_and(|f| state.required_fields.contains(&f) && !extracted.contains(f))
-        && extracted.is_empty();
-    let locale = turn
+    let mut reply = IntakeReply::from_answer(turn.state, extracted, next_question, says_complete)?;
+    reply.locale = turn
         .first_message
         .then(|| fields::detect_locale(&Text::new(turn.message)))
         .flatten();
-    Ok(IntakeReply {
-        extracted,
-        next_field,
-        next_question: next_field.and(next_question),
-        complete: next_field.is_none(),
-        locale,
-        misunderstood,
-    })
+    Ok(reply)
 }
 
 pub fn triage_decision(answer: Value, input: &TriageInput<'_>) -> Result<TriageDecision, AiError> {
@@ -188,14 +162,11 @@ pub fn triage_decision(answer: Value, input: &TriageInput<'_>) -> Result<TriageD
             "`department` must be a string".to_owned(),
         ));
     };
-    let wanted = crate::builtin::text::fold_str(&department);
     let department = input
         .clinic
-        .departments
-        .iter()
-        .find(|d| crate::builtin::text::fold_str(d) == wanted)
+        .department_named(&department)
         .ok_or_else(|| AiError::Malformed("`department` is not one of the clinic's".to_owned()))?
-        .clone();
+        .to_owned();
     let urgency: Urgency = object
         .remove("urgency")
         .and_then(|u| serde_json::from_value(u).ok())
