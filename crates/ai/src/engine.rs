@@ -213,4 +213,81 @@ mod tests {
         assert!(EngineKind::choose(Some("gpt"), true, true).is_err());
         assert_eq!(OpenAi.as_str(), "openai");
     }
+
+    struct Broken;
+
+    #[async_trait]
+    impl IntakeEngine for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        async fn turn(&self, _: &IntakeTurn<'_>) -> Result<IntakeReply, AiError> {
+            Err(AiError::Unavailable("down".into()))
+        }
+    }
+
+    #[async_trait]
+    impl TriageEngine for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        async fn triage(&self, _: &TriageInput<'_>) -> Result<TriageDecision, AiError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_built_in_rules_answer_when_the_primary_fails_or_hangs() {
+        use crate::intake::{ClinicContext, IntakeData, IntakeState};
+        use prm_domain::Locale;
+        let clinic = ClinicContext {
+            departments: vec!["General Medicine".into()],
+            locations: vec![],
+        };
+        let state = IntakeState::start(Locale::Es, None);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        let turn = IntakeTurn {
+            conversation_id: uuid::Uuid::nil(),
+            message: "hola",
+            state: &state,
+            clinic: &clinic,
+            first_message: true,
+            today,
+        };
+        let broken = WithFallback::new(
+            Arc::new(Broken),
+            Arc::new(Broken),
+            Duration::from_millis(50),
+        );
+        assert_eq!(broken.primary(), "broken");
+        let answered = broken.turn(&turn).await;
+        assert_eq!((answered.engine, answered.fell_back), ("builtin", true));
+        assert_eq!(answered.value, Builtin.turn_sync(&turn));
+        let data = IntakeData::default();
+        let texts = vec!["tengo gripa".to_owned()];
+        let input = TriageInput {
+            conversation_id: uuid::Uuid::nil(),
+            locale: Locale::Es,
+            data: &data,
+            patient_texts: &texts,
+            clinic: &clinic,
+            today,
+        };
+        let decided = broken.triage(&input).await.unwrap();
+        assert_eq!((decided.engine, decided.fell_back), ("builtin", true));
+        assert_eq!(decided.value.department, "General Medicine");
+
+        let builtin = WithFallback::builtin();
+        let answered = builtin.turn(&turn).await;
+        assert_eq!((answered.engine, answered.fell_back), ("builtin", false));
+        let no_departments = ClinicContext::default();
+        let input = TriageInput {
+            clinic: &no_departments,
+            ..input
+        };
+        assert_eq!(
+            builtin.triage(&input).await.unwrap_err(),
+            AiError::NoDepartments
+        );
+    }
 }

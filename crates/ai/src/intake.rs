@@ -749,6 +749,46 @@ mod tests {
     }
 
     #[test]
+    fn departments_are_found_in_the_clinics_spelling() {
+        let clinic = ClinicContext {
+            departments: vec!["Cardiología".into(), "Medicina General".into()],
+            locations: vec![],
+        };
+        assert_eq!(clinic.department_named("cardiologia"), Some("Cardiología"));
+        assert_eq!(
+            clinic.department_named(" MEDICINA  general "),
+            Some("Medicina General")
+        );
+        assert_eq!(clinic.department_named("Neurología"), None);
+    }
+
+    #[test]
+    fn another_engines_answer_must_agree_with_what_is_missing() {
+        let mut state = IntakeState::start(Locale::Es, None);
+        state.asked = Some(IntakeField::Name);
+        let name = IntakeData::from_json(map(json!({"name": "Ana Ruiz"}))).unwrap();
+        let reply =
+            IntakeReply::from_answer(&state, name.clone(), Some("¿Fecha?".into()), false).unwrap();
+        assert_eq!(reply.next_field, Some(IntakeField::DateOfBirth));
+        assert!(!reply.misunderstood && !reply.complete);
+        assert!(IntakeReply::from_answer(&state, name.clone(), None, false).is_err());
+        assert!(IntakeReply::from_answer(&state, name, Some("?".into()), true).is_err());
+        let nothing = IntakeReply::from_answer(
+            &state,
+            IntakeData::default(),
+            Some("¿Nombre?".into()),
+            false,
+        )
+        .unwrap();
+        assert!(nothing.misunderstood);
+        state.required_fields = vec![IntakeField::PreferredDayTime];
+        let last =
+            IntakeData::from_json(map(json!({"preferred_day_time": "lo antes posible"}))).unwrap();
+        let done = IntakeReply::from_answer(&state, last, Some("ignored".into()), true).unwrap();
+        assert!(done.complete && done.next_question.is_none());
+    }
+
+    #[test]
     fn applying_replies_counts_misunderstandings_of_the_same_question() {
         let mut state = IntakeState::start(Locale::Es, None);
         let ask = |field, misunderstood| IntakeReply {
