@@ -20,7 +20,8 @@
 //! from one answer ("soy Ana Ruiz, nací el 3 de mayo de 1985"), read dates and day/time
 //! preferences the way people write them, accept "ninguna", "no sé", "cualquiera" where
 //! they make sense, rephrase a question the patient did not understand, and never ask a
-//! known patient what the clinic already knows. See [`builtin`]'s modules for each rule.
+//! known patient what the clinic already knows. Each rule is described in `docs/ai.md` and
+//! in its module under `src/builtin/`.
 //!
 //! ## Patient data
 //!

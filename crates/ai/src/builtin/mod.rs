@@ -2,10 +2,10 @@
 //! no clock, no network), answering in microseconds. They run when no AI service is
 //! configured, and answer instead of OpenAI or n8n whenever those fail.
 //!
-//! * [`text`] reads a message once (folding case and accents, one typo forgiven in long
-//!   words through the [`lexicon`]); [`dates`], [`daytime`], [`names`] and [`fields`]
-//!   read single fields; [`turn`] puts them together; [`questions`] holds what the bot
-//!   says; [`triage`] and [`urgency`] decide the department and the red flags.
+//! * `text` reads a message once (folding case and accents, one typo forgiven in long
+//!   words through the `lexicon`); `dates`, `daytime`, `names` and `fields` read single
+//!   fields; `turn` puts them together; `questions` holds what the bot says; `triage` and
+//!   `urgency` decide the department and the red flags. See `docs/ai.md`.
 
 use async_trait::async_trait;
 

@@ -1,6 +1,6 @@
 //! Intake and triage through an OpenAI-compatible chat-completions endpoint
 //! (async-openai): one request per turn with a strict JSON-schema response format, and
-//! the answer validated before anything of it is used ([`answer`]).
+//! the answer validated before anything of it is used (`answer.rs`).
 //!
 //! `OPENAI_BASE_URL` (e.g. `http://127.0.0.1:8000/v1` for a local server) and
 //! `OPENAI_MODEL` are honoured, so any OpenAI-compatible server works. Requests are not
