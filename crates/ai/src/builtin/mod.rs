@@ -3,9 +3,10 @@
 //! configured, and answer instead of OpenAI or n8n whenever those fail.
 //!
 //! * `text` reads a message once (folding case and accents, one typo forgiven in long
-//!   words through the `lexicon`); `dates`, `daytime`, `names` and `fields` read single
-//!   fields; `turn` puts them together; `questions` holds what the bot says; `triage` and
-//!   `urgency` decide the department and the red flags. See `docs/ai.md`.
+//!   words through the `lexicon`); `dates`, `daytime`, `names`, `places` and `fields`
+//!   read single fields; `turn` puts them together; `questions` holds what the bot
+//!   says; `triage` (over the `specialties` table) and `urgency` decide the department
+//!   and the red flags. See `docs/ai.md`.
 
 use async_trait::async_trait;
 
@@ -21,7 +22,9 @@ pub(crate) mod daytime;
 pub(crate) mod fields;
 pub(crate) mod lexicon;
 pub(crate) mod names;
+pub(crate) mod places;
 pub(crate) mod questions;
+pub(crate) mod specialties;
 pub(crate) mod text;
 pub(crate) mod triage;
 pub(crate) mod turn;
@@ -34,6 +37,7 @@ fn vocabulary(out: &mut Vec<&'static str>) {
     daytime::words(out);
     names::words(out);
     fields::words(out);
+    places::words(out);
     urgency::words(out);
     triage::words(out);
 }

@@ -26,8 +26,9 @@ use serde_json::Value;
 use super::{
     dates::{self, FoundKind},
     daytime::{self, DayTime},
-    fields::{self, Place},
-    names, questions,
+    fields, names,
+    places::{self, Place},
+    questions,
     text::{self, Text},
 };
 use crate::intake::{
@@ -299,7 +300,7 @@ impl<'a> Reading<'a> {
         }
         let asked = self.asked() == Some(PreferredLocation);
         let clinic = self.turn.clinic;
-        match fields::place(self.text, self.text.all(), clinic, asked) {
+        match places::place(self.text, self.text.all(), clinic, asked) {
             Some(Place::One(location, tokens)) => {
                 self.put(PreferredLocation, location.name.clone());
                 self.claim(&tokens);
