@@ -1,5 +1,6 @@
 //! Voice notes: download the audio from the provider and transcribe it with an
-//! OpenAI-compatible endpoint (async-openai, `OPENAI_BASE_URL`, `OPENAI_TRANSCRIPTION_MODEL`).
+//! OpenAI-compatible endpoint (`prm_ai`'s [`Transcriber`], `OPENAI_BASE_URL`,
+//! `OPENAI_TRANSCRIPTION_MODEL`).
 //!
 //! * Twilio media URLs are fetched only from Twilio's hosts ([`twilio_media_access`]):
 //!   under `TWILIO_API_BASE`, or over https from `api.twilio.com`, its regional edges
@@ -13,19 +14,15 @@
 //! Every step is bounded by a timeout and a size limit; any failure yields an error the
 //! caller turns into `transcription: null`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use async_openai::{
-    Client as OpenAiClient,
-    config::OpenAIConfig,
-    types::audio::{AudioInput, CreateTranscriptionRequestArgs},
-};
 use futures::StreamExt;
+use prm_ai::{OpenAiConfig, OpenAiTranscriber, Transcriber};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// OpenAI accepts files up to 25 MB.
-pub const MAX_AUDIO_BYTES: usize = 25 * 1024 * 1024;
+pub use prm_ai::transcription::MAX_AUDIO_BYTES;
 
 /// Where a voice note's audio is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +80,7 @@ pub struct VoiceNotesConfig {
 pub struct VoiceNotes {
     config: VoiceNotesConfig,
     http: reqwest::Client,
-    openai: Option<OpenAiClient<OpenAIConfig>>,
+    transcriber: Option<Arc<dyn Transcriber>>,
 }
 
 impl VoiceNotes {
@@ -93,22 +90,25 @@ impl VoiceNotes {
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()?;
-        let openai = config.openai_api_key.as_ref().map(|key| {
-            let mut openai_config = OpenAIConfig::new().with_api_key(key.expose_secret());
-            if let Some(base) = &config.openai_base_url {
-                openai_config = openai_config.with_api_base(base.clone());
-            }
-            OpenAiClient::with_config(openai_config).with_http_client(http.clone())
+        let transcriber = config.openai_api_key.as_ref().map(|key| {
+            let openai = OpenAiConfig {
+                api_key: key.clone(),
+                base_url: config.openai_base_url.clone(),
+                model: config.transcription_model.clone(),
+                timeout: config.timeout,
+            };
+            Arc::new(OpenAiTranscriber::with_http_client(&openai, http.clone()))
+                as Arc<dyn Transcriber>
         });
         Ok(Self {
             config,
             http,
-            openai,
+            transcriber,
         })
     }
 
     pub fn transcription_enabled(&self) -> bool {
-        self.openai.is_some()
+        self.transcriber.is_some()
     }
 
     /// Downloads and transcribes the audio, within the configured timeout.
@@ -120,28 +120,15 @@ impl VoiceNotes {
     }
 
     async fn transcribe_unbounded(&self, source: &AudioSource) -> Result<String, VoiceNoteError> {
-        let openai = self.openai.as_ref().ok_or(VoiceNoteError::NotConfigured)?;
+        let transcriber = self
+            .transcriber
+            .as_ref()
+            .ok_or(VoiceNoteError::NotConfigured)?;
         let audio = self.download(source).await?;
-        let request = CreateTranscriptionRequestArgs::default()
-            .file(AudioInput::from_vec_u8(
-                file_name(source.content_type()).to_owned(),
-                audio,
-            ))
-            .model(self.config.transcription_model.clone())
-            .build()
-            .map_err(|e| VoiceNoteError::Transcription(e.to_string()))?;
-        // Only `text` is read: OpenAI adds `usage`, compatible servers often do not.
-        #[derive(Deserialize)]
-        struct Transcription {
-            text: String,
-        }
-        let response: Transcription = openai
-            .audio()
-            .transcription()
-            .create_byot(request)
+        transcriber
+            .transcribe(audio, source.content_type())
             .await
-            .map_err(|e| VoiceNoteError::Transcription(e.to_string()))?;
-        Ok(response.text)
+            .map_err(|e| VoiceNoteError::Transcription(e.to_string()))
     }
 
     async fn download(&self, source: &AudioSource) -> Result<Vec<u8>, VoiceNoteError> {
@@ -304,25 +291,6 @@ fn urlencode_segment(id: &str) -> String {
         .collect()
 }
 
-/// A file name whose extension tells OpenAI the audio format.
-fn file_name(content_type: &str) -> &'static str {
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "audio/mpeg" | "audio/mp3" => "voice-note.mp3",
-        "audio/mp4" | "audio/m4a" | "audio/x-m4a" | "audio/aac" => "voice-note.m4a",
-        "audio/wav" | "audio/x-wav" | "audio/wave" => "voice-note.wav",
-        "audio/webm" => "voice-note.webm",
-        "audio/flac" => "voice-note.flac",
-        "audio/amr" => "voice-note.amr",
-        _ => "voice-note.ogg",
-    }
-}
-
 /// True for media that is a voice note (any `audio/*`).
 pub fn is_audio(content_type: &str) -> bool {
     content_type
@@ -410,11 +378,9 @@ mod tests {
         }
     }
 
+    /// The file names sent with the audio are `prm_ai::transcription::audio_file_name`'s.
     #[test]
-    fn file_names_follow_the_content_type() {
-        assert_eq!(file_name("audio/ogg; codecs=opus"), "voice-note.ogg");
-        assert_eq!(file_name("audio/mpeg"), "voice-note.mp3");
-        assert_eq!(file_name("AUDIO/MP4"), "voice-note.m4a");
+    fn audio_content_types_are_voice_notes() {
         assert!(is_audio("audio/ogg") && is_audio(" Audio/AMR") && !is_audio("image/jpeg"));
     }
 
