@@ -77,9 +77,7 @@ pub(crate) fn score_local(
     {
         score += PREFERRED_DAY_POINTS;
     }
-    if let Some(preferred) = preferences.time_of_day {
-        // Clock distance within the day: a clinic's "around 8 am" never means 11 pm the day before.
-        let distance = (second_of_day - i64::from(preferred.num_seconds_from_midnight())).abs();
+    if let Some(distance) = seconds_from_preferred_time(preferences, second_of_day) {
         if distance <= 3600 {
             score += TIME_WITHIN_1H_POINTS;
         } else if distance <= 7200 {
@@ -95,12 +93,31 @@ pub(crate) fn score_local(
     score
 }
 
-/// Total order of offers: higher score first, then earlier start, then practitioner
-/// and location ids so equal slots always come out in the same order.
-/// `Ord` puts better ranks first (smaller).
+/// How far, in seconds, the slot's local start is from the preferred time of day; `None`
+/// without a time preference. Clock distance within the day: a clinic's "around 8 am"
+/// never means 11 pm the day before.
+pub(crate) fn seconds_from_preferred_time(
+    preferences: &SlotPreferences,
+    second_of_day: i64,
+) -> Option<i64> {
+    let preferred = preferences.time_of_day?;
+    Some((second_of_day - i64::from(preferred.num_seconds_from_midnight())).abs())
+}
+
+/// Total order of offers; `Ord` puts better ranks first (smaller).
+///
+/// Routine searches: higher score first; among equal scores the start closest to the
+/// preferred time of day, then the earlier start. Urgent ones (ARCHITECTURE §8: "`urgent`
+/// weighs the soonest slots first"): the earlier start first, and only then the score and
+/// the closeness to the preferred time. Practitioner and location ids break what is
+/// left, so equal slots always come out in the same order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Rank {
+    /// The start for urgent searches, 0 for routine ones.
+    soonest: i64,
     score: Reverse<u32>,
+    /// Seconds between the local start and the preferred time of day (0 without one).
+    from_preferred_time: i64,
     /// UTC start as a Unix timestamp.
     pub start: i64,
     pub practitioner_id: Uuid,
@@ -108,13 +125,26 @@ pub(crate) struct Rank {
 }
 
 impl Rank {
-    pub(crate) fn new(score: u32, start: i64, practitioner_id: Uuid, location_id: Uuid) -> Self {
+    pub(crate) fn new(
+        urgent: bool,
+        score: u32,
+        from_preferred_time: Option<i64>,
+        start: i64,
+        practitioner_id: Uuid,
+        location_id: Uuid,
+    ) -> Self {
         Self {
+            soonest: if urgent { start } else { 0 },
             score: Reverse(score),
+            from_preferred_time: from_preferred_time.unwrap_or(0),
             start,
             practitioner_id,
             location_id,
         }
+    }
+
+    pub(crate) fn score(&self) -> u32 {
+        self.score.0
     }
 }
 
@@ -240,14 +270,53 @@ mod tests {
     }
 
     #[test]
-    fn ties_go_to_the_earlier_start_then_ids() {
+    fn ties_go_to_the_closest_to_the_preferred_time_then_the_earlier_start_then_ids() {
         let t = |h| at(2026, 12, 7, h, 0).and_utc().timestamp();
         let a = Uuid::from_u128(1);
         let b = Uuid::from_u128(2);
-        assert!(Rank::new(10, t(12), b, b) < Rank::new(9, t(9), a, a));
-        assert!(Rank::new(10, t(9), b, b) < Rank::new(10, t(10), a, a));
-        assert!(Rank::new(10, t(9), a, b) < Rank::new(10, t(9), b, a));
-        assert!(Rank::new(10, t(9), a, a) < Rank::new(10, t(9), a, b));
-        assert_eq!(Rank::new(10, t(9), a, a), Rank::new(10, t(9), a, a));
+        let routine = |score, distance, start, p, l| Rank::new(false, score, distance, start, p, l);
+        assert!(routine(10, None, t(12), b, b) < routine(9, None, t(9), a, a));
+        assert!(routine(10, None, t(9), b, b) < routine(10, None, t(10), a, a));
+        assert!(routine(10, None, t(9), a, b) < routine(10, None, t(9), b, a));
+        assert!(routine(10, None, t(9), a, a) < routine(10, None, t(9), a, b));
+        assert_eq!(routine(10, None, t(9), a, a), routine(10, None, t(9), a, a));
+        // Preferred 10:00: 11:00 (1 h away) beats 08:00 (2 h away) at equal scores…
+        assert!(routine(10, Some(3600), t(11), a, a) < routine(10, Some(7200), t(8), a, a));
+        // …and 09:00 beats 11:00 (both 1 h away) by starting earlier; a score still wins.
+        assert!(routine(10, Some(3600), t(9), b, b) < routine(10, Some(3600), t(11), a, a));
+        assert!(routine(11, Some(7200), t(12), a, a) < routine(10, Some(0), t(10), a, a));
+    }
+
+    #[test]
+    fn urgent_ranks_go_to_the_soonest_start_then_the_score() {
+        let t = |h| at(2026, 12, 7, h, 0).and_utc().timestamp();
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let urgent = |score, distance, start, p| Rank::new(true, score, distance, start, p, a);
+        assert!(urgent(0, Some(7200), t(8), b) < urgent(200, Some(0), t(9), a));
+        assert!(urgent(50, Some(3600), t(8), b) < urgent(10, Some(0), t(8), a));
+        assert!(urgent(50, Some(0), t(8), b) < urgent(50, Some(60), t(8), a));
+        assert!(urgent(50, Some(0), t(8), a) < urgent(50, Some(0), t(8), b));
+    }
+
+    #[test]
+    fn distance_to_the_preferred_time_is_within_the_day() {
+        let prefs = SlotPreferences {
+            time_of_day: Some(time(10, 0)),
+            ..SlotPreferences::default()
+        };
+        assert_eq!(seconds_from_preferred_time(&prefs, 10 * 3600), Some(0));
+        assert_eq!(
+            seconds_from_preferred_time(&prefs, 9 * 3600 + 1800),
+            Some(1800)
+        );
+        assert_eq!(
+            seconds_from_preferred_time(&prefs, 23 * 3600),
+            Some(13 * 3600)
+        );
+        assert_eq!(
+            seconds_from_preferred_time(&SlotPreferences::default(), 3600),
+            None
+        );
     }
 }

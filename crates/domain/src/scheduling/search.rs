@@ -4,14 +4,16 @@
 //! so memory grows with the number of practitioners and schedules, not with the number
 //! of slots they produce.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use super::scoring::{Rank, SlotPreferences, score_local};
+use super::scoring::{Rank, SlotPreferences, score_local, seconds_from_preferred_time};
 use super::slots::{BusyInterval, DayPlan, DaySlots, Slot, applies_on, instant};
+use super::spread::Shortlist;
+use crate::events::Urgency;
 use crate::{Location, Practitioner, PractitionerSchedule};
 
 /// Days searched when the caller does not say (ARCHITECTURE §6: "the next 14 days").
@@ -67,10 +69,16 @@ pub struct SlotQuery {
     pub min_notice: TimeDelta,
     /// Slots not to offer again, e.g. those the patient just turned down.
     pub exclude: Vec<SlotKey>,
+    /// `Routine` (the default) ranks by score and spreads the offer over practitioners
+    /// and days ([`spread`](super::spread)); `Urgent` offers the soonest slots, score and
+    /// preferred time only breaking ties (ARCHITECTURE §8). Emergencies are never booked
+    /// by the bot, so nobody searches for them; if one is, it is treated as urgent.
+    pub urgency: Urgency,
 }
 
 impl SlotQuery {
-    /// A query with the documented defaults: 5 offers, 14 days from today, 60 minutes' notice.
+    /// A query with the documented defaults: 5 offers, 14 days from today, 60 minutes'
+    /// notice, routine urgency.
     pub fn new(department: impl Into<String>, now: DateTime<Utc>) -> Self {
         Self {
             department: department.into(),
@@ -81,6 +89,7 @@ impl SlotQuery {
             window_days: DEFAULT_WINDOW_DAYS,
             min_notice: DEFAULT_MIN_NOTICE,
             exclude: Vec::new(),
+            urgency: Urgency::Routine,
         }
     }
 }
@@ -194,24 +203,16 @@ fn ranked(
     only_at: Option<Uuid>,
     limit: usize,
 ) -> SlotOffer {
-    // Max-heap on rank: the worst kept offer sits on top, ready to be displaced.
-    let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(limit + 1);
+    let mut shortlist = Shortlist::new(limit, query.urgency == Urgency::Routine);
     let mut available = 0;
     visit_free_slots(clinic, query, only_at, &mut |candidate| {
         available += 1;
-        if candidate.excluded || limit == 0 {
-            return;
-        }
-        if best.len() < limit {
-            best.push(*candidate);
-        } else if let Some(mut worst) = best.peek_mut()
-            && candidate.rank < worst.rank
-        {
-            *worst = *candidate;
+        if !candidate.excluded {
+            shortlist.offer(candidate);
         }
     });
-    let slots = best
-        .into_sorted_vec()
+    let slots = shortlist
+        .pick()
         .into_iter()
         .filter_map(|c| {
             let slot = c.slot()?;
@@ -230,7 +231,7 @@ fn ranked(
     }
 }
 
-/// A free slot on its way to the heap. Times are Unix seconds: the hot loop never
+/// A free slot on its way to the offer. Times are Unix seconds: the hot loop never
 /// builds a calendar date.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Candidate {
@@ -240,6 +241,8 @@ pub(crate) struct Candidate {
     pub score: u32,
     pub excluded: bool,
     pub tz: Tz,
+    /// The local date at the slot's location: offers are spread over practitioner-days.
+    pub date: NaiveDate,
 }
 
 impl Candidate {
@@ -362,6 +365,7 @@ pub(crate) fn visit_free_slots(
         .collect();
     exclude.sort_unstable();
     let mut buffer: Vec<Candidate> = Vec::new();
+    let urgent = query.urgency != Urgency::Routine;
 
     for group in schedules.chunk_by(|(a, _), (b, _)| a.practitioner_id == b.practitioner_id) {
         let Some(practitioner_id) = group.first().map(|(s, _)| s.practitioner_id) else {
@@ -398,7 +402,12 @@ pub(crate) fn visit_free_slots(
                     );
                     let candidate = Candidate {
                         rank: Rank::new(
+                            urgent,
                             score,
+                            seconds_from_preferred_time(
+                                &query.preferences,
+                                generated.second_of_day,
+                            ),
                             generated.start,
                             practitioner_id,
                             schedule.location_id,
@@ -411,6 +420,7 @@ pub(crate) fn visit_free_slots(
                                 .binary_search(&(practitioner_id, generated.start))
                                 .is_ok(),
                         tz: window.tz,
+                        date: plan.date,
                     };
                     if streaming {
                         visit(&candidate);

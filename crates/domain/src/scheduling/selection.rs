@@ -1,11 +1,51 @@
 //! Understanding a patient's free-text answer to a list of offered slots.
 //!
 //! Patients answer "2", "la segunda", "the 10am one", "a las 3 de la tarde" or
-//! "ninguno". The parser errs on the side of asking again: booking the wrong slot
-//! costs far more than one more message, so anything contradictory or ambiguous
-//! yields [`Selection::Clarify`].
+//! "ninguno". Booking the wrong slot costs far more than one more message, so only a
+//! plain choice books; everything else asks again. The rules, as a class rather than a
+//! list of phrases:
+//!
+//! 1. **A rejection word anywhere** ("ninguno", "none", "neither", "nada") turns the whole
+//!    list down: [`Selection::Rejected`], whatever else the message says.
+//! 2. **A negation anywhere vetoes a choice.** "no", "not", "never", "don't", "can't",
+//!    "cancel", "except", "other", "nunca", "jamás", "tampoco", "ni", "sin", "pero",
+//!    "otro", "más"… ([`words::NEGATIONS`], [`words::CANCELLATIONS`]). With a number, day
+//!    or time the answer is ambiguous ("I can't do 1", "el 1 tampoco", "no puedo el
+//!    lunes"): Clarify. Alone, in words a rejection may use ("otro horario", "no me
+//!    sirve", "different times"): Rejected; "cancel" alone asks again.
+//! 3. **Every other word must be a choice word.** Around the number, day or time only an
+//!    allow-list may appear ([`words::CHOICE_WORDS`]: articles, "option", "quiero", "I'll
+//!    take", "me sirve", "por favor", "ok", greetings). A stranger ("is", "too", "early",
+//!    "doctor", "alert", "and", "o") makes the answer Clarify: unknown is never read as
+//!    yes. "is"/"es"/"está" count only before a verdict ("2 is fine", "la 2 está bien"),
+//!    so "is 1 in the morning" asks again.
+//! 4. **Plain writing only** ([`text::plain_characters`]): a question mark, markup or code
+//!    characters, a sign or range on a number ("-1", "1-2", "1/2", "1.5"), hesitation
+//!    ("2...") or an emoji other than a keycap or an approving one ask again.
+//! 5. **One choice, in the offer.** Two numbers or times ("1 o 2", "1 and 2"), a number
+//!    outside the offer ("6", "100"), or a number, day or time that disagree ask again.
+//!
+//! An offer line echoed back ("Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte")
+//! is a choice: when the part before " - " is a complete date and time, the names after it
+//! are read only for rejections and negations.
+//!
+//! Case and accents are ignored, and small typos forgiven: a word one edit away from a
+//! known word of five letters or more reads as that word, and as a negation first when
+//! one is within reach ("nunka" is "nunca"), so a misspelt refusal never books.
+
+mod text;
+mod words;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
+
+use text::{
+    normalize, numeral, ordinal_suffix, plain_characters, plain_names, split_names, tokenize,
+};
+use words::{
+    AFFIRMATIONS, CANCELLATIONS, CHOICE_WORDS, DOUBTS, FIRM_REJECTIONS, REJECTION_WORDS,
+    VERDICT_VERBS, VERDICTS, greeting, is_negation, month_word, number_word, ordinal_word,
+    weekday_word,
+};
 
 /// What the patient's answer means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +61,64 @@ pub enum Selection {
 /// Interprets `text` against the offered slots' local wall-clock starts
 /// (`offered[i]` is option `i + 1`), in English or Spanish, ignoring case and accents.
 pub fn parse_selection(text: &str, offered: &[NaiveDateTime]) -> Selection {
+    if let Some(chosen) = echoed_offer_line(text, offered) {
+        return chosen;
+    }
     let normalized = normalize(text);
-    let tokens = tokenize(&normalized);
+    let tokens = tokenize(&normalized, true);
+    if tokens.iter().any(|t| FIRM_REJECTIONS.contains(t)) {
+        return Selection::Rejected;
+    }
     let signals = Signals::read(&tokens, offered.len());
+    if tokens.iter().any(|t| is_negation(t)) {
+        // Turning the list down needs nothing but words a rejection uses; a question
+        // mark is fine there ("¿otro horario?"): offering more times is harmless.
+        let cancelling = tokens.iter().any(|t| CANCELLATIONS.contains(t));
+        return if signals.has_choice() || signals.strangers > 0 || cancelling {
+            Selection::Clarify
+        } else {
+            Selection::Rejected
+        };
+    }
+    if !plain_characters(text) || signals.strangers > 0 || signals.rejection_words > 0 {
+        return Selection::Clarify;
+    }
     signals.resolve(offered)
+}
+
+/// The option an echoed offer line names: a complete date and time, a spaced dash, then
+/// the practitioner's and location's names (which may hold any word, so they are only
+/// checked for rejections and negations, exactly spelt). `None` when the text is not such
+/// a line, so the ordinary rules decide.
+fn echoed_offer_line(text: &str, offered: &[NaiveDateTime]) -> Option<Selection> {
+    let (head, names) = split_names(text)?;
+    if !plain_characters(head) || !plain_names(names) {
+        return None;
+    }
+    let normalized_names = normalize(names);
+    let vetoed = tokenize(&normalized_names, false)
+        .iter()
+        .any(|t| FIRM_REJECTIONS.contains(t) || is_negation(t) || DOUBTS.contains(t));
+    let normalized = normalize(head);
+    let tokens = tokenize(&normalized, true);
+    let signals = Signals::read(&tokens, offered.len());
+    let complete = signals.weekday.is_some()
+        && signals.month.is_some()
+        && signals.day_of_month.is_some()
+        && signals.times.len() == 1
+        && signals.indices.is_empty();
+    let clean = signals.strangers == 0
+        && signals.rejection_words == 0
+        && !tokens
+            .iter()
+            .any(|t| FIRM_REJECTIONS.contains(t) || is_negation(t));
+    if vetoed || !complete || !clean {
+        return None;
+    }
+    match signals.resolve(offered) {
+        chosen @ Selection::Chosen(_) => Some(chosen),
+        _ => None,
+    }
 }
 
 /// Morning or afternoon, from "am"/"pm" or from words like "de la tarde".
@@ -75,229 +169,14 @@ impl SpokenTime {
     }
 }
 
-/// Lowercases, strips accents and reduces punctuation to spaces, keeping what numbers need:
-/// `10:30` stays, `10.30` becomes `10:30`, `o'clock` becomes `oclock`, `1º` becomes `1o`.
-fn normalize(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let digit_before = i > 0 && chars.get(i - 1).is_some_and(char::is_ascii_digit);
-        let digit_after = chars.get(i + 1).is_some_and(char::is_ascii_digit);
-        match c {
-            ':' | '.' | 'h' | 'H' if digit_before && digit_after => out.push(':'),
-            '\'' | '’' | '`' | '´' => {}
-            _ => {
-                for lower in c.to_lowercase() {
-                    match fold_accent(lower) {
-                        Some(folded) => out.push(folded),
-                        None => out.push(' '),
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The plain letter or digit a character stands for, or `None` for anything else.
-fn fold_accent(c: char) -> Option<char> {
-    let folded = match c {
-        'a'..='z' | '0'..='9' => c,
-        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ª' => 'a',
-        'é' | 'è' | 'ê' | 'ë' => 'e',
-        'í' | 'ì' | 'î' | 'ï' => 'i',
-        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'º' | '°' => 'o',
-        'ú' | 'ù' | 'û' | 'ü' => 'u',
-        'ñ' => 'n',
-        'ç' => 'c',
-        _ => return None,
-    };
-    Some(folded)
-}
-
-/// Splits on spaces and rejoins what punctuation split apart: "a. m." → "am", "o clock" → "oclock".
-fn tokenize(normalized: &str) -> Vec<&str> {
-    let raw: Vec<&str> = normalized.split_whitespace().collect();
-    let mut tokens = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(&token) = raw.get(i) {
-        let next = raw.get(i + 1).copied();
-        let joined = match (token, next) {
-            ("a", Some("m")) => Some("am"),
-            ("p", Some("m")) => Some("pm"),
-            ("o", Some("clock")) => Some("oclock"),
-            _ => None,
-        };
-        match joined {
-            Some(word) => {
-                tokens.push(word);
-                i += 2;
-            }
-            None => {
-                tokens.push(token);
-                i += 1;
-            }
-        }
-    }
-    tokens
-}
-
-/// A token that starts with digits: "2", "10:30", "2pm", "3rd", "14h".
-#[derive(Debug, Clone, Copy)]
-struct Numeral<'a> {
-    value: u32,
-    minute: Option<u32>,
-    suffix: &'a str,
-}
-
-fn numeral(token: &str) -> Option<Numeral<'_>> {
-    let digits_end = token
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(token.len());
-    if digits_end == 0 {
-        return None;
-    }
-    let (digits, rest) = token.split_at(digits_end);
-    let (minute, suffix) = match rest.strip_prefix(':') {
-        Some(after) => {
-            let minute_end = after
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(after.len());
-            let (minute_digits, suffix) = after.split_at(minute_end);
-            if minute_digits.len() != 2 {
-                return None;
-            }
-            (Some(small_number(minute_digits)), suffix)
-        }
-        None => (None, rest),
-    };
-    if !suffix.chars().all(|c| c.is_ascii_lowercase()) {
-        return None;
-    }
-    Some(Numeral {
-        value: small_number(digits),
-        minute,
-        suffix,
-    })
-}
-
-/// Parses digits, saturating far beyond any option number or hour.
-fn small_number(digits: &str) -> u32 {
-    digits.parse::<u32>().unwrap_or(u32::MAX)
-}
-
-const ORDINAL_SUFFIXES: &[&str] = &[
-    "st", "nd", "rd", "th", "o", "a", "ro", "ra", "do", "da", "er", "to", "ta", "vo", "va", "mo",
-    "ma", "no", "na",
-];
-const HOUR_WORDS: &[&str] = &["h", "hs", "hr", "hrs", "hora", "horas", "hours", "oclock"];
-
-fn ordinal_word(token: &str) -> Option<u32> {
-    let n = match token {
-        "first" | "primero" | "primera" | "primer" => 1,
-        "second" | "segundo" | "segunda" => 2,
-        "third" | "tercero" | "tercera" | "tercer" => 3,
-        "fourth" | "cuarto" | "cuarta" => 4,
-        "fifth" | "quinto" | "quinta" => 5,
-        "sixth" | "sexto" | "sexta" => 6,
-        "seventh" | "septimo" | "septima" | "setimo" | "setima" => 7,
-        "eighth" | "octavo" | "octava" => 8,
-        "ninth" | "noveno" | "novena" => 9,
-        "tenth" | "decimo" | "decima" => 10,
-        _ => return None,
-    };
-    Some(n)
-}
-
-/// Cardinal number words. "once" (Spanish 11) and "un"/"una" (also articles) only count
-/// where a time is clearly meant, see [`Signals::read`].
-fn number_word(token: &str) -> Option<u32> {
-    let n = match token {
-        "one" | "uno" | "una" | "un" => 1,
-        "two" | "dos" => 2,
-        "three" | "tres" => 3,
-        "four" | "cuatro" => 4,
-        "five" | "cinco" => 5,
-        "six" | "seis" => 6,
-        "seven" | "siete" => 7,
-        "eight" | "ocho" => 8,
-        "nine" | "nueve" => 9,
-        "ten" | "diez" => 10,
-        "eleven" | "once" => 11,
-        "twelve" | "doce" => 12,
-        _ => return None,
-    };
-    Some(n)
-}
-
-fn weekday_word(token: &str) -> Option<u32> {
-    let day = match token {
-        "monday" | "mon" | "lunes" => 0,
-        "tuesday" | "tue" | "tues" | "martes" => 1,
-        "wednesday" | "wed" | "miercoles" => 2,
-        "thursday" | "thu" | "thur" | "thurs" | "jueves" => 3,
-        "friday" | "fri" | "viernes" => 4,
-        "saturday" | "sat" | "sabado" => 5,
-        "sunday" | "sun" | "domingo" => 6,
-        _ => return None,
-    };
-    Some(day)
-}
-
-fn month_word(token: &str) -> Option<u32> {
-    let month = match token {
-        "january" | "jan" | "enero" | "ene" => 1,
-        "february" | "feb" | "febrero" => 2,
-        "march" | "mar" | "marzo" => 3,
-        "april" | "apr" | "abril" | "abr" => 4,
-        "may" | "mayo" => 5,
-        "june" | "jun" | "junio" => 6,
-        "july" | "jul" | "julio" => 7,
-        "august" | "aug" | "agosto" | "ago" => 8,
-        "september" | "sep" | "sept" | "septiembre" | "setiembre" => 9,
-        "october" | "oct" | "octubre" => 10,
-        "november" | "nov" | "noviembre" => 11,
-        "december" | "dec" | "diciembre" | "dic" => 12,
-        _ => return None,
-    };
-    Some(month)
-}
-
-/// Words that mean "none of these" whatever else the message says.
-const FIRM_REJECTIONS: &[&str] = &[
-    "none", "neither", "nope", "nah", "nothing", "ninguno", "ninguna", "ningun", "nada",
-];
-/// Words that lean towards "something else" but may come with a choice ("no, the second"):
-/// alone they reject; with a choice they make the answer ambiguous.
-const SOFT_REJECTIONS: &[&str] = &[
-    "no",
-    "not",
-    "other",
-    "others",
-    "another",
-    "different",
-    "else",
-    "more",
-    "later",
-    "otro",
-    "otros",
-    "otra",
-    "otras",
-    "diferente",
-    "diferentes",
-    "distinto",
-    "distinta",
-    "mas",
-];
-/// "Yes" on its own picks the only option when there is exactly one.
-const AFFIRMATIONS: &[&str] = &[
-    "yes", "yeah", "yep", "ok", "okay", "sure", "confirm", "si", "vale", "dale", "claro",
-    "perfecto", "listo", "confirmo",
-];
 /// Words after which a bare number is a clock time ("at 3", "a las 3").
 const TIME_PREFIXES: &[&str] = &["at", "around", "las", "about"];
 /// Words after which "one" is an option number ("option one"), not filler ("the first one").
 const ONE_AS_NUMBER_AFTER: &[&str] = &["option", "number", "choice", "slot", "opcion", "numero"];
+/// Clock words right after a number: "14 h", "a las 14 horas", "3 o'clock".
+const HOUR_WORDS: &[&str] = &["h", "hs", "hr", "hrs", "hora", "horas", "oclock"];
+/// What "would" may come before in a choice: "I would like 2".
+const WOULD_WHAT: &[&str] = &["like", "love", "prefer", "take", "choose", "go"];
 
 /// Everything the answer says, before deciding what it means.
 #[derive(Debug, Default)]
@@ -311,9 +190,11 @@ struct Signals {
     /// Another period word disagreeing with `period` ("morning… tarde").
     conflicting_period: bool,
     conflicting_dates: bool,
-    firm_rejection: bool,
-    soft_rejection: bool,
     affirmation: bool,
+    /// Words the parser does not know, or knows only as doubt: never part of a choice.
+    strangers: usize,
+    /// Words only a rejection uses ("times", "fecha", "in 2 days"): not part of a choice.
+    rejection_words: usize,
 }
 
 impl Signals {
@@ -329,17 +210,18 @@ impl Signals {
             let before = prev(i);
             let after = at(i + 1);
 
+            // "good morning", "buenas tardes": greetings, not a period of the day.
+            if greeting(token, after) {
+                skip_until = i + 2;
+                continue;
+            }
             // Day-period words: "de la tarde", "in the morning", "pm" standing alone.
             if let Some(period) = period_word(token, before) {
                 signals.set_period(period);
                 continue;
             }
-            if FIRM_REJECTIONS.contains(&token) {
-                signals.firm_rejection = true;
-                continue;
-            }
-            if SOFT_REJECTIONS.contains(&token) {
-                signals.soft_rejection = true;
+            // Rejections and negations are judged on the whole text by the caller.
+            if FIRM_REJECTIONS.contains(&token) || is_negation(token) {
                 continue;
             }
             if AFFIRMATIONS.contains(&token) {
@@ -351,8 +233,15 @@ impl Signals {
                 signals.weekday = Some(day);
                 continue;
             }
-            // A month name alone ("may I…") says nothing; with a number it dates the slot (below).
+            // A month names a date only next to a day ("Dec 7", "7 de dic", below);
+            // alone ("may I…") it is an ordinary word.
             if month_word(token).is_some() {
+                let dates_a_day = after
+                    .and_then(numeral)
+                    .is_some_and(|n| n.suffix.is_empty() && n.minute.is_none());
+                if !dates_a_day {
+                    signals.strangers += 1;
+                }
                 continue;
             }
             if matches!(token, "noon" | "mediodia") {
@@ -390,6 +279,7 @@ impl Signals {
             } else if let Some(n) = number_word(token) {
                 (n, None, "", true)
             } else {
+                signals.count_word(token, after);
                 continue;
             };
 
@@ -463,21 +353,56 @@ impl Signals {
             }
 
             if !is_word {
-                if suffix.is_empty() || ORDINAL_SUFFIXES.contains(&suffix) {
+                if suffix.is_empty() || ordinal_suffix(value, suffix) {
                     signals.indices.push(value);
+                } else {
+                    // "2x", "3kg", "1no": not an answer to the question.
+                    signals.strangers += 1;
                 }
-                // Anything else ("2x", "3kg") is not an answer to the question.
                 continue;
             }
             // Bare number words: "two", "dos". "one" is filler in "the first one";
-            // "once", "un" and "una" are ordinary words outside a time.
+            // "un" and "una" are articles and "once" is English outside a time.
             match token {
                 "one" if before.is_some_and(|b| !ONE_AS_NUMBER_AFTER.contains(&b)) => {}
-                "once" | "un" | "una" => {}
+                "un" | "una" => {}
+                "once" => signals.strangers += 1,
                 _ => signals.indices.push(value),
             }
         }
         signals
+    }
+
+    /// Files a word that is neither a number, a date nor a time: a choice word is fine;
+    /// anything else counts against reading the answer as a choice.
+    fn count_word(&mut self, word: &str, after: Option<&str>) {
+        let next_is_number = after.is_some_and(|a| numeral(a).is_some());
+        let choice_word = match word {
+            // "in 2 days", "en 2 horas": a delay, not an option.
+            "in" | "en" => !next_is_number,
+            "would" => after.is_some_and(|a| WOULD_WHAT.contains(&a)),
+            // Joined back after "y" in "a las 3 y media"; a stray one is no choice word.
+            "y" | "media" => false,
+            _ if VERDICT_VERBS.contains(&word) => after.is_some_and(|a| VERDICTS.contains(&a)),
+            _ => CHOICE_WORDS.contains(&word) || VERDICTS.contains(&word),
+        };
+        if choice_word {
+            return;
+        }
+        if REJECTION_WORDS.contains(&word) {
+            self.rejection_words += 1;
+        } else {
+            self.strangers += 1;
+        }
+    }
+
+    fn has_choice(&self) -> bool {
+        !self.indices.is_empty()
+            || !self.times.is_empty()
+            || self.weekday.is_some()
+            || self.month.is_some()
+            || self.day_of_month.is_some()
+            || self.period.is_some()
     }
 
     fn set_period(&mut self, period: Meridiem) {
@@ -485,26 +410,16 @@ impl Signals {
         self.period = Some(period);
     }
 
+    /// The option a plain answer names, once rejections, negations and strangers are ruled out.
     fn resolve(&self, offered: &[NaiveDateTime]) -> Selection {
-        if self.firm_rejection {
-            return Selection::Rejected;
+        if self.conflicting_period || self.conflicting_dates {
+            return Selection::Clarify;
         }
         let has_time = !self.times.is_empty();
         let has_filter = self.weekday.is_some()
             || self.month.is_some()
             || self.day_of_month.is_some()
             || self.period.is_some();
-        let has_choice = !self.indices.is_empty() || has_time || has_filter;
-        if self.soft_rejection {
-            return if has_choice {
-                Selection::Clarify
-            } else {
-                Selection::Rejected
-            };
-        }
-        if self.conflicting_period || self.conflicting_dates {
-            return Selection::Clarify;
-        }
 
         let mut indices = self.indices.clone();
         indices.sort_unstable();

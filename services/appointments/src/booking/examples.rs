@@ -280,13 +280,20 @@ mod tests {
         let response = find_slots_response();
         let slots = response["slots"].as_array().unwrap();
         assert_eq!(slots.len(), 5);
-        assert_eq!(slots[0]["start"], "2026-12-07T09:00:00-05:00");
+        // 10:00 itself first among equal scores (closest to the preferred time).
+        assert_eq!(slots[0]["start"], "2026-12-07T10:00:00-05:00");
         // Monday +100, within 1 h of 10:00 +50, three days after Friday 14 − 3 = 11.
         assert_eq!(slots[0]["score"], 161);
         let message = response["message"].as_str().unwrap();
         assert!(message.starts_with(
-            "Here are available appointment times:\n1. Monday, Dec 7 at 9:00 AM - Dr. Ana Gómez at Sede Norte\n2. "
+            "Here are available appointment times:\n1. Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte\n2. "
         ));
+        // Spread over days: the next Monday (7 points less) before a fourth slot of Dec 7.
+        assert!(
+            slots
+                .iter()
+                .any(|s| s["start"] == "2026-12-14T10:00:00-05:00")
+        );
         let booked = booked_appointment();
         assert_eq!(booked["start"], slots[1]["start"], "\"la segunda\"");
         assert_eq!(booked["cancellation_reason"], Value::Null);

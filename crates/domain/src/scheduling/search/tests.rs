@@ -3,6 +3,7 @@ use chrono_tz::{America, Australia, Europe, Tz, UTC};
 use proptest::prelude::*;
 
 use super::*;
+use crate::events::Urgency;
 use crate::scheduling::fixtures::{date, location, practitioner, schedule, time, utc, weekdays};
 use crate::{Weekday, scheduling::scoring};
 
@@ -11,7 +12,6 @@ use crate::{Weekday, scheduling::scoring};
 struct Free {
     slot: Slot,
     score: u32,
-    rank: Rank,
 }
 
 /// Every free slot the search sees (without ranking), in visiting order.
@@ -21,7 +21,6 @@ fn all_free(clinic: &Clinic<'_>, query: &SlotQuery) -> Vec<Free> {
         all.push(Free {
             slot: c.slot().unwrap(),
             score: c.score,
-            rank: c.rank,
         })
     });
     all
@@ -142,7 +141,9 @@ fn default_search_ranks_by_proximity_then_start() {
     let setup = bogota_clinic();
     let offer = find_slots(&setup.clinic(), &monday_query("cardiology"));
     // No preferences: Monday gets the biggest sooner boost (14); Ana and Luis both start
-    // at 09:00 Bogota (14:00 UTC); ties go to the earlier start, then the lower id.
+    // at 09:00 Bogota (14:00 UTC); ties go to the earlier start, then the lower id. Two
+    // offers each on Monday, then Tuesday 09:00 (13, one point less) rather than Ana's
+    // third Monday slot.
     assert_eq!(
         ids(&offer),
         vec![
@@ -150,10 +151,11 @@ fn default_search_ranks_by_proximity_then_start() {
             (2, utc(2026, 12, 7, 14, 0)),
             (1, utc(2026, 12, 7, 14, 30)),
             (2, utc(2026, 12, 7, 14, 30)),
-            (1, utc(2026, 12, 7, 15, 0)),
+            (1, utc(2026, 12, 8, 14, 0)),
         ]
     );
-    assert!(offer.slots.iter().all(|s| s.score == 14));
+    let scores: Vec<u32> = offer.slots.iter().map(|s| s.score).collect();
+    assert_eq!(scores, [14, 14, 14, 14, 13]);
     // 2 practitioners × 10 working days × 6 slots.
     assert_eq!(offer.available, 120);
     assert!(!offer.location_fallback);
@@ -175,14 +177,17 @@ fn preferences_reorder_the_offer() {
     };
     let offer = find_slots(&setup.clinic(), &query);
     // Luis on Wednesday Dec 9 (day index 2 → +12): 100 + 40 + 12, plus +50 for 10:00 to
-    // 11:30 (within 1 h of 11:00). Next comes Wednesday Dec 16 at 10:00 (day index 9 → +5,
-    // +50), which beats Dec 9 at 09:30 (only within 2 h: +25).
+    // 11:30 (within 1 h of 11:00); among those, 11:00 itself first, then 10:30 and 11:30
+    // (half an hour away, the earlier first). After two on Dec 9, Wednesday Dec 16
+    // (day index 9 → +5, 7 points less) is nearly as good; its 11:00 and 10:30 come in
+    // before Dec 9's 10:00. Dec 9's 11:30 still makes the list: by then both Wednesdays
+    // hold two offers, and the best other slot (Ana's, without the +40) is 40 points less.
     let expected = [
-        (2, utc(2026, 12, 9, 15, 0), 100 + 40 + 12 + 50),
-        (2, utc(2026, 12, 9, 15, 30), 100 + 40 + 12 + 50),
         (2, utc(2026, 12, 9, 16, 0), 100 + 40 + 12 + 50),
+        (2, utc(2026, 12, 9, 15, 30), 100 + 40 + 12 + 50),
         (2, utc(2026, 12, 9, 16, 30), 100 + 40 + 12 + 50),
-        (2, utc(2026, 12, 16, 15, 0), 100 + 40 + 5 + 50),
+        (2, utc(2026, 12, 16, 16, 0), 100 + 40 + 5 + 50),
+        (2, utc(2026, 12, 16, 15, 30), 100 + 40 + 5 + 50),
     ];
     let got: Vec<_> = offer
         .slots
@@ -491,17 +496,31 @@ fn scores_use_local_time_at_the_slot_location() {
 
 #[test]
 fn excluded_slots_give_the_next_best_and_still_count_as_available() {
-    let setup = bogota_clinic();
+    let mut setup = bogota_clinic();
     let query = monday_query("cardiology");
     let first = find_slots(&setup.clinic(), &query);
     let mut next_query = query.clone();
     next_query.exclude = first.slots.iter().map(RankedSlot::key).collect();
     let next = find_slots(&setup.clinic(), &next_query);
-    let mut wider = query.clone();
-    wider.limit = 10;
-    let ten = find_slots(&setup.clinic(), &wider);
-    assert_eq!(ids(&next), ids(&ten)[5..].to_vec());
+    assert!(
+        next.slots
+            .iter()
+            .all(|s| !next_query.exclude.contains(&s.key()))
+    );
     assert_eq!(next.available, first.available);
+    // The next offer is the one the search gives once the turned-down slots are taken.
+    setup.busy = first
+        .slots
+        .iter()
+        .map(|s| BusyInterval {
+            practitioner_id: s.slot.practitioner_id,
+            start: s.slot.start,
+            end: s.slot.end,
+        })
+        .collect();
+    let as_if_booked = find_slots(&setup.clinic(), &query);
+    assert_eq!(ids(&next), ids(&as_if_booked));
+    assert_eq!(as_if_booked.available, first.available - 5);
 }
 
 #[test]
@@ -611,13 +630,14 @@ fn benchmark_workload_counts_match_the_booking_rule() {
         );
         assert_eq!(offer.slots.len(), 5);
         assert!(!offer.location_fallback);
-        // The best offers are free Wednesday slots around 10:00, best first.
-        for pair in offer.slots.windows(2) {
-            assert!(
-                (pair[0].score, std::cmp::Reverse(pair[0].slot.start))
-                    >= (pair[1].score, std::cmp::Reverse(pair[1].slot.start))
-            );
-        }
+        // The best offers are free Wednesday slots around 10:00, best first: higher
+        // score, then closer to 10:00, then earlier.
+        let order = |s: &RankedSlot| {
+            let local = s.local_start.time();
+            let from_ten = (local - time(10, 0)).num_seconds().abs();
+            (std::cmp::Reverse(s.score), from_ten, s.slot.start)
+        };
+        assert!(offer.slots.is_sorted_by_key(order));
         let best = offer.slots[0];
         assert_eq!(best.local_start.weekday(), chrono::Weekday::Wed);
         assert!(
@@ -849,6 +869,72 @@ fn reference_slots(world: &World) -> Vec<ReferenceSlot> {
     out
 }
 
+/// The offer as the rules state it (ARCHITECTURE §6, the urgency rule and the spread
+/// rule in `spread`), computed the slow way from every free slot, with local times
+/// straight from chrono-tz.
+fn reference_offer(world: &World, all: &[Free], exclude: &[SlotKey]) -> Vec<(Slot, u32)> {
+    let query = &world.query;
+    let urgent = query.urgency != Urgency::Routine;
+    let mut left: Vec<(Free, NaiveDate, i64)> = all
+        .iter()
+        .filter(|c| {
+            !exclude.contains(&SlotKey {
+                practitioner_id: c.slot.practitioner_id,
+                start: c.slot.start,
+            })
+        })
+        .map(|c| {
+            let local = c
+                .slot
+                .start
+                .with_timezone(&world.tz_of(c.slot.location_id))
+                .naive_local();
+            let from_preferred = query.preferences.time_of_day.map_or(0, |t| {
+                (i64::from(local.num_seconds_from_midnight())
+                    - i64::from(t.num_seconds_from_midnight()))
+                .abs()
+            });
+            (*c, local.date(), from_preferred)
+        })
+        .collect();
+    let order = |(c, _, from_preferred): &(Free, NaiveDate, i64)| {
+        let first = if urgent { c.slot.start.timestamp() } else { 0 };
+        (
+            first,
+            std::cmp::Reverse(c.score),
+            *from_preferred,
+            c.slot.start,
+            c.slot.practitioner_id,
+            c.slot.location_id,
+        )
+    };
+    left.sort_by_key(order);
+    let mut offered: Vec<(Free, NaiveDate, i64)> = Vec::new();
+    while offered.len() < query.limit.min(MAX_LIMIT) && !left.is_empty() {
+        let full = |(c, day, _): &(Free, NaiveDate, i64)| {
+            offered
+                .iter()
+                .filter(|(o, d, _)| o.slot.practitioner_id == c.slot.practitioner_id && d == day)
+                .count()
+                >= 2
+        };
+        let mut next = 0;
+        if !urgent
+            && full(&left[0])
+            && let Some(other) = left.iter().position(|s| !full(s))
+            && left[0].0.score - left[other].0.score <= 30
+        {
+            next = other;
+        }
+        offered.push(left.remove(next));
+    }
+    offered.sort_by_key(order);
+    offered
+        .into_iter()
+        .map(|(c, _, _)| (c.slot, c.score))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -901,12 +987,17 @@ proptest! {
     }
 
     #[test]
-    fn the_offer_is_the_best_of_all_free_slots(world in world()) {
+    fn the_offer_is_the_best_of_all_free_slots(
+        mut world in world(),
+        limit in 1usize..=MAX_LIMIT,
+        urgent in prop::sample::select(vec![Urgency::Routine, Urgency::Routine, Urgency::Urgent]),
+    ) {
+        world.query.limit = limit;
+        world.query.urgency = urgent;
         let clinic = world.clinic();
         let offer = find_slots(&clinic, &world.query);
-        let mut all = all_free(&clinic, &world.query);
-        all.sort_by_key(|c| c.rank);
-        let expected: Vec<_> = all.iter().take(world.query.limit).map(|c| (c.slot, c.score)).collect();
+        let all = all_free(&clinic, &world.query);
+        let expected = reference_offer(&world, &all, &[]);
         let got: Vec<_> = offer.slots.iter().map(|s| (s.slot, s.score)).collect();
         prop_assert_eq!(got, expected);
 
@@ -934,12 +1025,8 @@ proptest! {
         let mut next_query = world.query.clone();
         next_query.exclude = offer.slots.iter().map(RankedSlot::key).collect();
         let next = find_slots(&clinic, &next_query);
-        let expected_next: Vec<_> = all
-            .iter()
-            .filter(|c| !next_query.exclude.contains(&SlotKey { practitioner_id: c.slot.practitioner_id, start: c.slot.start }))
-            .take(world.query.limit)
-            .map(|c| c.slot)
-            .collect();
-        prop_assert_eq!(next.slots.iter().map(|s| s.slot).collect::<Vec<_>>(), expected_next);
+        let expected_next = reference_offer(&world, &all, &next_query.exclude);
+        let got_next: Vec<_> = next.slots.iter().map(|s| (s.slot, s.score)).collect();
+        prop_assert_eq!(got_next, expected_next);
     }
 }

@@ -1,6 +1,7 @@
 use chrono::{NaiveDate, TimeDelta};
 use proptest::prelude::*;
 
+use super::words;
 use super::*;
 use crate::Locale;
 use crate::scheduling::fixtures::local;
@@ -8,9 +9,11 @@ use crate::scheduling::slot_text;
 
 use Selection::{Chosen, Clarify, Rejected};
 
+mod phrasings;
+
 /// The offer most cases answer to:
 /// 1. Mon Dec 7 10:00 · 2. Mon Dec 7 14:00 · 3. Tue Dec 8 09:30 · 4. Wed Dec 9 15:00 · 5. Thu Dec 10 11:00
-fn offered() -> Vec<NaiveDateTime> {
+pub(super) fn offered() -> Vec<NaiveDateTime> {
     vec![
         local(2026, 12, 7, 10, 0),
         local(2026, 12, 7, 14, 0),
@@ -374,5 +377,147 @@ proptest! {
             let line = slot_text(locale, *start, "Dr. Ana Gómez", "Sede Norte");
             prop_assert_eq!(parse_selection(&line, &offered), Chosen(i + 1), "{}", line);
         }
+    }
+}
+
+/// How patients write a choice: every one of these books something on [`offered`].
+const CHOICE_FORMS: &[&str] = &[
+    "1",
+    "2",
+    "#2",
+    "2.",
+    "1️⃣",
+    "la 1",
+    "el 2",
+    "option 3",
+    "opción 2",
+    "la segunda",
+    "the first one",
+    "2nd",
+    "2pm",
+    "a las 3",
+    "10:00 AM",
+    "el martes",
+    "Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte",
+];
+
+/// Negations and cancellations as patients type them: any case, with or without
+/// accents and apostrophes.
+fn refusal_word() -> impl Strategy<Value = String> {
+    let listed = prop::sample::select(
+        words::NEGATIONS
+            .iter()
+            .chain(words::CANCELLATIONS)
+            .copied()
+            .collect::<Vec<_>>(),
+    )
+    .prop_map(str::to_owned);
+    let spelled = prop::sample::select(vec![
+        "don't",
+        "can't",
+        "won't",
+        "isn't",
+        "doesn't",
+        "didn't",
+        "can’t",
+        "don´t",
+        "Jamás",
+        "más",
+        "NUNCA",
+        "No",
+        "NO",
+        "Tampoco",
+        "cancélame",
+        "Cancel",
+        "diferentes",
+        "otra",
+    ])
+    .prop_map(str::to_owned);
+    let shouted = prop::sample::select(words::NEGATIONS.to_vec()).prop_map(|w| w.to_uppercase());
+    prop_oneof![listed, spelled, shouted]
+}
+
+/// Filler around the number: choice words (so only the negation can stop the booking),
+/// other words, and arbitrary text.
+fn filler_word() -> impl Strategy<Value = String> {
+    let choice = prop::sample::select(words::CHOICE_WORDS.to_vec()).prop_map(str::to_owned);
+    let affirmation = prop::sample::select(words::AFFIRMATIONS.to_vec()).prop_map(str::to_owned);
+    let letters = "[a-zA-Záéíóúñ]{1,8}";
+    prop_oneof![3 => choice, 1 => affirmation, 1 => letters, 1 => any::<String>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Random text wrapped around a choice that contains any negation never books.
+    #[test]
+    fn a_negation_anywhere_never_books(
+        choice in prop::sample::select(CHOICE_FORMS.to_vec()),
+        refusal in refusal_word(),
+        mut around in prop::collection::vec(filler_word(), 0..6),
+        choice_at in any::<prop::sample::Index>(),
+        refusal_at in any::<prop::sample::Index>(),
+    ) {
+        around.insert(choice_at.index(around.len() + 1), choice.to_owned());
+        around.insert(refusal_at.index(around.len() + 1), refusal);
+        let text = around.join(" ");
+        let got = parse_selection(&text, &offered());
+        prop_assert!(!matches!(got, Chosen(_)), "{:?} booked: {:?}", text, got);
+    }
+
+    /// Doubt and alternatives never book either ("maybe 2", "1 or 2", "creo que la 2").
+    #[test]
+    fn a_doubt_anywhere_never_books(
+        choice in prop::sample::select(CHOICE_FORMS.to_vec()),
+        // "o" and "u" also join "o'clock" and ordinals; they are checked in the tables.
+        doubt in prop::sample::select(
+            words::DOUBTS.iter().copied().filter(|w| w.len() > 1).collect::<Vec<_>>(),
+        ),
+        mut around in prop::collection::vec(
+            prop::sample::select(words::CHOICE_WORDS.to_vec()).prop_map(str::to_owned),
+            0..4,
+        ),
+        choice_at in any::<prop::sample::Index>(),
+        doubt_at in any::<prop::sample::Index>(),
+    ) {
+        around.insert(choice_at.index(around.len() + 1), choice.to_owned());
+        around.insert(doubt_at.index(around.len() + 1), doubt.to_owned());
+        let text = around.join(" ");
+        let got = parse_selection(&text, &offered());
+        prop_assert!(!matches!(got, Chosen(_)), "{:?} booked: {:?}", text, got);
+    }
+
+    /// A stranger word next to a number asks again, whatever it is.
+    #[test]
+    fn an_unknown_word_next_to_a_number_asks_again(
+        word in "[a-z]{3,9}",
+        number in 1usize..=5,
+        before in any::<bool>(),
+    ) {
+        let known = words::CHOICE_WORDS.contains(&word.as_str())
+            || words::AFFIRMATIONS.contains(&word.as_str())
+            || words::FIRM_REJECTIONS.contains(&word.as_str())
+            || words::spelling(&word).is_some();
+        prop_assume!(!known);
+        let text = if before { format!("{word} {number}") } else { format!("{number} {word}") };
+        prop_assert_eq!(parse_selection(&text, &offered()), Clarify, "{}", text);
+    }
+
+    /// The allow-list is wide enough: polite words around a number still book it.
+    #[test]
+    fn polite_words_around_a_number_still_book(
+        number in 1usize..=5,
+        form in prop::sample::select(vec!["{}", "la {}", "el {}", "option {}", "opción {}", "#{}"]),
+        before in prop::collection::vec(prop::sample::select(vec![
+            "hola", "ok", "sí", "si", "dale", "vale", "bueno", "pues", "entonces", "quiero",
+            "hi", "yes", "sure", "please", "I'll", "take", "I", "want", "me", "sirve",
+        ]), 0..3),
+        after in prop::collection::vec(prop::sample::select(vec![
+            "por", "favor", "gracias", "porfa", "please", "thanks", "thank", "you", "👍", "!",
+        ]), 0..3),
+    ) {
+        let choice = form.replace("{}", &number.to_string());
+        let text = [before.join(" "), choice, after.join(" ")].join(" ");
+        prop_assert_eq!(parse_selection(&text, &offered()), Chosen(number), "{}", text);
     }
 }
