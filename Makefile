@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 # Crates whose tests touch the relational store run a second time on PostgreSQL.
 DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 
-.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs check-n8n
 
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
@@ -26,6 +26,13 @@ test: services ## every test, SQLite then PostgreSQL, then the spec and deployme
 
 check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml and deploy/k8s offline
 	./scripts/check-specs.sh
+
+# The real n8n from the npm registry (installed once into ~/.cache/prm, about 6 minutes and
+# 2 GB; afterwards offline). Imports deploy/n8n/*.json (about 8 s), then runs both workflows
+# against a fake OpenAI-compatible LLM and a signature-checking callback receiver (about 26 s).
+check-n8n: ## import the n8n workflows into the real n8n and run them against local fakes
+	./scripts/n8n.sh import
+	./scripts/n8n.sh run
 
 test-sqlite:
 	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --all-targets --no-fail-fast
