@@ -29,7 +29,7 @@ check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml and deploy/
 
 # The real n8n from the npm registry (installed once into ~/.cache/prm, about 6 minutes and
 # 2 GB; afterwards offline). Imports deploy/n8n/*.json (about 8 s), then runs both workflows
-# against a fake OpenAI-compatible LLM and a signature-checking callback receiver (about 26 s).
+# against a fake OpenAI-compatible LLM and a signature-checking callback receiver (about 20 s).
 check-n8n: ## import the n8n workflows into the real n8n and run them against local fakes
 	./scripts/n8n.sh import
 	./scripts/n8n.sh run

@@ -61,7 +61,7 @@ done
 while read -r id; do
   quiet n8n publish:workflow --id="$id"
 done <"$work/ids"
-echo "prm-n8n: credentials, workflows and publication set up ($(tr '\n' ' ' <"$work/ids"))"
+echo "prm-n8n: credentials, workflows and publication set up ($(tr '\n' ' ' <"$work/ids" | sed 's/ $//'))"
 
 rm -rf "$work"
 trap - EXIT
