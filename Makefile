@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 # Crates whose tests touch the relational store run a second time on PostgreSQL.
 DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 
-.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs image
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs image check-n8n
 
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
@@ -31,6 +31,13 @@ check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml (every prof
 IMAGE ?= prm:local
 image: ## build the image of every binary, tagged $(IMAGE) (docker compose uses prm:local)
 	DOCKER_BUILDKIT=1 docker build -f deploy/Dockerfile -t $(IMAGE) .
+
+# The real n8n from the npm registry (installed once into ~/.cache/prm, about 6 minutes and
+# 2 GB; afterwards offline). Imports deploy/n8n/*.json (about 8 s), then runs both workflows
+# against a fake OpenAI-compatible LLM and a signature-checking callback receiver (about 20 s).
+check-n8n: ## import the n8n workflows into the real n8n and run them against local fakes
+	./scripts/n8n.sh import
+	./scripts/n8n.sh run
 
 test-sqlite:
 	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --all-targets --no-fail-fast
