@@ -65,7 +65,7 @@ fn processed_table(owner: &str) -> String {
     format!("{owner}_processed_events")
 }
 
-async fn create_outbox(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+pub(crate) async fn create_outbox(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()
@@ -139,7 +139,10 @@ async fn create_outbox(manager: &SchemaManager<'_>, table: &str) -> Result<(), D
     Ok(())
 }
 
-async fn create_processed(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+pub(crate) async fn create_processed(
+    manager: &SchemaManager<'_>,
+    table: &str,
+) -> Result<(), DbErr> {
     manager
         .create_table(
             Table::create()

@@ -43,6 +43,11 @@ fn data_schema(event_type: EventType, schemas: &mut BTreeMap<String, Value>) -> 
         EventType::MessageSendRequested => add_schema::<MessageSendRequested>(schemas),
         EventType::MessageSent => add_schema::<MessageSent>(schemas),
         EventType::MessageStatusUpdated => add_schema::<MessageStatusUpdated>(schemas),
+        EventType::ConversationOpened => add_schema::<ConversationOpened>(schemas),
+        EventType::ConversationUpdated => add_schema::<ConversationUpdated>(schemas),
+        EventType::ConversationClosed => add_schema::<ConversationClosed>(schemas),
+        EventType::ConversationEscalated => add_schema::<ConversationEscalated>(schemas),
+        EventType::TriageProposed => add_schema::<TriageProposed>(schemas),
     }
 }
 

@@ -38,12 +38,18 @@ pub enum EventType {
     MessageSendRequested,
     MessageSent,
     MessageStatusUpdated,
+    ConversationOpened,
+    ConversationUpdated,
+    ConversationClosed,
+    ConversationEscalated,
+    TriageProposed,
 }
 
 impl EventType {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 17] = [
         Self::MessageReceived,
         Self::IntakeUpdated,
+        Self::TriageProposed,
         Self::TriageCompleted,
         Self::BookingAction,
         Self::SlotSelectionReceived,
@@ -54,6 +60,10 @@ impl EventType {
         Self::MessageSendRequested,
         Self::MessageSent,
         Self::MessageStatusUpdated,
+        Self::ConversationOpened,
+        Self::ConversationUpdated,
+        Self::ConversationClosed,
+        Self::ConversationEscalated,
     ];
 
     /// The `type` of the envelope and the AMQP `type` property.
@@ -61,6 +71,7 @@ impl EventType {
         match self {
             Self::MessageReceived => "MESSAGE_RECEIVED",
             Self::IntakeUpdated => "INTAKE_UPDATED",
+            Self::TriageProposed => "TRIAGE_PROPOSED",
             Self::TriageCompleted => "TRIAGE_COMPLETED",
             Self::BookingAction => "BOOKING_ACTION",
             Self::SlotSelectionReceived => "SLOT_SELECTION_RECEIVED",
@@ -71,6 +82,10 @@ impl EventType {
             Self::MessageSendRequested => "MESSAGE_SEND_REQUESTED",
             Self::MessageSent => "MESSAGE_SENT",
             Self::MessageStatusUpdated => "MESSAGE_STATUS_UPDATED",
+            Self::ConversationOpened => "CONVERSATION_OPENED",
+            Self::ConversationUpdated => "CONVERSATION_UPDATED",
+            Self::ConversationClosed => "CONVERSATION_CLOSED",
+            Self::ConversationEscalated => "CONVERSATION_ESCALATED",
         }
     }
 
@@ -84,9 +99,13 @@ impl EventType {
     pub fn producer(self) -> &'static str {
         match self {
             Self::MessageReceived | Self::MessageStatusUpdated => "webhooks",
-            Self::IntakeUpdated | Self::BookingAction => "n8n-callbacks",
+            Self::IntakeUpdated | Self::TriageProposed | Self::BookingAction => "n8n-callbacks",
             Self::TriageCompleted | Self::SlotSelectionReceived => "conversations",
-            Self::MessageSent => "conversations",
+            Self::MessageSent
+            | Self::ConversationOpened
+            | Self::ConversationUpdated
+            | Self::ConversationClosed
+            | Self::ConversationEscalated => "conversations",
             Self::SlotsOffered
             | Self::AppointmentCreated
             | Self::AppointmentCancelled
@@ -103,6 +122,9 @@ impl EventType {
             }
             Self::IntakeUpdated => {
                 "Intake data of a conversation changed (n8n, OpenAI or the built-in extractor)."
+            }
+            Self::TriageProposed => {
+                "An n8n workflow proposed a department and urgency; conversations checks them and completes the triage."
             }
             Self::TriageCompleted => {
                 "The department for a conversation was decided; appointments proposes slots."
@@ -125,6 +147,18 @@ impl EventType {
             Self::MessageSent => "An outbound message was handed to the provider.",
             Self::MessageStatusUpdated => {
                 "The provider reported a delivery status for an outbound message."
+            }
+            Self::ConversationOpened => {
+                "A conversation was opened for a patient phone (its first message, or staff)."
+            }
+            Self::ConversationUpdated => {
+                "Staff changed a conversation (status, bot pause, assignee, locale or patient)."
+            }
+            Self::ConversationClosed => {
+                "A conversation was closed; the phone's next message opens a new one."
+            }
+            Self::ConversationEscalated => {
+                "A red flag (e.g. an emergency) paused the bot: staff must act; the bot never books it."
             }
         }
     }
@@ -313,6 +347,7 @@ macro_rules! catalog {
 catalog! {
     MessageReceived(MessageReceived),
     IntakeUpdated(IntakeUpdated),
+    TriageProposed(TriageProposed),
     TriageCompleted(TriageCompleted),
     BookingAction(BookingAction),
     SlotSelectionReceived(SlotSelectionReceived),
@@ -323,6 +358,10 @@ catalog! {
     MessageSendRequested(MessageSendRequested),
     MessageSent(MessageSent),
     MessageStatusUpdated(MessageStatusUpdated),
+    ConversationOpened(ConversationOpened),
+    ConversationUpdated(ConversationUpdated),
+    ConversationClosed(ConversationClosed),
+    ConversationEscalated(ConversationEscalated),
 }
 
 fn example_id(n: u128) -> Uuid {
@@ -504,6 +543,20 @@ pub struct SlotPreferences {
     pub practitioner_id: Option<Uuid>,
 }
 
+/// `TRIAGE_PROPOSED.data`: n8n's triage-response, as n8n-callbacks received it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TriageProposed {
+    pub conversation_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(example = "Cardiology"))]
+    pub department: String,
+    pub confidence: Option<f64>,
+    pub urgency: Option<Urgency>,
+    pub reasoning: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "n8n"))]
+    pub proposed_by: String,
+}
+
 /// `TRIAGE_COMPLETED.data`: appointments answers with `SLOTS_OFFERED`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -520,6 +573,19 @@ pub struct TriageCompleted {
     pub preferences: SlotPreferences,
     /// `es` or `en`.
     pub locale: Option<crate::Locale>,
+    /// From the intake, so that appointments can register a patient it does not know
+    /// yet (by `patient_phone`) with the name and birth date the patient gave.
+    #[serde(default)]
+    pub patient_name: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<chrono::NaiveDate>,
+    /// The chief complaint, kept as the appointment's reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The patient asked for the soonest slot ("lo antes posible"): offers are ordered
+    /// by start, as for `urgent`.
+    #[serde(default)]
+    pub soonest: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -551,6 +617,10 @@ pub struct SlotSelectionReceived {
     #[cfg_attr(feature = "openapi", schema(example = "la segunda"))]
     pub text: String,
     pub received_at: DateTime<Utc>,
+    /// The triage the offer was made for, so that an offer that expired (offers are
+    /// cached for 15 minutes) can be made again instead of leaving the patient stuck.
+    #[serde(default)]
+    pub offer_basis: Option<TriageCompleted>,
 }
 
 /// One proposed slot, as the patient sees it in the numbered list.
@@ -673,6 +743,63 @@ pub struct MessageSent {
     pub channel: Channel,
     pub to: PhoneNumber,
     pub sent_at: DateTime<Utc>,
+}
+
+/// `CONVERSATION_OPENED.data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationOpened {
+    pub conversation_id: Uuid,
+    pub phone: PhoneNumber,
+    pub channel: Channel,
+    pub patient_id: Option<Uuid>,
+    pub locale: crate::Locale,
+    /// `patient` (their first message) or `staff` (created over the API).
+    #[cfg_attr(feature = "openapi", schema(example = "patient"))]
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// `CONVERSATION_UPDATED.data`: the conversation's staff-facing fields after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationUpdated {
+    pub conversation_id: Uuid,
+    /// The fields that changed (`status`, `bot_paused`, `assignee`, `locale`, `patient_id`).
+    pub changed: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "open"))]
+    pub status: String,
+    pub bot_paused: bool,
+    pub assignee: Option<String>,
+    pub locale: crate::Locale,
+    pub patient_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `CONVERSATION_CLOSED.data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationClosed {
+    pub conversation_id: Uuid,
+    pub patient_id: Option<Uuid>,
+    /// The journey stage it was closed in.
+    #[cfg_attr(feature = "openapi", schema(example = "booked"))]
+    pub stage: String,
+    pub closed_at: DateTime<Utc>,
+}
+
+/// `CONVERSATION_ESCALATED.data`: the bot stopped; staff must act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConversationEscalated {
+    pub conversation_id: Uuid,
+    pub patient_id: Option<Uuid>,
+    pub phone: PhoneNumber,
+    pub urgency: Urgency,
+    /// Why (`emergency`, `triage_emergency`…); never the patient's words.
+    #[cfg_attr(feature = "openapi", schema(example = "emergency"))]
+    pub reason: String,
+    pub escalated_at: DateTime<Utc>,
 }
 
 /// Provider delivery states (Twilio's and Meta's, merged).
@@ -818,6 +945,21 @@ mod examples {
                 practitioner_id: None,
             },
             locale: Some(Locale::Es),
+            patient_name: Some("María Pérez".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1988, 4, 12),
+            reason: Some("Dolor en el pecho al subir escaleras".into()),
+            soonest: false,
+        }
+    }
+
+    pub fn TriageProposed() -> super::TriageProposed {
+        super::TriageProposed {
+            conversation_id: id(CONVERSATION),
+            department: "Cardiology".into(),
+            confidence: Some(0.9),
+            urgency: Some(Urgency::Routine),
+            reasoning: Some("Chest pain on exertion, no red flags".into()),
+            proposed_by: "n8n".into(),
         }
     }
 
@@ -836,6 +978,7 @@ mod examples {
             message_id: id(7),
             text: "la segunda".into(),
             received_at: utc("2026-11-22T14:05:41Z"),
+            offer_basis: None,
         }
     }
 
@@ -943,6 +1086,51 @@ mod examples {
             channel: Channel::Whatsapp,
             to: phone("+573001234567"),
             sent_at: utc("2026-11-22T14:06:02Z"),
+        }
+    }
+
+    pub fn ConversationOpened() -> super::ConversationOpened {
+        super::ConversationOpened {
+            conversation_id: id(CONVERSATION),
+            phone: phone("+573001234567"),
+            channel: Channel::Whatsapp,
+            patient_id: None,
+            locale: crate::Locale::Es,
+            opened_by: "patient".into(),
+            opened_at: utc("2026-11-22T14:03:07Z"),
+        }
+    }
+
+    pub fn ConversationUpdated() -> super::ConversationUpdated {
+        super::ConversationUpdated {
+            conversation_id: id(CONVERSATION),
+            changed: vec!["bot_paused".into(), "assignee".into()],
+            status: "open".into(),
+            bot_paused: true,
+            assignee: Some("recepcion@clinica.example".into()),
+            locale: crate::Locale::Es,
+            patient_id: None,
+            updated_at: utc("2026-11-22T14:10:00Z"),
+        }
+    }
+
+    pub fn ConversationClosed() -> super::ConversationClosed {
+        super::ConversationClosed {
+            conversation_id: id(CONVERSATION),
+            patient_id: Some(patient().id),
+            stage: "booked".into(),
+            closed_at: utc("2026-11-22T15:00:00Z"),
+        }
+    }
+
+    pub fn ConversationEscalated() -> super::ConversationEscalated {
+        super::ConversationEscalated {
+            conversation_id: id(CONVERSATION),
+            patient_id: None,
+            phone: phone("+573001234567"),
+            urgency: Urgency::Emergency,
+            reason: "emergency".into(),
+            escalated_at: utc("2026-11-22T14:04:00Z"),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod clock;
+pub mod conversation;
 pub mod events;
 pub mod model;
 pub mod phone;

@@ -465,57 +465,12 @@ pub struct Appointment {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum ConversationStatus {
-    Open,
-    Pending,
-    Snoozed,
-    Closed,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct Conversation {
-    pub id: Uuid,
-    pub patient_id: Option<Uuid>,
-    pub phone: PhoneNumber,
-    pub channel: Channel,
-    pub status: ConversationStatus,
-    pub stage: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub last_message_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Inbound,
-    Outbound,
-}
-
 /// A media attachment as the provider reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Media {
     pub url: String,
     pub content_type: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct Message {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
-    pub direction: Direction,
-    pub body: String,
-    pub media: Vec<Media>,
-    pub provider_message_id: Option<String>,
-    pub delivery_status: Option<String>,
-    pub created_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use sea_orm::{DbErr, SqlErr};
 pub enum Conflict {
     /// Another patient already has this phone number.
     DuplicatePhone,
+    /// The phone already has a conversation that is not closed.
+    ConversationExists,
     /// The practitioner already has an active appointment overlapping this time.
     SlotTaken,
     /// A booking with the same idempotency key exists.
@@ -99,7 +101,9 @@ fn is_overlap(text: &str) -> bool {
 }
 
 fn classify_unique(msg: &str) -> Conflict {
-    if msg.contains("booking_key") {
+    if msg.contains("conversations_one_open_per_phone") || msg.contains("conversations.phone") {
+        Conflict::ConversationExists
+    } else if msg.contains("booking_key") {
         Conflict::DuplicateBookingKey
     } else if msg.contains("appointments_practitioner_start_active")
         || msg.contains("appointments.practitioner_id, appointments.start_at")

@@ -4,6 +4,7 @@
 
 mod appointments;
 mod clinic;
+pub mod conversations;
 mod entities;
 mod error;
 pub mod inbound_messages;

@@ -87,8 +87,17 @@ impl Outbox {
     pub const APPOINTMENTS: Self = Self::new("appointments", "appointments_outbox");
     /// Events of the webhooks service (MESSAGE_RECEIVED, MESSAGE_STATUS_UPDATED).
     pub const WEBHOOKS: Self = Self::new("webhooks", "webhooks_outbox");
+    /// Events of the conversations service (MESSAGE_SENT, CONVERSATION_*, TRIAGE_COMPLETED…).
+    pub const CONVERSATIONS: Self = Self::new("conversations", "conversations_outbox");
+    /// Events of the n8n-callbacks service (INTAKE_UPDATED, BOOKING_ACTION…).
+    pub const N8N_CALLBACKS: Self = Self::new("n8n-callbacks", "n8n_callbacks_outbox");
     /// Every outbox the migrations create.
-    pub const ALL: [Self; 2] = [Self::APPOINTMENTS, Self::WEBHOOKS];
+    pub const ALL: [Self; 4] = [
+        Self::APPOINTMENTS,
+        Self::WEBHOOKS,
+        Self::CONVERSATIONS,
+        Self::N8N_CALLBACKS,
+    ];
 
     const fn new(owner: &'static str, table: &'static str) -> Self {
         Self {
@@ -538,7 +547,20 @@ impl ProcessedEvents {
         owner: "webhooks",
         table: "webhooks_processed_events",
     };
-    pub const ALL: [Self; 2] = [Self::APPOINTMENTS, Self::WEBHOOKS];
+    pub const CONVERSATIONS: Self = Self {
+        owner: "conversations",
+        table: "conversations_processed_events",
+    };
+    pub const N8N_CALLBACKS: Self = Self {
+        owner: "n8n-callbacks",
+        table: "n8n_callbacks_processed_events",
+    };
+    pub const ALL: [Self; 4] = [
+        Self::APPOINTMENTS,
+        Self::WEBHOOKS,
+        Self::CONVERSATIONS,
+        Self::N8N_CALLBACKS,
+    ];
 
     pub fn owner(&self) -> &'static str {
         self.owner
@@ -624,12 +646,13 @@ mod tests {
     #[test]
     fn tables_are_named_after_their_owner() {
         for outbox in Outbox::ALL {
-            assert_eq!(outbox.table(), format!("{}_outbox", outbox.owner()));
+            let owner = outbox.owner().replace('-', "_");
+            assert_eq!(outbox.table(), format!("{owner}_outbox"));
         }
         for processed in ProcessedEvents::ALL {
             assert_eq!(
                 processed.table(),
-                format!("{}_processed_events", processed.owner())
+                format!("{}_processed_events", processed.owner().replace('-', "_"))
             );
         }
     }

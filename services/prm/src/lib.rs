@@ -9,11 +9,16 @@ use prm_runtime::{Backends, Binary, Host, HostOptions, Running, ServiceSpec};
 pub const DEFAULT_PORT: u16 = 8080;
 
 const TITLE: &str = "PRM suite";
-const DESCRIPTION: &str = "Patient relationship management: clinic set-up, slot search and booking, and provider \
-webhooks (Twilio, Meta WhatsApp, voice agent), all in one process.";
+const DESCRIPTION: &str = "Patient relationship management: clinic set-up, slot search and booking, \
+conversations with patients (the WhatsApp booking journey and a staff inbox), and provider webhooks \
+(Twilio, Meta WhatsApp, voice agent), all in one process.";
 
 /// Every service `prm` hosts.
-pub static SERVICES: [&ServiceSpec; 2] = [&prm_appointments::SERVICE, &prm_webhooks::SERVICE];
+pub static SERVICES: [&ServiceSpec; 3] = [
+    &prm_appointments::SERVICE,
+    &prm_conversations::SERVICE,
+    &prm_webhooks::SERVICE,
+];
 
 /// The `prm` binary.
 pub static BINARY: Binary = Binary {

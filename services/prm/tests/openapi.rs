@@ -8,12 +8,17 @@ use std::path::PathBuf;
 use prm_platform::openapi::to_pretty_json;
 use serde_json::Value;
 
-fn specs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
-    vec![
-        ("prm.json", prm::api_doc()),
-        ("appointments.json", prm_appointments::api_doc()),
-        ("webhooks.json", prm_webhooks::api_doc()),
-    ]
+/// `prm.json` and one document per hosted service, named after it: a new service in
+/// `prm::SERVICES` gets its document without an edit here.
+fn specs() -> Vec<(String, utoipa::openapi::OpenApi)> {
+    let mut specs = vec![("prm.json".to_owned(), prm::api_doc())];
+    for spec in prm::SERVICES {
+        specs.push((
+            format!("{}.json", spec.name),
+            prm_runtime::api_doc(spec.title, spec.description, &[spec]),
+        ));
+    }
+    specs
 }
 
 fn folder() -> PathBuf {
@@ -25,7 +30,7 @@ fn committed_openapi_matches_the_code() {
     let update = std::env::var_os("UPDATE_OPENAPI").is_some();
     let mut stale = Vec::new();
     for (file, doc) in specs() {
-        let path = folder().join(file);
+        let path = folder().join(&file);
         let generated = to_pretty_json(&doc);
         if update {
             std::fs::write(&path, &generated)
@@ -149,7 +154,7 @@ impl Spec {
     }
 }
 
-fn specs_as_json() -> Vec<(&'static str, Spec)> {
+fn specs_as_json() -> Vec<(String, Spec)> {
     specs()
         .into_iter()
         .map(|(file, doc)| (file, Spec(serde_json::to_value(&doc).unwrap())))

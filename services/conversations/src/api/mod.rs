@@ -1,0 +1,375 @@
+//! `/api/v1/prm/conversations` (ARCHITECTURE §8): handlers extract, call one
+//! application function and render.
+
+mod stream;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, get, middleware::from_fn, patch, post, web};
+use prm_domain::{Channel, PhoneNumber, conversation::ConversationStatus};
+use prm_platform::{ApiError, FieldError, ValidatedJson, auth::require_api_key};
+use prm_store::{Page, Paged, conversations::ConversationFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::app::{App, ConversationChanges, NewConversationRequest};
+use views::*;
+
+pub const BASE_PATH: &str = "/api/v1/prm/conversations";
+/// The latest messages `GET …/{id}` includes.
+const DETAIL_MESSAGES: u64 = 50;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Before the scope, whose `/{id}` would otherwise take `stream` for an id; the
+    // stream also takes `?api_key=` (browsers' EventSource cannot set headers).
+    cfg.service(stream::stream).service(
+        web::scope(BASE_PATH)
+            .wrap(from_fn(require_api_key))
+            .service(create)
+            .service(list)
+            .service(get_one)
+            .service(change)
+            .service(messages)
+            .service(post_message)
+            .service(state)
+            .service(initialize_state),
+    );
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, get_one, change, messages, post_message, state, initialize_state, stream::stream),
+    components(schemas(
+        ConversationView, MessageView, ConversationDetail, CreateConversationRequest,
+        PatchConversationRequest, StaffMessageRequest, InitializeStateRequest, StateResponse,
+        ConversationList, MessageList
+    )),
+    tags((name = "conversations", description = "One conversation per patient phone: messages in and out, the booking journey's state, staff takeover and a live inbox."))
+)]
+pub struct Doc;
+
+/// `limit` (1–100, default 20) and `offset` of a list.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page size, 1 to 100.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100, example = 20)]
+    pub limit: Option<String>,
+    /// Rows to skip.
+    #[param(value_type = Option<u64>, minimum = 0, example = 0)]
+    pub offset: Option<String>,
+}
+
+impl Paging {
+    fn page(&self) -> Result<Page, ApiError> {
+        let bounded = |raw: Option<&str>, default: u64, min: u64, max: u64| match raw {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| format!("must be a whole number between {min} and {max}")),
+        };
+        let mut errors = Vec::new();
+        let limit = bounded(self.limit.as_deref(), 20, 1, 100)
+            .map_err(|e| errors.push(FieldError::new("limit", e)))
+            .unwrap_or(20);
+        let offset = bounded(self.offset.as_deref(), 0, 0, i64::MAX as u64)
+            .map_err(|e| errors.push(FieldError::new("offset", e)))
+            .unwrap_or(0);
+        if errors.is_empty() {
+            Ok(Page { limit, offset })
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+/// One page of conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    pub items: Vec<ConversationView>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// One page of messages, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageList {
+    pub items: Vec<MessageView>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+fn list_of<T, V: From<T>>(paged: Paged<T>, page: Page) -> (Vec<V>, u64, u64, u64) {
+    (
+        paged.items.into_iter().map(V::from).collect(),
+        paged.total,
+        page.limit,
+        page.offset,
+    )
+}
+
+type AppData = web::Data<Arc<App>>;
+
+/// The problems these routes document, rendered by the same code that answers them.
+mod problems {
+    use prm_platform::ApiError;
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    use crate::app::ConversationError;
+
+    fn render(e: ConversationError) -> Value {
+        serde_json::to_value(ApiError::from(e).problem()).unwrap_or(Value::Null)
+    }
+
+    pub fn not_found() -> Value {
+        render(ConversationError::NotFound)
+    }
+
+    pub fn conversation_exists() -> Value {
+        render(ConversationError::Exists {
+            existing: Uuid::parse_str(super::examples::CONVERSATION).ok(),
+        })
+    }
+
+    pub fn conversation_closed() -> Value {
+        render(ConversationError::Closed)
+    }
+}
+
+/// Open a conversation for a phone. 409 `conversation_exists` (naming it) when the
+/// phone already has one that is not closed.
+#[utoipa::path(post, operation_id = "create_conversation", path = "/api/v1/prm/conversations", tag = "conversations",
+    request_body = CreateConversationRequest, security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Opened (CONVERSATION_OPENED is published)", body = ConversationView),
+        (status = 409, description = "The phone already has an open conversation", body = prm_platform::error::Problem, content_type = "application/problem+json",
+            example = json!(problems::conversation_exists())),
+        (status = 422, description = "A field is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
+#[post("")]
+async fn create(
+    app: AppData,
+    body: ValidatedJson<CreateConversationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let c = app
+        .create_conversation(NewConversationRequest {
+            phone: req.phone,
+            channel: req.channel,
+            patient_id: req.patient_id,
+            locale: req.locale,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(ConversationView::from(c)))
+}
+
+/// List conversations, newest `last_message_at` first.
+#[utoipa::path(get, operation_id = "list_conversations", path = "/api/v1/prm/conversations", tag = "conversations",
+    params(ConversationQuery, Paging), security(("api_key" = [])),
+    responses((status = 200, description = "One page of conversations", body = ConversationList,
+            example = json!({"items": [examples::conversation()], "total": 1, "limit": 20, "offset": 0})),
+        (status = 422, description = "A filter is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
+#[get("")]
+async fn list(
+    app: AppData,
+    query: web::Query<ConversationQuery>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let filter = filter_of(&query, &app.config.default_country_code)?;
+    let paged = app
+        .store
+        .list_conversations(&filter, page)
+        .await
+        .map_err(crate::app::ConversationError::from)?;
+    let (items, total, limit, offset) = list_of::<_, ConversationView>(paged, page);
+    Ok(HttpResponse::Ok().json(ConversationList {
+        items,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+fn filter_of(q: &ConversationQuery, country_code: &str) -> Result<ConversationFilter, ApiError> {
+    let mut errors = Vec::new();
+    let mut filter = ConversationFilter {
+        patient_id: q.patient_id,
+        ..ConversationFilter::default()
+    };
+    if let Some(phone) = q.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        match PhoneNumber::parse(phone, country_code) {
+            Ok(p) => filter.phone = Some(p),
+            Err(e) => errors.push(FieldError::new("phone", e.to_string())),
+        }
+    }
+    if let Some(status) = q.status.as_deref() {
+        match status.parse::<ConversationStatus>() {
+            Ok(s) => filter.status = Some(s),
+            Err(e) => errors.push(FieldError::new("status", e)),
+        }
+    }
+    if let Some(stage) = q.stage.as_deref() {
+        match stage.parse() {
+            Ok(s) => filter.stage = Some(s),
+            Err(e) => errors.push(FieldError::new("stage", e)),
+        }
+    }
+    if let Some(channel) = q.channel.as_deref() {
+        match channel.parse::<Channel>() {
+            Ok(c) => filter.channel = Some(c),
+            Err(e) => errors.push(FieldError::new("channel", e)),
+        }
+    }
+    if let Some(paused) = q.bot_paused.as_deref() {
+        match paused {
+            "true" => filter.bot_paused = Some(true),
+            "false" => filter.bot_paused = Some(false),
+            _ => errors.push(FieldError::new("bot_paused", "must be true or false")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(filter)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// A conversation with its latest 50 messages, oldest first.
+#[utoipa::path(get, operation_id = "get_conversation", path = "/api/v1/prm/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, description = "The conversation and its latest messages", body = ConversationDetail),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found()))))]
+#[get("/{id}")]
+async fn get_one(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let c = app.conversation(*id).await?;
+    let latest = app
+        .store
+        .latest_messages(app.store.connection(), c.id, DETAIL_MESSAGES)
+        .await
+        .map_err(crate::app::ConversationError::from)?;
+    Ok(HttpResponse::Ok().json(ConversationDetail {
+        conversation: c.into(),
+        messages: latest.into_iter().map(MessageView::from).collect(),
+    }))
+}
+
+/// Change status, bot pause, locale, patient or assignee. Closing publishes
+/// CONVERSATION_CLOSED; resuming the bot of an escalated conversation returns the
+/// journey to where it stood.
+#[utoipa::path(patch, operation_id = "update_conversation", path = "/api/v1/prm/conversations/{id}", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body = PatchConversationRequest, security(("api_key" = [])),
+    responses((status = 200, description = "The conversation as changed", body = ConversationView),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found())),
+        (status = 409, description = "Reopening would give the phone two open conversations", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::conversation_exists())),
+        (status = 422, description = "A field is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
+#[patch("/{id}")]
+async fn change(
+    app: AppData,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<PatchConversationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let c = app
+        .change_conversation(
+            *id,
+            ConversationChanges {
+                status: req.status,
+                bot_paused: req.bot_paused,
+                locale: req.locale,
+                patient_id: req.patient_id,
+                assignee: req.assignee,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(ConversationView::from(c)))
+}
+
+/// The conversation's messages, oldest first.
+#[utoipa::path(get, operation_id = "list_conversation_messages", path = "/api/v1/prm/conversations/{id}/messages", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001"), Paging), security(("api_key" = [])),
+    responses((status = 200, description = "One page of messages", body = MessageList,
+            example = json!({"items": [examples::inbound_message(), examples::outbound_message()], "total": 2, "limit": 20, "offset": 0})),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found()))))]
+#[get("/{id}/messages")]
+async fn messages(
+    app: AppData,
+    id: web::Path<Uuid>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let c = app.conversation(*id).await?;
+    let paged = app
+        .store
+        .list_messages(c.id, page)
+        .await
+        .map_err(crate::app::ConversationError::from)?;
+    let (items, total, limit, offset) = list_of::<_, MessageView>(paged, page);
+    Ok(HttpResponse::Ok().json(MessageList {
+        items,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// A message written by staff: recorded, then sent to the patient on the conversation's
+/// channel (also while the bot is paused).
+#[utoipa::path(post, operation_id = "send_staff_message", path = "/api/v1/prm/conversations/{id}/messages", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body = StaffMessageRequest, security(("api_key" = [])),
+    responses((status = 201, description = "Recorded and handed to the sender", body = MessageView, example = json!(examples::staff_message())),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found())),
+        (status = 409, description = "The conversation is closed (`conversation_closed`)", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::conversation_closed())),
+        (status = 422, description = "A field is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
+#[post("/{id}/messages")]
+async fn post_message(
+    app: AppData,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<StaffMessageRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let m = app.staff_message(*id, req.body, req.media).await?;
+    Ok(HttpResponse::Created().json(MessageView::from(m)))
+}
+
+/// The conversation state of the journey; rebuilt from the database (`rebuilt: true`)
+/// when Redis has none.
+#[utoipa::path(get, operation_id = "get_conversation_state", path = "/api/v1/prm/conversations/{id}/state", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
+    responses((status = 200, description = "The state", body = StateResponse),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found()))))]
+#[get("/{id}/state")]
+async fn state(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let view = app.state(*id).await?;
+    Ok(HttpResponse::Ok().json(StateResponse::from(view)))
+}
+
+/// (Re)start the intake.
+#[utoipa::path(post, operation_id = "initialize_conversation_state", path = "/api/v1/prm/conversations/{id}/state/initialize", tag = "conversations",
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body(content = InitializeStateRequest, description = "Optional"), security(("api_key" = [])),
+    responses((status = 201, description = "The intake (re)started", body = StateResponse),
+        (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found())),
+        (status = 409, description = "The conversation is closed", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::conversation_closed())),
+        (status = 422, description = "A field name is not an intake field", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
+#[post("/{id}/state/initialize")]
+async fn initialize_state(
+    app: AppData,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The body is optional; when there is one it must be valid JSON.
+    let req = if body.iter().all(u8::is_ascii_whitespace) {
+        InitializeStateRequest::default()
+    } else {
+        prm_platform::extract::parse_json::<InitializeStateRequest>(&body)?
+    };
+    let view = app.initialize_state(*id, req.required_fields).await?;
+    Ok(HttpResponse::Created().json(StateResponse::from(view)))
+}

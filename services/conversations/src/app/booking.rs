@@ -1,0 +1,204 @@
+//! The appointments side of the journey, as conversations hears it: an offer to send
+//! (SLOTS_OFFERED), a booking to confirm (APPOINTMENT_CREATED), a cancellation or a move
+//! to tell the patient about.
+
+use std::sync::Arc;
+
+use prm_bus::Delivery;
+use prm_domain::{
+    conversation::{ConversationStatus, Stage},
+    events::{
+        AppointmentCancelled, AppointmentCreated, AppointmentRescheduled, EventData, SlotsOffered,
+        Urgency,
+    },
+};
+use uuid::Uuid;
+
+use super::{AfterCommit, App, ConversationError, PROCESSED};
+use crate::journey::{JourneyState, Reply, Texts, TurnOutcome};
+
+impl App {
+    /// Runs `decide` on the locked conversation of an event, once per event id, and
+    /// commits what it decided. Events about a conversation that does not exist (or
+    /// none) are acknowledged and ignored.
+    async fn on_conversation_event<E: EventData>(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+        conversation_id: impl Fn(&E) -> Option<Uuid>,
+        decide: impl FnOnce(
+            &E,
+            &prm_domain::conversation::Conversation,
+            &JourneyState,
+        ) -> Option<TurnOutcome>,
+    ) -> Result<(), ConversationError> {
+        let data: E = delivery.envelope.data_as()?;
+        let Some(id) = conversation_id(&data) else {
+            return Ok(());
+        };
+        let mut after = AfterCommit::default();
+        let txn = self.store.begin().await.map_err(ConversationError::from)?;
+        if !PROCESSED
+            .record(&txn, &delivery.consumer, delivery.envelope.id)
+            .await
+            .map_err(ConversationError::from)?
+        {
+            txn.rollback().await.map_err(ConversationError::from)?;
+            return Ok(());
+        }
+        let record = match self.store.lock_conversation(&txn, id).await {
+            Ok(record) => record,
+            Err(prm_store::StoreError::NotFound(_)) => {
+                tracing::debug!(conversation_id = %id, event_type = %delivery.envelope.event_type, "event about an unknown conversation; ignored");
+                txn.commit().await.map_err(ConversationError::from)?;
+                return Ok(());
+            }
+            Err(e) => return Err(ConversationError::from(e)),
+        };
+        let journey = JourneyState::from_json(record.journey.as_ref());
+        if let Some(outcome) = decide(&data, &record.conversation, &journey) {
+            self.commit_outcome(&txn, record.conversation, outcome, &mut after)
+                .await?;
+        }
+        txn.commit().await.map_err(ConversationError::from)?;
+        self.after_commit(after).await;
+        Ok(())
+    }
+
+    /// SLOTS_OFFERED: the numbered list goes to the patient and the conversation waits
+    /// for the choice. No slot at all is handed to staff.
+    pub async fn on_slots_offered(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        self.on_conversation_event::<SlotsOffered>(
+            delivery,
+            |d| Some(d.conversation_id),
+            |offer, c, journey| {
+                if c.status == ConversationStatus::Closed {
+                    return None;
+                }
+                let mut out = outcome(c, journey);
+                out.journey.awaiting = None;
+                if !c.bot_paused {
+                    out.replies.push(Reply {
+                        purpose: "slot_offer",
+                        body: offer.message.clone(),
+                    });
+                }
+                if offer.slots.is_empty() {
+                    out.journey.resume_stage = Some(Stage::Triage);
+                    out.stage = Stage::Escalated;
+                    out.bot_paused = true;
+                    out.events.push(prm_domain::events::Envelope::new(
+                        "conversations",
+                        prm_domain::events::ConversationEscalated {
+                            conversation_id: c.id,
+                            patient_id: c.patient_id.or(offer.patient_id),
+                            phone: c.phone.clone(),
+                            urgency: journey
+                                .triage
+                                .as_ref()
+                                .map_or(Urgency::Routine, |t| t.urgency),
+                            reason: "no_slots".to_owned(),
+                            escalated_at: chrono::Utc::now(),
+                        },
+                    ));
+                } else if c.stage != Stage::Escalated {
+                    out.stage = Stage::Offering;
+                }
+                Some(out)
+            },
+        )
+        .await
+    }
+
+    /// APPOINTMENT_CREATED for a conversation: the confirmation, with date, time,
+    /// practitioner and location in the patient's locale.
+    pub async fn on_appointment_created(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        self.on_conversation_event::<AppointmentCreated>(
+            delivery,
+            |d| d.conversation_id,
+            |a, c, journey| {
+                let mut out = outcome(c, journey);
+                out.journey.appointment_id = Some(a.appointment_id);
+                out.journey.awaiting = None;
+                if c.stage != Stage::Escalated {
+                    out.stage = Stage::Booked;
+                }
+                out.replies.push(Reply {
+                    purpose: "appointment_confirmation",
+                    body: Texts(c.locale).confirmation(
+                        a.start,
+                        &a.practitioner.name,
+                        &a.location.name,
+                    ),
+                });
+                Some(out)
+            },
+        )
+        .await
+    }
+
+    pub async fn on_appointment_cancelled(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        self.on_conversation_event::<AppointmentCancelled>(
+            delivery,
+            |d| d.conversation_id,
+            |a, c, journey| {
+                let mut out = outcome(c, journey);
+                out.replies.push(Reply {
+                    purpose: "appointment_cancellation",
+                    body: Texts(c.locale).cancelled(
+                        a.start,
+                        &a.practitioner.name,
+                        &a.location.name,
+                    ),
+                });
+                Some(out)
+            },
+        )
+        .await
+    }
+
+    pub async fn on_appointment_rescheduled(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        self.on_conversation_event::<AppointmentRescheduled>(
+            delivery,
+            |d| d.conversation_id,
+            |a, c, journey| {
+                let mut out = outcome(c, journey);
+                out.replies.push(Reply {
+                    purpose: "appointment_reschedule",
+                    body: Texts(c.locale).rescheduled(
+                        a.start,
+                        &a.practitioner.name,
+                        &a.location.name,
+                    ),
+                });
+                Some(out)
+            },
+        )
+        .await
+    }
+}
+
+/// A step that changes nothing yet.
+fn outcome(c: &prm_domain::conversation::Conversation, journey: &JourneyState) -> TurnOutcome {
+    TurnOutcome {
+        journey: journey.clone(),
+        stage: c.stage,
+        locale: c.locale,
+        bot_paused: c.bot_paused,
+        replies: Vec::new(),
+        events: Vec::new(),
+        trigger: None,
+        engine: None,
+    }
+}

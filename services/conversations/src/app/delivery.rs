@@ -1,0 +1,110 @@
+//! Providers' delivery reports (MESSAGE_STATUS_UPDATED) and other services' requests to
+//! message a patient (MESSAGE_SEND_REQUESTED).
+
+use std::sync::Arc;
+
+use prm_bus::Delivery;
+use prm_domain::{
+    conversation::{Author, ConversationStatus, Provider},
+    events::{MessageSendRequested, MessageStatusUpdated},
+};
+
+use super::{AfterCommit, App, ConversationError, PROCESSED};
+
+impl App {
+    /// MESSAGE_STATUS_UPDATED: the status only moves forward, whatever order the
+    /// callbacks arrive in; a report about a send whose answer is not recorded yet is
+    /// kept and applied when it is.
+    pub async fn on_status_updated(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        let data: MessageStatusUpdated = delivery.envelope.data_as()?;
+        let txn = self.store.begin().await.map_err(ConversationError::from)?;
+        if !PROCESSED
+            .record(&txn, &delivery.consumer, delivery.envelope.id)
+            .await
+            .map_err(ConversationError::from)?
+        {
+            txn.rollback().await.map_err(ConversationError::from)?;
+            return Ok(());
+        }
+        let changed = self
+            .store
+            .apply_delivery_report(
+                &txn,
+                Provider::from(data.provider),
+                &data.provider_message_id,
+                data.status.into(),
+                data.error_code.as_deref(),
+                self.now(),
+            )
+            .await
+            .map_err(ConversationError::from)?;
+        txn.commit().await.map_err(ConversationError::from)?;
+        if let Some(message) = changed {
+            tracing::debug!(message_id = %message.id, status = ?message.delivery_status, "delivery status updated");
+            self.refresh_cache(message.conversation_id).await;
+            self.stream.wake();
+        }
+        Ok(())
+    }
+
+    /// MESSAGE_SEND_REQUESTED: recorded once by its `message_id`, then sent like any
+    /// reply, on the conversation it names or the phone's open one.
+    pub async fn on_send_requested(
+        self: &Arc<Self>,
+        delivery: &Delivery,
+    ) -> Result<(), ConversationError> {
+        let data: MessageSendRequested = delivery.envelope.data_as()?;
+        let conversation_id = match data.conversation_id {
+            Some(id) => match self.store.get_conversation(id).await {
+                Ok(r) if r.conversation.status != ConversationStatus::Closed => id,
+                Ok(_) | Err(prm_store::StoreError::NotFound(_)) => {
+                    self.ensure_conversation(&data.to, data.channel, "system", None)
+                        .await?
+                }
+                Err(e) => return Err(ConversationError::from(e)),
+            },
+            None => {
+                self.ensure_conversation(&data.to, data.channel, "system", None)
+                    .await?
+            }
+        };
+        let mut after = AfterCommit::default();
+        let txn = self.store.begin().await.map_err(ConversationError::from)?;
+        if !PROCESSED
+            .record(&txn, &delivery.consumer, delivery.envelope.id)
+            .await
+            .map_err(ConversationError::from)?
+        {
+            txn.rollback().await.map_err(ConversationError::from)?;
+            return Ok(());
+        }
+        let record = self.store.lock_conversation(&txn, conversation_id).await?;
+        if self.store.message_exists(&txn, data.message_id).await? {
+            txn.commit().await.map_err(ConversationError::from)?;
+            return Ok(());
+        }
+        let mut c = record.conversation;
+        self.record_outbound(
+            &txn,
+            &c,
+            data.message_id,
+            Author::Bot,
+            &data.body,
+            data.media.clone(),
+            data.purpose.clone(),
+            &mut after,
+        )
+        .await?;
+        c.last_message_at = Some(self.now());
+        c.updated_at = self.now();
+        self.store
+            .save_conversation(&txn, &c, record.journey.as_ref())
+            .await?;
+        txn.commit().await.map_err(ConversationError::from)?;
+        self.after_commit(after).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! The conversations application: what happens to a message coming in, a reply going
+//! out, a provider's status report, staff's actions, and the journey's events. Handlers
+//! and consumers call these and only translate.
+
+mod booking;
+mod clinic;
+mod delivery;
+mod error;
+mod inbox;
+mod n8n;
+mod outbound;
+mod staff;
+pub mod state_cache;
+pub mod stream;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use prm_ai::N8nClient;
+use prm_bus::RelayNotifier;
+use prm_domain::{
+    Channel,
+    clock::SharedClock,
+    conversation::{Author, Conversation, Direction, Message, Provider},
+    events::Envelope,
+};
+use prm_store::{
+    DatabaseTransaction, Store,
+    conversations::{Dispatch, NewMessage},
+    outbox::{Outbox, ProcessedEvents},
+};
+use uuid::Uuid;
+
+pub use clinic::ClinicCache;
+pub use error::ConversationError;
+pub use staff::{ConversationChanges, NewConversationRequest, StateView};
+
+use crate::{
+    config::ConversationsConfig,
+    journey::{Journey, JourneyState, Reply, TurnOutcome},
+    senders::Senders,
+};
+use state_cache::StateCache;
+use stream::StreamHub;
+
+/// The conversations service's outbox table.
+pub const OUTBOX: Outbox = Outbox::CONVERSATIONS;
+/// Its processed-events table (idempotent consumers).
+pub const PROCESSED: ProcessedEvents = ProcessedEvents::CONVERSATIONS;
+
+/// Everything the application works with.
+pub struct App {
+    pub store: Store,
+    pub cache: StateCache,
+    pub senders: Senders,
+    pub journey: Journey,
+    pub n8n: Option<N8nClient>,
+    pub config: Arc<ConversationsConfig>,
+    pub clock: SharedClock,
+    pub outbox: Option<RelayNotifier>,
+    pub stream: Arc<StreamHub>,
+    pub clinic: ClinicCache,
+}
+
+/// What must happen once a transaction committed.
+#[derive(Default)]
+#[must_use]
+pub struct AfterCommit {
+    conversations: Vec<Uuid>,
+    /// Conversations with messages to send.
+    send: Vec<Uuid>,
+    trigger: Option<(Uuid, prm_ai::IntakeTrigger)>,
+    events: bool,
+}
+
+impl AfterCommit {
+    fn touch(&mut self, conversation_id: Uuid) {
+        if !self.conversations.contains(&conversation_id) {
+            self.conversations.push(conversation_id);
+        }
+    }
+}
+
+impl App {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Writes events to the outbox in `txn`.
+    async fn enqueue(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[Envelope],
+        after: &mut AfterCommit,
+    ) -> Result<(), ConversationError> {
+        for event in events {
+            OUTBOX
+                .enqueue(txn, event, prm_bus::current_traceparent())
+                .await
+                .map_err(|e| ConversationError::Internal(e.to_string()))?;
+            after.events = true;
+        }
+        Ok(())
+    }
+
+    /// Records the bot's replies as pending outbound messages in `txn`.
+    async fn record_replies(
+        &self,
+        txn: &DatabaseTransaction,
+        c: &Conversation,
+        replies: &[Reply],
+        after: &mut AfterCommit,
+    ) -> Result<Vec<Message>, ConversationError> {
+        let mut recorded = Vec::with_capacity(replies.len());
+        for reply in replies {
+            let m = self
+                .record_outbound(
+                    txn,
+                    c,
+                    Uuid::now_v7(),
+                    Author::Bot,
+                    &reply.body,
+                    Vec::new(),
+                    Some(reply.purpose.to_owned()),
+                    after,
+                )
+                .await?;
+            recorded.push(m);
+        }
+        Ok(recorded)
+    }
+
+    /// Records one outbound message, to be sent after the commit. Channels PRM cannot
+    /// send on (email, webchat) keep the message as written by staff, unsent.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_outbound(
+        &self,
+        txn: &DatabaseTransaction,
+        c: &Conversation,
+        id: Uuid,
+        author: Author,
+        body: &str,
+        media: Vec<prm_domain::Media>,
+        purpose: Option<String>,
+        after: &mut AfterCommit,
+    ) -> Result<Message, ConversationError> {
+        let channel = outbound_channel(c.channel);
+        let (provider, dispatch) = match channel {
+            Some(_) => (self.senders.route(c.reply_provider).0, Dispatch::Pending),
+            None => (Provider::Staff, Dispatch::Done),
+        };
+        let message = self
+            .store
+            .insert_message(
+                txn,
+                &NewMessage {
+                    id,
+                    conversation_id: c.id,
+                    direction: Direction::Outbound,
+                    author,
+                    channel: channel.unwrap_or(c.channel),
+                    provider,
+                    body: body.to_owned(),
+                    media,
+                    transcription: None,
+                    purpose,
+                    inbound_message_id: None,
+                    provider_message_id: None,
+                    dispatch,
+                    delivery_status: channel
+                        .map(|_| prm_domain::conversation::DeliveryStatus::Queued),
+                    at: self.now(),
+                },
+            )
+            .await?;
+        if dispatch == Dispatch::Pending && !after.send.contains(&c.id) {
+            after.send.push(c.id);
+        }
+        after.touch(c.id);
+        Ok(message)
+    }
+
+    /// Applies a journey step to a conversation in `txn`: its new stage and state, the
+    /// replies to send and the events to publish.
+    async fn commit_outcome(
+        &self,
+        txn: &DatabaseTransaction,
+        mut c: Conversation,
+        outcome: TurnOutcome,
+        after: &mut AfterCommit,
+    ) -> Result<Conversation, ConversationError> {
+        c.stage = outcome.stage;
+        c.locale = outcome.locale;
+        c.bot_paused = outcome.bot_paused;
+        c.updated_at = self.now();
+        if !outcome.replies.is_empty() {
+            c.last_message_at = Some(self.now());
+        }
+        let awaiting_until = outcome.journey.awaiting.as_ref().map(|a| a.deadline);
+        self.store
+            .save_conversation_awaiting(txn, &c, Some(&outcome.journey.to_json()), awaiting_until)
+            .await?;
+        self.record_replies(txn, &c, &outcome.replies, after)
+            .await?;
+        self.enqueue(txn, &outcome.events, after).await?;
+        if let Some(trigger) = outcome.trigger {
+            after.trigger = Some((c.id, trigger));
+        }
+        after.touch(c.id);
+        Ok(c)
+    }
+
+    /// Once committed: wake the relay, refresh the cache, tell the staff stream, send
+    /// what was recorded, trigger n8n.
+    ///
+    /// Boxed (and so `Send` by its type): it spawns work that commits and ends here again.
+    fn after_commit(self: &Arc<Self>, after: AfterCommit) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if after.events
+                && let Some(outbox) = &self.outbox
+            {
+                outbox.notify();
+            }
+            for id in &after.conversations {
+                self.refresh_cache(*id).await;
+            }
+            self.stream.wake();
+            for conversation_id in after.send {
+                let app = self.clone();
+                tokio::spawn(async move { app.send_pending(conversation_id).await });
+            }
+            if let Some((conversation_id, trigger)) = after.trigger {
+                let app = self.clone();
+                tokio::spawn(async move { app.trigger_n8n(conversation_id, trigger).await });
+            }
+        })
+    }
+
+    /// Writes the §5 keys of a conversation from the database.
+    pub async fn refresh_cache(&self, id: Uuid) {
+        let Ok(record) = self.store.get_conversation(id).await else {
+            return;
+        };
+        let journey = JourneyState::from_json(record.journey.as_ref());
+        let recent = self
+            .store
+            .latest_messages(
+                self.store.connection(),
+                id,
+                self.config.recent_messages as u64,
+            )
+            .await
+            .unwrap_or_default();
+        self.cache
+            .save(&record.conversation, &journey, &recent)
+            .await;
+    }
+}
+
+/// The channel a reply goes out on: WhatsApp for WhatsApp and voice conversations (a
+/// call is continued on WhatsApp), SMS for SMS; `None` where PRM has no sender.
+pub fn outbound_channel(conversation: Channel) -> Option<Channel> {
+    match conversation {
+        Channel::Whatsapp | Channel::Phone => Some(Channel::Whatsapp),
+        Channel::Sms => Some(Channel::Sms),
+        Channel::Email | Channel::Webchat => None,
+    }
+}

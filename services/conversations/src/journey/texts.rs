@@ -1,0 +1,99 @@
+//! What the bot says outside the intake questions (those are prm-ai's), in Spanish and
+//! English. Short, WhatsApp-ready, no patient data beyond the appointment itself.
+
+use chrono::{DateTime, FixedOffset};
+use prm_domain::{Locale, scheduling::render::slot_text};
+
+/// The journey's texts in one locale.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts(pub Locale);
+
+impl Texts {
+    /// While appointments searches (the patient wrote again before the offer came).
+    pub fn still_searching(self) -> &'static str {
+        match self.0 {
+            Locale::Es => "Un momento, estoy buscando los mejores horarios para ti.",
+            Locale::En => "One moment, I'm looking for the best times for you.",
+        }
+    }
+
+    /// A voice note we could not turn into text.
+    pub fn voice_note_unreadable(self) -> &'static str {
+        match self.0 {
+            Locale::Es => "No pude escuchar tu nota de voz. ¿Me lo puedes escribir, por favor?",
+            Locale::En => "I couldn't listen to your voice note. Could you type it, please?",
+        }
+    }
+
+    /// The booking, in the patient's words.
+    pub fn confirmation(
+        self,
+        start: DateTime<FixedOffset>,
+        practitioner: &str,
+        location: &str,
+    ) -> String {
+        let when = slot_text(self.0, start.naive_local(), practitioner, location);
+        match self.0 {
+            Locale::Es => format!(
+                "¡Listo! Tu cita quedó agendada: {when}. Si necesitas cambiarla o cancelarla, escríbenos por aquí."
+            ),
+            Locale::En => format!(
+                "Done! Your appointment is booked: {when}. If you need to change or cancel it, just write to us here."
+            ),
+        }
+    }
+
+    pub fn cancelled(
+        self,
+        start: DateTime<FixedOffset>,
+        practitioner: &str,
+        location: &str,
+    ) -> String {
+        let when = slot_text(self.0, start.naive_local(), practitioner, location);
+        match self.0 {
+            Locale::Es => {
+                format!("Tu cita ({when}) fue cancelada. Si quieres agendar otra, escríbenos.")
+            }
+            Locale::En => format!(
+                "Your appointment ({when}) was cancelled. If you'd like another one, write to us."
+            ),
+        }
+    }
+
+    pub fn rescheduled(
+        self,
+        start: DateTime<FixedOffset>,
+        practitioner: &str,
+        location: &str,
+    ) -> String {
+        let when = slot_text(self.0, start.naive_local(), practitioner, location);
+        match self.0 {
+            Locale::Es => format!("Tu cita fue reprogramada: {when}."),
+            Locale::En => format!("Your appointment was moved to {when}."),
+        }
+    }
+
+    /// After the booking, to a message that is not a new request.
+    pub fn already_booked(self) -> &'static str {
+        match self.0 {
+            Locale::Es => {
+                "Tu cita ya está agendada. Si quieres otra cita, escribe \"nueva cita\"; para cambios, un miembro del equipo te ayudará."
+            }
+            Locale::En => {
+                "Your appointment is booked. For another appointment, write \"new appointment\"; for changes, someone from our team will help you."
+            }
+        }
+    }
+
+    /// When the clinic has no practitioners to book with.
+    pub fn nothing_to_book(self) -> &'static str {
+        match self.0 {
+            Locale::Es => {
+                "En este momento no puedo agendar citas por este medio. Un miembro del equipo te contactará."
+            }
+            Locale::En => {
+                "I can't book appointments here right now. Someone from our team will contact you."
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+#![allow(dead_code)]
+
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use prm_conversations::{ConversationsService, app::App, senders::Senders};
+use prm_domain::{
+    Channel, PhoneNumber,
+    events::{Envelope, MessageProvider, MessageReceived},
+};
+use prm_platform::Settings;
+use prm_runtime::{Backends, Host, HostOptions};
+use prm_twilio::RecordingSender;
+use reqwest::{Method, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const API_KEY: &str = "conversations-test-key-0123456789";
+pub const PATIENT: &str = "+573001234567";
+pub const CLINIC_NUMBER: &str = "+14155238886";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Which adapters a test runs on. By default the pass's: the SQLite pass runs on memory
+/// and the in-process bus, the PostgreSQL pass on Redis and RabbitMQ.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Adapters {
+    Embedded,
+    Servers,
+}
+
+impl Adapters {
+    pub fn of_this_pass() -> Self {
+        match prm_store::testing::backend() {
+            prm_store::testing::TestBackend::Postgres => Self::Servers,
+            prm_store::testing::TestBackend::Sqlite => Self::Embedded,
+        }
+    }
+}
+
+pub struct Spawn {
+    pub vars: Vec<(String, String)>,
+    pub adapters: Adapters,
+    pub senders: Option<Senders>,
+    pub demo_clinic: bool,
+    pub database_url: Option<String>,
+}
+
+impl Default for Spawn {
+    fn default() -> Self {
+        Self {
+            vars: Vec::new(),
+            adapters: Adapters::of_this_pass(),
+            senders: None,
+            demo_clinic: true,
+            database_url: None,
+        }
+    }
+}
+
+impl Spawn {
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub backends: Backends,
+    pub app: Arc<App>,
+    pub recording: Arc<RecordingSender>,
+    pub redis_prefix: String,
+    pub adapters: Adapters,
+    pub database_url: String,
+    pub stop: actix_web::dev::ServerHandle,
+}
+
+static TRACING: std::sync::Once = std::sync::Once::new();
+
+pub async fn spawn_app() -> TestApp {
+    spawn(Spawn::default()).await
+}
+
+pub async fn spawn(options: Spawn) -> TestApp {
+    TRACING.call_once(|| {
+        std::mem::forget(prm_platform::telemetry::init_for_tests(
+            std::env::var_os("TEST_LOG").is_some(),
+        ));
+    });
+    let database_url = match options.database_url {
+        Some(url) => url,
+        None => prm_store::testing::fresh_database_url().await,
+    };
+    let unique = Uuid::new_v4().simple().to_string();
+    let redis_prefix = format!("test-{unique}:");
+    let amqp_prefix = format!("test-{unique}.");
+    let mut vars: HashMap<String, String> = [
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("PRM_API_KEYS", API_KEY),
+        ("DATABASE_URL", database_url.as_str()),
+        ("PUBLIC_BASE_URL", "https://prm.example.test"),
+        ("REDIS_KEY_PREFIX", redis_prefix.as_str()),
+        ("AMQP_NAME_PREFIX", amqp_prefix.as_str()),
+        ("RATE_LIMIT_API_PER_SECOND", "0"),
+        ("RATE_LIMIT_WEBHOOKS_PER_SECOND", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    if options.adapters == Adapters::Servers {
+        vars.insert("REDIS_URL".into(), REDIS_URL.into());
+        vars.insert("AMQP_URL".into(), AMQP_URL.into());
+    }
+    for (k, v) in options.vars {
+        if v.is_empty() {
+            vars.remove(&k);
+        } else {
+            vars.insert(k, v);
+        }
+    }
+    let settings = Settings::from_map(0, &vars).expect("test settings");
+    let senders = options.senders.unwrap_or_else(Senders::recording_only);
+    let recording = senders.recording.clone();
+    let host = Host::build(
+        settings,
+        &[&prm_conversations::SERVICE],
+        HostOptions::default().with_override(senders),
+    )
+    .await
+    .expect("app builds");
+    if options.demo_clinic {
+        prm_appointments::demo::seed(&host.backends().store)
+            .await
+            .expect("demo clinic");
+    }
+    let running = host.start().await.expect("app starts");
+    let app = running
+        .service::<ConversationsService>()
+        .expect("conversations is hosted")
+        .app()
+        .clone();
+    let backends = running.backends().clone();
+    let address = format!("http://127.0.0.1:{}", running.port());
+    let stop = running.stop_handle();
+    tokio::spawn(running.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        backends,
+        app,
+        recording,
+        redis_prefix,
+        adapters: options.adapters,
+        database_url,
+        stop,
+    }
+}
+
+pub fn phone(raw: &str) -> PhoneNumber {
+    PhoneNumber::parse(raw, "57").expect("valid phone")
+}
+
+/// A WhatsApp message from `from` as webhooks announces it (MESSAGE_RECEIVED).
+pub fn message_received(from: &str, body: &str) -> MessageReceived {
+    let sid = format!("SM{}", Uuid::new_v4().simple());
+    MessageReceived {
+        message_id: Uuid::now_v7(),
+        provider: MessageProvider::Twilio,
+        provider_message_id: sid,
+        channel: Channel::Whatsapp,
+        from: phone(from),
+        to: phone(CLINIC_NUMBER),
+        body: body.to_owned(),
+        media: vec![],
+        profile_name: Some("María".into()),
+        wa_id: None,
+        transcription: None,
+        received_at: Utc::now(),
+        intent: None,
+        extracted_data: None,
+        location: None,
+        provider_fields: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(API_KEY);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Publishes MESSAGE_RECEIVED as the webhooks service would.
+    pub async fn receive(&self, data: MessageReceived) -> Envelope {
+        let envelope = Envelope::new("webhooks", data);
+        self.publish(&envelope).await;
+        envelope
+    }
+
+    pub async fn publish(&self, envelope: &Envelope) {
+        self.backends
+            .bus
+            .publish(envelope)
+            .await
+            .expect("event published");
+    }
+
+    /// The patient's open conversation, once it exists.
+    pub async fn conversation_of(&self, phone: &str) -> Value {
+        let path = format!("/api/v1/prm/conversations?phone={}", urlencode(phone));
+        eventually(Duration::from_secs(10), || async {
+            let list = self.get_json(&path).await;
+            list["items"]
+                .as_array()
+                .and_then(|items| items.first().cloned())
+        })
+        .await
+    }
+
+    /// The conversation's messages, oldest first.
+    pub async fn messages(&self, conversation_id: &str) -> Vec<Value> {
+        let page = self
+            .get_json(&format!(
+                "/api/v1/prm/conversations/{conversation_id}/messages?limit=100"
+            ))
+            .await;
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the conversation has at least `n` messages and returns them.
+    pub async fn wait_for_messages(&self, conversation_id: &str, n: usize) -> Vec<Value> {
+        eventually(Duration::from_secs(15), || async {
+            let messages = self.messages(conversation_id).await;
+            (messages.len() >= n).then_some(messages)
+        })
+        .await
+    }
+
+    /// The bot's messages, waiting until they are at least `n` and all handed over.
+    pub async fn bot_replies(&self, conversation_id: &str, n: usize) -> Vec<Value> {
+        eventually(Duration::from_secs(15), || async {
+            let replies: Vec<Value> = self
+                .messages(conversation_id)
+                .await
+                .into_iter()
+                .filter(|m| m["author"] == "bot")
+                .collect();
+            let settled = replies.iter().all(|m| m["delivery_status"] != "queued");
+            (replies.len() >= n && settled).then_some(replies)
+        })
+        .await
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
