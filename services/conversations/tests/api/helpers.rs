@@ -41,7 +41,10 @@ impl Adapters {
 pub struct Spawn {
     pub vars: Vec<(String, String)>,
     pub adapters: Adapters,
+    /// `None`: the recording sender only, whatever the variables say; `Some`: these.
+    /// `from_settings` uses the variables (TWILIO_*, WHATSAPP_*).
     pub senders: Option<Senders>,
+    pub from_settings: bool,
     pub demo_clinic: bool,
     pub database_url: Option<String>,
 }
@@ -52,6 +55,7 @@ impl Default for Spawn {
             vars: Vec::new(),
             adapters: Adapters::of_this_pass(),
             senders: None,
+            from_settings: false,
             demo_clinic: true,
             database_url: None,
         }
@@ -122,15 +126,14 @@ pub async fn spawn(options: Spawn) -> TestApp {
         }
     }
     let settings = Settings::from_map(0, &vars).expect("test settings");
-    let senders = options.senders.unwrap_or_else(Senders::recording_only);
-    let recording = senders.recording.clone();
-    let host = Host::build(
-        settings,
-        &[&prm_conversations::SERVICE],
-        HostOptions::default().with_override(senders),
-    )
-    .await
-    .expect("app builds");
+    let mut host_options = HostOptions::default();
+    if !options.from_settings {
+        host_options =
+            host_options.with_override(options.senders.unwrap_or_else(Senders::recording_only));
+    }
+    let host = Host::build(settings, &[&prm_conversations::SERVICE], host_options)
+        .await
+        .expect("app builds");
     if options.demo_clinic {
         prm_appointments::demo::seed(&host.backends().store)
             .await
@@ -143,6 +146,7 @@ pub async fn spawn(options: Spawn) -> TestApp {
         .app()
         .clone();
     let backends = running.backends().clone();
+    let recording = app.senders.recording.clone();
     let address = format!("http://127.0.0.1:{}", running.port());
     let stop = running.stop_handle();
     tokio::spawn(running.run_until_stopped());
@@ -227,7 +231,12 @@ impl TestApp {
         envelope
     }
 
+    /// Publishes as a relay would, once the bus is connected (RabbitMQ connects in the
+    /// background after the start).
     pub async fn publish(&self, envelope: &Envelope) {
+        tokio::time::timeout(Duration::from_secs(20), self.backends.bus.until_connected())
+            .await
+            .expect("the bus connects");
         self.backends
             .bus
             .publish(envelope)
@@ -275,7 +284,10 @@ impl TestApp {
                 .into_iter()
                 .filter(|m| m["author"] == "bot")
                 .collect();
-            let settled = replies.iter().all(|m| m["delivery_status"] != "queued");
+            // Handed over (the provider's id) or given up on (a final status).
+            let settled = replies.iter().all(|m| {
+                m["delivery_status"] != "queued" || !m["provider_message_id"].is_null()
+            });
             (replies.len() >= n && settled).then_some(replies)
         })
         .await
@@ -326,4 +338,74 @@ pub async fn problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status);
     body
+}
+
+/// Collects every event of the given types published on the test's bus.
+pub struct Captured {
+    receiver: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Envelope>>,
+    _consumer: prm_bus::ConsumerHandle,
+}
+
+impl TestApp {
+    pub async fn capture(&self, events: &[prm_domain::events::EventType]) -> Captured {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let name = format!("prm.test.capture-{}", Uuid::new_v4().simple());
+        let consumer = self
+            .backends
+            .bus
+            .subscribe(prm_bus::Subscription::to_events(
+                name,
+                events.iter().copied(),
+                prm_bus::handler_fn(move |delivery| {
+                    let sender = sender.clone();
+                    async move {
+                        let _ = sender.send(delivery.envelope);
+                        Ok(())
+                    }
+                }),
+            ))
+            .await
+            .expect("test consumer subscribed");
+        Captured {
+            receiver: tokio::sync::Mutex::new(receiver),
+            _consumer: consumer,
+        }
+    }
+}
+
+impl Captured {
+    /// The next captured event of `event_type`, within 10 s.
+    pub async fn next(&self, event_type: &str) -> Envelope {
+        let mut receiver = self.receiver.lock().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(remaining, receiver.recv()).await {
+                Ok(Some(envelope)) if envelope.event_type == event_type => return envelope,
+                Ok(Some(_)) => continue,
+                _ => panic!("no {event_type} within 10 s"),
+            }
+        }
+    }
+
+    /// Every event captured so far.
+    pub async fn drain(&self) -> Vec<Envelope> {
+        let mut receiver = self.receiver.lock().await;
+        let mut all = Vec::new();
+        while let Ok(envelope) = receiver.try_recv() {
+            all.push(envelope);
+        }
+        all
+    }
+}
+
+/// Sends the patient's `text` and waits for the bot's `n`-th reply in the conversation;
+/// returns the conversation id and that reply's body.
+pub async fn say(app: &TestApp, text: &str, n: usize) -> (String, String) {
+    app.receive(message_received(PATIENT, text)).await;
+    let conversation = app.conversation_of(PATIENT).await;
+    let id = conversation["id"].as_str().expect("id").to_owned();
+    let replies = app.bot_replies(&id, n).await;
+    let body = replies[n - 1]["body"].as_str().unwrap_or_default().to_owned();
+    (id, body)
 }

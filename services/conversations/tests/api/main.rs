@@ -5,5 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod api;
 mod helpers;
 mod inbound;
+mod journey;
+mod state;
+mod stream;
+mod twilio;
