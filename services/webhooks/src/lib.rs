@@ -21,7 +21,10 @@ use std::{sync::Arc, time::Duration};
 
 use actix_web::web;
 use prm_bus::RelayNotifier;
-use prm_domain::PhoneNumber;
+use prm_domain::{
+    PhoneNumber,
+    clock::{self, SharedClock},
+};
 use prm_platform::Settings;
 use prm_runtime::{CancellationToken, Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
@@ -67,11 +70,12 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
 
 async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
     let config = ctx.config(|s| Ok::<_, anyhow::Error>(WebhooksConfig::from_settings(s)))?;
-    let service = WebhooksService::new(
+    let service = WebhooksService::with_clock(
         config,
         ctx.backends.store.clone(),
         ctx.backends.state.clone(),
         ctx.outbox,
+        ctx.backends.clock.clone(),
     )?;
     Ok(Arc::new(service))
 }
@@ -141,6 +145,9 @@ impl WebhooksConfig {
 pub struct AppState {
     pub config: WebhooksConfig,
     pub inbox: Inbox,
+    /// "Now" for times a provider leaves out (receipt of a message, a status without
+    /// a timestamp): the system clock in production, a fixed one in tests.
+    pub clock: SharedClock,
 }
 
 /// The service's routes.
@@ -158,10 +165,25 @@ impl WebhooksService {
         dedup: Arc<dyn StateStore>,
         relay: Option<RelayNotifier>,
     ) -> anyhow::Result<Self> {
+        Self::with_clock(config, store, dedup, relay, clock::system())
+    }
+
+    /// As [`WebhooksService::new`], with "now" from `clock` (the host's).
+    pub fn with_clock(
+        config: WebhooksConfig,
+        store: Store,
+        dedup: Arc<dyn StateStore>,
+        relay: Option<RelayNotifier>,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let voice_notes = Arc::new(VoiceNotes::new(config.voice_notes.clone())?);
-        let inbox = Inbox::new(store, dedup, relay, voice_notes);
+        let inbox = Inbox::new(store, dedup, relay, voice_notes).with_clock(clock.clone());
         Ok(Self {
-            state: web::Data::new(AppState { config, inbox }),
+            state: web::Data::new(AppState {
+                config,
+                inbox,
+                clock,
+            }),
         })
     }
 
