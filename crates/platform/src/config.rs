@@ -65,7 +65,10 @@ pub struct RateLimitSettings {
 /// The variables a binary was started with (the environment, or a map in tests), kept so
 /// that each service and adapter parses its own section of the configuration.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
+
+/// How a variable's value is found.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Env {
     pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
