@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prm_ai::{EngineKind, OpenAiConfig};
+use prm_ai::{AiSettings, EngineKind, OpenAiConfig};
 use prm_domain::Locale;
 use prm_platform::{ConfigError, Settings};
 use secrecy::SecretString;
@@ -51,13 +51,11 @@ pub struct ConversationsConfig {
 impl ConversationsConfig {
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let env = settings.env();
-        let n8n_url = settings.n8n.webhook_url.clone();
-        let engine = EngineKind::choose(
-            env.var("INTAKE_ENGINE").as_deref(),
-            n8n_url.is_some(),
-            settings.openai.api_key.is_some(),
-        )
-        .map_err(|e| ConfigError::new("INTAKE_ENGINE", e))?;
+        let ai = AiSettings::from_lookup(|name| env.var(name))
+            .map_err(|e| ConfigError::new(e.variable, e.message))?;
+        let engine = ai
+            .engine()
+            .map_err(|e| ConfigError::new(e.variable, e.message))?;
         let n8n_timeout: u64 = env.parse_or("N8N_TIMEOUT_SECS", 20)?;
         if !(1..=600).contains(&n8n_timeout) {
             return Err(ConfigError::new(
@@ -85,10 +83,10 @@ impl ConversationsConfig {
                 "must be a phone number (digits, +, spaces, dashes)",
             ));
         }
-        let openai = settings.openai.api_key.clone().map(|api_key| OpenAiConfig {
+        let openai = ai.openai_api_key.clone().map(|api_key| OpenAiConfig {
             api_key,
-            base_url: settings.openai.base_url.clone(),
-            model: settings.openai.model.clone(),
+            base_url: ai.openai_base_url.clone(),
+            model: ai.openai_model.clone(),
             timeout: Duration::from_secs(ai_timeout),
         });
         Ok(Self {
@@ -97,9 +95,9 @@ impl ConversationsConfig {
             default_country_code: settings.default_country_code.clone(),
             emergency_number,
             engine,
-            n8n: n8n_url.map(|webhook_url| N8nSetup {
+            n8n: ai.n8n_webhook_url.clone().map(|webhook_url| N8nSetup {
                 webhook_url,
-                secret: settings.n8n.callback_secret.clone(),
+                secret: ai.n8n_callback_secret.clone(),
                 timeout: Duration::from_secs(n8n_timeout),
             }),
             openai,

@@ -31,11 +31,9 @@ impl Senders {
     /// Twilio when `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_WHATSAPP_NUMBER`
     /// are set; Meta when `WHATSAPP_ACCESS_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID` are.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let twilio = match &settings.twilio {
-            Some(t) if t.whatsapp_number.is_some() => {
-                let mut config = TwilioConfig::new(t.account_sid.clone(), t.auth_token.clone())
-                    .with_api_base(t.api_base.clone());
-                config.whatsapp_number = t.whatsapp_number.clone();
+        let env = settings.env();
+        let twilio = match TwilioConfig::from_lookup(|name| env.var(name))? {
+            Some(config) if config.whatsapp_number.is_some() => {
                 let sender: Arc<dyn MessageSender> = Arc::new(TwilioSender::from_config(config)?);
                 Some(sender)
             }
@@ -47,18 +45,13 @@ impl Senders {
             }
             None => None,
         };
-        let meta = match (
-            &settings.whatsapp.access_token,
-            &settings.whatsapp.phone_number_id,
-        ) {
-            (Some(token), Some(number_id)) => {
-                let config = prm_meta::MetaConfig::new(token.clone(), number_id.clone())
-                    .with_graph_api_base(settings.whatsapp.graph_api_base.clone());
+        let meta = match prm_meta::MetaConfig::from_lookup(|name| env.var(name))? {
+            Some(config) => {
                 let sender: Arc<dyn MessageSender> =
                     Arc::new(prm_meta::MetaSender::from_config(config)?);
                 Some(sender)
             }
-            _ => None,
+            None => None,
         };
         Ok(Self {
             twilio,

@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, get, middleware::from_fn, patch, post, web};
 use prm_domain::{Channel, PhoneNumber, conversation::ConversationStatus};
-use prm_platform::{ApiError, FieldError, ValidatedJson, auth::require_api_key};
-use prm_store::{Page, Paged, conversations::ConversationFilter};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use prm_platform::{
+    ApiError, FieldError, ValidatedJson,
+    auth::require_api_key,
+    list::{ListResponse, Page, Paging},
+};
+use prm_store::{Paged, conversations::ConversationFilter};
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::app::{App, ConversationChanges, NewConversationRequest};
@@ -44,74 +47,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(
         ConversationView, MessageView, ConversationDetail, CreateConversationRequest,
         PatchConversationRequest, StaffMessageRequest, InitializeStateRequest, StateResponse,
-        ConversationList, MessageList
+        ListResponse<ConversationView>, ListResponse<MessageView>
     )),
     tags((name = "conversations", description = "One conversation per patient phone: messages in and out, the booking journey's state, staff takeover and a live inbox."))
 )]
 pub struct Doc;
 
-/// `limit` (1–100, default 20) and `offset` of a list.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Page size, 1 to 100.
-    #[param(value_type = Option<u64>, minimum = 1, maximum = 100, example = 20)]
-    pub limit: Option<String>,
-    /// Rows to skip.
-    #[param(value_type = Option<u64>, minimum = 0, example = 0)]
-    pub offset: Option<String>,
-}
-
-impl Paging {
-    fn page(&self) -> Result<Page, ApiError> {
-        let bounded = |raw: Option<&str>, default: u64, min: u64, max: u64| match raw {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| format!("must be a whole number between {min} and {max}")),
-        };
-        let mut errors = Vec::new();
-        let limit = bounded(self.limit.as_deref(), 20, 1, 100)
-            .map_err(|e| errors.push(FieldError::new("limit", e)))
-            .unwrap_or(20);
-        let offset = bounded(self.offset.as_deref(), 0, 0, i64::MAX as u64)
-            .map_err(|e| errors.push(FieldError::new("offset", e)))
-            .unwrap_or(0);
-        if errors.is_empty() {
-            Ok(Page { limit, offset })
-        } else {
-            Err(ApiError::validation(errors))
-        }
+/// The store's view of a page.
+fn store_page(page: Page) -> prm_store::Page {
+    prm_store::Page {
+        limit: page.limit,
+        offset: page.offset,
     }
 }
 
 /// One page of conversations.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConversationList {
-    pub items: Vec<ConversationView>,
-    pub total: u64,
-    pub limit: u64,
-    pub offset: u64,
-}
-
+pub type ConversationList = ListResponse<ConversationView>;
 /// One page of messages, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageList {
-    pub items: Vec<MessageView>,
-    pub total: u64,
-    pub limit: u64,
-    pub offset: u64,
-}
+pub type MessageList = ListResponse<MessageView>;
 
-fn list_of<T, V: From<T>>(paged: Paged<T>, page: Page) -> (Vec<V>, u64, u64, u64) {
-    (
+fn list_of<T, V: From<T> + ToSchema>(paged: Paged<T>, page: Page) -> ListResponse<V> {
+    ListResponse::new(
         paged.items.into_iter().map(V::from).collect(),
         paged.total,
-        page.limit,
-        page.offset,
+        page,
     )
 }
 
@@ -186,16 +145,10 @@ async fn list(
     let filter = filter_of(&query, &app.config.default_country_code)?;
     let paged = app
         .store
-        .list_conversations(&filter, page)
+        .list_conversations(&filter, store_page(page))
         .await
         .map_err(crate::app::ConversationError::from)?;
-    let (items, total, limit, offset) = list_of::<_, ConversationView>(paged, page);
-    Ok(HttpResponse::Ok().json(ConversationList {
-        items,
-        total,
-        limit,
-        offset,
-    }))
+    Ok(HttpResponse::Ok().json(list_of::<_, ConversationView>(paged, page)))
 }
 
 fn filter_of(q: &ConversationQuery, country_code: &str) -> Result<ConversationFilter, ApiError> {
@@ -308,16 +261,10 @@ async fn messages(
     let c = app.conversation(*id).await?;
     let paged = app
         .store
-        .list_messages(c.id, page)
+        .list_messages(c.id, store_page(page))
         .await
         .map_err(crate::app::ConversationError::from)?;
-    let (items, total, limit, offset) = list_of::<_, MessageView>(paged, page);
-    Ok(HttpResponse::Ok().json(MessageList {
-        items,
-        total,
-        limit,
-        offset,
-    }))
+    Ok(HttpResponse::Ok().json(list_of::<_, MessageView>(paged, page)))
 }
 
 /// A message written by staff: recorded, then sent to the patient on the conversation's

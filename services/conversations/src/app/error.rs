@@ -1,7 +1,7 @@
 //! The application's errors, with one conversion to the HTTP answer and one to the bus.
 
 use prm_bus::HandlerError;
-use prm_platform::{ApiError, FieldError};
+use prm_platform::{ApiError, ErrorCode, FieldError};
 use prm_store::{Conflict, StoreError};
 use uuid::Uuid;
 
@@ -40,33 +40,28 @@ impl From<ConversationError> for ApiError {
             ConversationError::NotFound | ConversationError::Store(StoreError::NotFound(_)) => {
                 ApiError::not_found("Conversation")
             }
-            ConversationError::Exists { existing } => ApiError::conflict(
-                "conversation_exists",
+            ConversationError::Exists { existing } => {
+                let error = ApiError::new(ErrorCode::ConversationExists);
                 match existing {
-                    Some(id) => format!(
+                    Some(id) => error.with_detail(format!(
                         "This phone already has an open conversation: {id}. Close it first, or write to it."
-                    ),
-                    None => "This phone already has an open conversation.".to_owned(),
-                },
-            ),
-            ConversationError::Closed => ApiError::conflict(
-                "conversation_closed",
-                "The conversation is closed: nothing can be sent in it. The patient's next message opens a new one.",
-            ),
+                    )),
+                    None => error,
+                }
+            }
+            ConversationError::Closed => ApiError::new(ErrorCode::ConversationClosed),
             ConversationError::Invalid(errors) => ApiError::validation(errors),
             ConversationError::Store(StoreError::Conflict(Conflict::ConversationExists)) => {
-                ApiError::conflict(
-                    "conversation_exists",
-                    "This phone already has an open conversation.",
-                )
+                ApiError::new(ErrorCode::ConversationExists)
             }
             ConversationError::Store(StoreError::Unavailable(source)) => {
                 tracing::warn!(error = %source, "database unavailable");
                 ApiError::unavailable("The database is not reachable; retry shortly.")
+                    .with_retry_after(std::time::Duration::from_secs(1))
             }
-            ConversationError::Store(StoreError::Conflict(Conflict::Transient)) => {
-                ApiError::unavailable("A concurrent change got in the way; retry.")
-            }
+            ConversationError::Store(StoreError::Conflict(
+                Conflict::Transient | Conflict::Stale,
+            )) => ApiError::new(ErrorCode::ConcurrentUpdate),
             ConversationError::Store(other) => ApiError::internal(other),
             ConversationError::Internal(message) => ApiError::internal(anyhow::anyhow!(message)),
             ConversationError::Transient(message) => ApiError::unavailable(message),

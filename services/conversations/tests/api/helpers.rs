@@ -285,9 +285,9 @@ impl TestApp {
                 .filter(|m| m["author"] == "bot")
                 .collect();
             // Handed over (the provider's id) or given up on (a final status).
-            let settled = replies.iter().all(|m| {
-                m["delivery_status"] != "queued" || !m["provider_message_id"].is_null()
-            });
+            let settled = replies
+                .iter()
+                .all(|m| m["delivery_status"] != "queued" || !m["provider_message_id"].is_null());
             (replies.len() >= n && settled).then_some(replies)
         })
         .await
@@ -406,6 +406,9 @@ pub async fn say(app: &TestApp, text: &str, n: usize) -> (String, String) {
     let conversation = app.conversation_of(PATIENT).await;
     let id = conversation["id"].as_str().expect("id").to_owned();
     let replies = app.bot_replies(&id, n).await;
-    let body = replies[n - 1]["body"].as_str().unwrap_or_default().to_owned();
+    let body = replies[n - 1]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (id, body)
 }

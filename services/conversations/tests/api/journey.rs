@@ -47,9 +47,15 @@ async fn the_intake_asks_in_order_then_triage_asks_appointments_for_slots() {
     assert_eq!(triage.department, "Cardiology");
     assert_eq!(triage.patient_phone.as_str(), PATIENT);
     assert_eq!(triage.patient_name.as_deref(), Some("Ana Ruiz"));
-    assert_eq!(triage.birth_date.map(|d| d.to_string()).as_deref(), Some("1985-05-03"));
+    assert_eq!(
+        triage.birth_date.map(|d| d.to_string()).as_deref(),
+        Some("1985-05-03")
+    );
     assert_eq!(triage.preferences.day_of_week.map(|d| d.number()), Some(2));
-    assert!(triage.preferences.location_id.is_some(), "Sede Norte was named");
+    assert!(
+        triage.preferences.location_id.is_some(),
+        "Sede Norte was named"
+    );
     let state = app
         .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
         .await;
@@ -59,9 +65,13 @@ async fn the_intake_asks_in_order_then_triage_asks_appointments_for_slots() {
 
     // Appointments offers; the patient chooses; appointments books.
     let offer = offer_for(&triage);
-    app.publish(&Envelope::new("appointments", offer.clone())).await;
+    app.publish(&Envelope::new("appointments", offer.clone()))
+        .await;
     let replies = app.bot_replies(&id, asked + 1).await;
-    let offer_reply = replies.iter().find(|r| r["purpose"] == "slot_offer").expect("offer sent");
+    let offer_reply = replies
+        .iter()
+        .find(|r| r["purpose"] == "slot_offer")
+        .expect("offer sent");
     assert_eq!(offer_reply["body"], offer.message);
     app.receive(message_received(PATIENT, "la 2")).await;
     let selection: SlotSelectionReceived = events
@@ -76,7 +86,8 @@ async fn the_intake_asks_in_order_then_triage_asks_appointments_for_slots() {
         Some("Cardiology"),
         "an expired offer can be made again"
     );
-    app.publish(&Envelope::new("appointments", booked(&offer, &id))).await;
+    app.publish(&Envelope::new("appointments", booked(&offer, &id)))
+        .await;
     let confirmation = app
         .bot_replies(&id, asked + 2)
         .await
@@ -84,7 +95,10 @@ async fn the_intake_asks_in_order_then_triage_asks_appointments_for_slots() {
         .find(|r| r["purpose"] == "appointment_confirmation")
         .expect("confirmed");
     let body = confirmation["body"].as_str().unwrap();
-    assert!(body.contains("Dr. Ana Gómez") && body.contains("Sede Norte"), "{body}");
+    assert!(
+        body.contains("Dr. Ana Gómez") && body.contains("Sede Norte"),
+        "{body}"
+    );
     assert!(body.contains("10:00 a. m."), "{body}");
     let conversation = app
         .get_json(&format!("/api/v1/prm/conversations/{id}"))
@@ -109,7 +123,8 @@ async fn an_emergency_is_escalated_with_the_emergency_number_and_never_offered()
     assert_eq!(conversation["stage"], "escalated");
     assert_eq!(conversation["bot_paused"], true);
     // The bot no longer answers; nothing goes to appointments.
-    app.receive(message_received(PATIENT, "ayuda por favor")).await;
+    app.receive(message_received(PATIENT, "ayuda por favor"))
+        .await;
     app.wait_for_messages(&id, 3).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let bot = app
@@ -120,7 +135,11 @@ async fn an_emergency_is_escalated_with_the_emergency_number_and_never_offered()
         .count();
     assert_eq!(bot, 1);
     assert!(
-        events.drain().await.iter().all(|e| e.event_type != "TRIAGE_COMPLETED"),
+        events
+            .drain()
+            .await
+            .iter()
+            .all(|e| e.event_type != "TRIAGE_COMPLETED"),
         "an emergency is never booked by the bot"
     );
 }
@@ -130,7 +149,9 @@ async fn an_english_first_message_gets_english_questions() {
     let app = spawn_app().await;
     let (id, reply) = say(&app, "Hi, I need an appointment with a dermatologist", 1).await;
     assert!(reply.to_lowercase().contains("name"), "{reply}");
-    let conversation = app.get_json(&format!("/api/v1/prm/conversations/{id}")).await;
+    let conversation = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}"))
+        .await;
     assert_eq!(conversation["locale"], "en");
 }
 

@@ -21,8 +21,18 @@ async fn the_state_is_cached_under_the_section_5_keys_with_a_ttl() {
     let (id, _) = say(&app, "Hola, soy Ana Ruiz", 1).await;
     let raw = prm_state::from_config(Some(REDIS_URL), Some(&app.redis_prefix)).unwrap();
     let uuid: uuid::Uuid = id.parse().unwrap();
-    let state = raw.hash_get_all(&keys::conversation_state(uuid)).await.unwrap();
-    assert_eq!(state.get("stage").map(String::as_str).map(|s| s.starts_with("v1.")), Some(true), "sealed: {state:?}");
+    let state = raw
+        .hash_get_all(&keys::conversation_state(uuid))
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .get("stage")
+            .map(String::as_str)
+            .map(|s| s.starts_with("v1.")),
+        Some(true),
+        "sealed: {state:?}"
+    );
     for key in [
         keys::conversation_state(uuid),
         keys::required_fields(uuid),
@@ -30,9 +40,14 @@ async fn the_state_is_cached_under_the_section_5_keys_with_a_ttl() {
         keys::phone_to_conversation(PATIENT),
     ] {
         let ttl = raw.ttl(&key).await.unwrap().unwrap_or_default();
-        assert!(ttl > Duration::from_secs(500) && ttl <= Duration::from_secs(600), "{key}: {ttl:?}");
+        assert!(
+            ttl > Duration::from_secs(500) && ttl <= Duration::from_secs(600),
+            "{key}: {ttl:?}"
+        );
     }
-    let view = app.get_json(&format!("/api/v1/prm/conversations/{id}/state")).await;
+    let view = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+        .await;
     assert_eq!(view["rebuilt"], false);
     assert_eq!(view["extracted_data"]["name"], "Ana Ruiz");
     assert_eq!(view["required_fields"][0], "date_of_birth");
@@ -58,18 +73,27 @@ async fn a_flushed_redis_rebuilds_the_state_and_the_intake_goes_on() {
     ] {
         raw.delete(&key).await.unwrap();
     }
-    let view = app.get_json(&format!("/api/v1/prm/conversations/{id}/state")).await;
+    let view = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+        .await;
     assert_eq!(view["rebuilt"], true, "{view}");
     assert_eq!(view["extracted_data"]["name"], "Ana Ruiz");
     assert_eq!(view["extracted_data"]["date_of_birth"], "1985-05-03");
-    let again = app.get_json(&format!("/api/v1/prm/conversations/{id}/state")).await;
+    let again = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+        .await;
     assert_eq!(again["rebuilt"], false, "the rebuild was cached again");
     // The fourth answer continues the intake where it stood.
     let (same, next) = say(&app, "me falta el aire", 5).await;
     assert_eq!(same, id, "the same conversation");
     assert_ne!(next, asked);
-    assert!(!next.to_lowercase().contains("nombre"), "not restarted: {next}");
-    let view = app.get_json(&format!("/api/v1/prm/conversations/{id}/state")).await;
+    assert!(
+        !next.to_lowercase().contains("nombre"),
+        "not restarted: {next}"
+    );
+    let view = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+        .await;
     assert!(view["extracted_data"].get("symptoms").is_some(), "{view}");
 }
 
@@ -86,8 +110,13 @@ async fn with_redis_down_messages_are_still_stored_and_answered() {
     let (id, first) = say(&app, "Hola, necesito una cita", 1).await;
     assert!(!first.is_empty());
     let (_, second) = say(&app, "Soy Ana Ruiz", 2).await;
-    assert!(second.contains("nac") || second.contains("fecha"), "{second}");
-    let view = app.get(&format!("/api/v1/prm/conversations/{id}/state")).await;
+    assert!(
+        second.contains("nac") || second.contains("fecha"),
+        "{second}"
+    );
+    let view = app
+        .get(&format!("/api/v1/prm/conversations/{id}/state"))
+        .await;
     assert_eq!(view.status(), 200, "never a 500");
     let view: serde_json::Value = view.json().await.unwrap();
     assert_eq!(view["rebuilt"], true);
@@ -101,7 +130,10 @@ async fn initialize_restarts_the_intake_with_the_fields_asked() {
     say(&app, "Soy Ana Ruiz", 2).await;
     let path = format!("/api/v1/prm/conversations/{id}/state/initialize");
     let r = app
-        .post(&path, json!({"required_fields": ["preferred_day_time", "chief_complaint"]}))
+        .post(
+            &path,
+            json!({"required_fields": ["preferred_day_time", "chief_complaint"]}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let view: serde_json::Value = r.json().await.unwrap();
@@ -112,12 +144,12 @@ async fn initialize_restarts_the_intake_with_the_fields_asked() {
         "in §8 order"
     );
     assert_eq!(view["extracted_data"], json!({}));
-    let r = app.post(&path, json!({"required_fields": ["name", "shoe_size"]})).await;
+    let r = app
+        .post(&path, json!({"required_fields": ["name", "shoe_size"]}))
+        .await;
     let body = problem(r, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "required_fields[1]");
-    let r = app
-        .request(reqwest::Method::POST, &path, None)
-        .await;
+    let r = app.request(reqwest::Method::POST, &path, None).await;
     assert_eq!(r.status(), 201, "the body is optional");
     let r = app
         .client
@@ -129,7 +161,10 @@ async fn initialize_restarts_the_intake_with_the_fields_asked() {
         .await
         .unwrap();
     problem(r, 400, "malformed_json").await;
-    let unknown = format!("/api/v1/prm/conversations/{}/state/initialize", uuid::Uuid::now_v7());
+    let unknown = format!(
+        "/api/v1/prm/conversations/{}/state/initialize",
+        uuid::Uuid::now_v7()
+    );
     problem(app.post(&unknown, json!({})).await, 404, "not_found").await;
     let unknown = format!("/api/v1/prm/conversations/{}/state", uuid::Uuid::now_v7());
     problem(app.get(&unknown).await, 404, "not_found").await;

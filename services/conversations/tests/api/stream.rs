@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Reads an SSE response into (arrival time, event name, data) items.
-fn events_of(response: reqwest::Response) -> tokio::sync::mpsc::UnboundedReceiver<(Instant, String, Value)> {
+fn events_of(
+    response: reqwest::Response,
+) -> tokio::sync::mpsc::UnboundedReceiver<(Instant, String, Value)> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut bytes = response.bytes_stream();
@@ -40,18 +42,27 @@ async fn a_staff_client_sees_a_message_within_a_second_of_it_being_stored() {
     let app = spawn_app().await;
     let response = app
         .client
-        .get(app.url(&format!("/api/v1/prm/conversations/stream?api_key={API_KEY}")))
+        .get(app.url(&format!(
+            "/api/v1/prm/conversations/stream?api_key={API_KEY}"
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
-        response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream")
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
     );
     let mut events = events_of(response);
     // The feed is live once the client is counted.
-    eventually(Duration::from_secs(5), || async { (app.app.stream.clients() == 1).then_some(()) }).await;
-    app.receive(message_received(PATIENT, "Hola, ¿me ayudan?")).await;
+    eventually(Duration::from_secs(5), || async {
+        (app.app.stream.clients() == 1).then_some(())
+    })
+    .await;
+    app.receive(message_received(PATIENT, "Hola, ¿me ayudan?"))
+        .await;
     let conversation = app.conversation_of(PATIENT).await;
     let id = conversation["id"].as_str().unwrap().to_owned();
     app.wait_for_messages(&id, 1).await;
@@ -81,9 +92,15 @@ async fn a_staff_client_sees_a_message_within_a_second_of_it_being_stored() {
         .await
         .unwrap();
     let mut second = events_of(response);
-    eventually(Duration::from_secs(5), || async { (app.app.stream.clients() == 2).then_some(()) }).await;
-    app.patch(&format!("/api/v1/prm/conversations/{id}"), json!({"assignee": "laura"}))
-        .await;
+    eventually(Duration::from_secs(5), || async {
+        (app.app.stream.clients() == 2).then_some(())
+    })
+    .await;
+    app.patch(
+        &format!("/api/v1/prm/conversations/{id}"),
+        json!({"assignee": "laura"}),
+    )
+    .await;
     loop {
         let (_, event, data) = tokio::time::timeout(Duration::from_secs(5), second.recv())
             .await
@@ -105,9 +122,15 @@ async fn a_client_that_disconnects_costs_nothing() {
         .send()
         .await
         .unwrap();
-    eventually(Duration::from_secs(5), || async { (app.app.stream.clients() == 1).then_some(()) }).await;
+    eventually(Duration::from_secs(5), || async {
+        (app.app.stream.clients() == 1).then_some(())
+    })
+    .await;
     drop(response);
     // The server notices at its next write (an event or the keep-alive).
     app.receive(message_received(PATIENT, "Hola")).await;
-    eventually(Duration::from_secs(20), || async { (app.app.stream.clients() == 0).then_some(()) }).await;
+    eventually(Duration::from_secs(20), || async {
+        (app.app.stream.clients() == 0).then_some(())
+    })
+    .await;
 }

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use prm_domain::events::{
-    DeliveryStatus, Envelope, MessageProvider, MessageStatusUpdated,
-};
+use prm_domain::events::{DeliveryStatus, Envelope, MessageProvider, MessageStatusUpdated};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
@@ -26,14 +24,16 @@ fn created(sid: &str) -> ResponseTemplate {
 }
 
 async fn twilio_app(twilio: &MockServer) -> TestApp {
-    spawn(Spawn {
-        from_settings: true,
-        ..Spawn::default()
-    }
-    .var("TWILIO_ACCOUNT_SID", SID)
-    .var("TWILIO_AUTH_TOKEN", TOKEN)
-    .var("TWILIO_WHATSAPP_NUMBER", CLINIC_NUMBER)
-    .var("TWILIO_API_BASE", &twilio.uri()))
+    spawn(
+        Spawn {
+            from_settings: true,
+            ..Spawn::default()
+        }
+        .var("TWILIO_ACCOUNT_SID", SID)
+        .var("TWILIO_AUTH_TOKEN", TOKEN)
+        .var("TWILIO_WHATSAPP_NUMBER", CLINIC_NUMBER)
+        .var("TWILIO_API_BASE", &twilio.uri()),
+    )
     .await
 }
 
@@ -42,7 +42,9 @@ fn form(request: &Request) -> Vec<(String, String)> {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 async fn reply_of(app: &TestApp) -> (String, Value) {
@@ -67,7 +69,10 @@ async fn a_reply_is_posted_to_twilio_with_to_from_body_and_status_callback() {
     let (_, reply) = reply_of(&app).await;
     assert_eq!(reply["provider"], "twilio");
     assert_eq!(reply["delivery_status"], "queued");
-    assert_eq!(reply["provider_message_id"], "SM11111111111111111111111111111111");
+    assert_eq!(
+        reply["provider_message_id"],
+        "SM11111111111111111111111111111111"
+    );
     let requests = twilio.received_requests().await.unwrap();
     let sent = form(&requests[0]);
     assert_eq!(field(&sent, "To"), Some("whatsapp:+573001234567"));
@@ -77,7 +82,10 @@ async fn a_reply_is_posted_to_twilio_with_to_from_body_and_status_callback() {
         field(&sent, "StatusCallback"),
         Some("https://prm.example.test/api/v1/prm/webhooks/twilio/status")
     );
-    assert!(app.recording.recorded().is_empty(), "sent for real, not recorded");
+    assert!(
+        app.recording.recorded().is_empty(),
+        "sent for real, not recorded"
+    );
 }
 
 #[tokio::test]
@@ -104,7 +112,9 @@ async fn a_twilio_500_is_failed_after_one_post_since_it_may_have_gone_out() {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"code": 20500, "message": "Internal Server Error", "status": 500})))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"code": 20500, "message": "Internal Server Error", "status": 500}),
+        ))
         .mount(&twilio)
         .await;
     let app = twilio_app(&twilio).await;
@@ -112,7 +122,11 @@ async fn a_twilio_500_is_failed_after_one_post_since_it_may_have_gone_out() {
     assert_eq!(reply["delivery_status"], "failed");
     assert_eq!(reply["error_code"], "20500");
     app.app.sweep().await;
-    assert_eq!(twilio.received_requests().await.unwrap().len(), 1, "never twice");
+    assert_eq!(
+        twilio.received_requests().await.unwrap().len(),
+        1,
+        "never twice"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +137,9 @@ async fn a_429_waits_for_retry_after_and_sends_once() {
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "1")
-                .set_body_json(json!({"code": 20429, "message": "Too Many Requests", "status": 429})),
+                .set_body_json(
+                    json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+                ),
         )
         .up_to_n_times(1)
         .mount(&twilio)
@@ -136,7 +152,10 @@ async fn a_429_waits_for_retry_after_and_sends_once() {
     let app = twilio_app(&twilio).await;
     let (_, reply) = reply_of(&app).await;
     assert_eq!(reply["delivery_status"], "queued");
-    assert_eq!(reply["provider_message_id"], "SM22222222222222222222222222222222");
+    assert_eq!(
+        reply["provider_message_id"],
+        "SM22222222222222222222222222222222"
+    );
     assert_eq!(twilio.received_requests().await.unwrap().len(), 2);
 }
 
@@ -145,7 +164,9 @@ async fn a_timeout_after_sending_is_failed_as_unknown_and_never_resent() {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES))
-        .respond_with(created("SM33333333333333333333333333333333").set_delay(Duration::from_secs(30)))
+        .respond_with(
+            created("SM33333333333333333333333333333333").set_delay(Duration::from_secs(30)),
+        )
         .mount(&twilio)
         .await;
     let app = twilio_app(&twilio).await;
