@@ -251,6 +251,7 @@ fn fingerprint(s: &Settings) -> String {
             (s.rate_limits, s.log_format),
             prm_appointments::BookingSettings::from_settings(s),
             (webhooks, ai, meta),
+            prm_conversations::config::ConversationsConfig::from_settings(s),
         )
     )
 }
