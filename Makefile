@@ -11,7 +11,8 @@ DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
 
-demo: run
+demo: ## a terminal chat in which you are the patient, until an appointment is booked (no Twilio account needed)
+	$(CARGO) run --release -p prm --bin prm-chat
 
 build:
 	$(CARGO) build --workspace --all-targets
