@@ -97,8 +97,9 @@ impl Subscription {
     }
 }
 
-/// A running consumer. Dropping it leaves the consumer running; call
-/// [`ConsumerHandle::shutdown`] to stop taking messages and wait for the in-flight ones.
+/// A running consumer. Keep it: dropping it stops the consumer (its stop signal goes
+/// with it) without waiting; [`ConsumerHandle::shutdown`] stops it and waits for the
+/// in-flight messages to finish and be acknowledged.
 pub struct ConsumerHandle {
     consumer: String,
     stop: watch::Sender<bool>,
