@@ -183,7 +183,7 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(health, ready),
+    paths(health, ready, crate::metrics::metrics_endpoint),
     components(schemas(HealthReport, ReadyReport, NotReadyProblem))
 )]
 pub struct HealthDoc;

@@ -11,6 +11,7 @@ pub mod fields;
 pub mod health;
 pub mod limits;
 pub mod list;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;

@@ -146,6 +146,12 @@ pub async fn enforce_rate_limit(
     {
         // Debug only: a flood would otherwise flood the logs too.
         tracing::debug!(%client, path = req.path(), "rate limited");
+        let class = if req.path().starts_with(WEBHOOKS_PREFIX) {
+            "webhooks"
+        } else {
+            "api"
+        };
+        metrics::counter!("prm_http_rate_limited_total", "class" => class).increment(1);
         return Ok(req
             .error_response(ApiError::too_many_requests(wait))
             .map_into_right_body());

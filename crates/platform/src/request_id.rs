@@ -70,12 +70,15 @@ pub async fn trace_requests(
     span.set_parent(parent);
     req.extensions_mut().insert(RequestId(request_id.clone()));
 
+    let method = req.method().to_string();
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed_ms = elapsed * 1000.0;
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
+            crate::metrics::record_request(&method, &route, status, elapsed);
             span.record("http.response.status_code", status);
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -125,6 +125,7 @@ pub fn serve<F>(listener: TcpListener, setup: HttpSetup, configure: F) -> std::i
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    crate::metrics::install();
     let api_keys = web::Data::new(setup.api_keys);
     let readiness = web::Data::new(setup.readiness);
     let limits = web::Data::new(setup.body_limits.clone());
@@ -148,6 +149,7 @@ where
             .app_data(path_config())
             .service(health)
             .service(ready)
+            .service(crate::metrics::metrics_endpoint)
             .configure(|cfg| configure_docs(cfg, doc.clone()))
             .configure(configure.clone())
             .default_service(web::to(unknown_route))

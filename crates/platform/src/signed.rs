@@ -95,9 +95,21 @@ impl<S: SignatureSecret> FromRequest for SignedBody<S> {
     }
 }
 
+/// Counts a refused signed request for `/metrics` (`prm_webhook_rejections_total`).
+pub fn count_rejection(route: &str, reason: &'static str) {
+    metrics::counter!(
+        "prm_webhook_rejections_total",
+        "route" => route.to_owned(),
+        "reason" => reason
+    )
+    .increment(1);
+}
+
 fn check<S: SignatureSecret>(req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+    let route = req.match_pattern().unwrap_or_default();
     let secret = S::secret(req).map_err(|detail| {
         tracing::warn!("{}: {detail}", S::REJECTED);
+        count_rejection(&route, "not_configured");
         ApiError::unavailable(detail)
     })?;
     let secret = secret.expose_secret().as_bytes();
@@ -107,6 +119,7 @@ fn check<S: SignatureSecret>(req: &HttpRequest, body: &[u8]) -> Result<(), ApiEr
             return Ok(());
         }
         tracing::warn!(reason = "signature mismatch", "{}", S::REJECTED);
+        count_rejection(&route, "signature_mismatch");
         return Err(ApiError::new(ErrorCode::InvalidSignature)
             .with_detail(format!("The {} does not match the body.", S::HEADER)));
     }
@@ -117,9 +130,11 @@ fn check<S: SignatureSecret>(req: &HttpRequest, body: &[u8]) -> Result<(), ApiEr
             return Ok(());
         }
         tracing::warn!(reason = "wrong bearer secret", "{}", S::REJECTED);
+        count_rejection(&route, "wrong_bearer");
         return Err(ApiError::unauthorized("The bearer secret is not valid."));
     }
     tracing::warn!(reason = %format_args!("missing {}", S::HEADER), "{}", S::REJECTED);
+    count_rejection(&route, "missing_signature");
     Err(ApiError::bad_request(if S::ACCEPTS_BEARER {
         format!(
             "The {} header is missing (or send Authorization: Bearer <secret>).",

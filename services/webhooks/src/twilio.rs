@@ -384,6 +384,7 @@ fn verified_params(
                 route,
                 "Twilio webhook refused: TWILIO_AUTH_TOKEN is not configured"
             );
+            prm_platform::signed::count_rejection(route, "not_configured");
             return Err(ApiError::unavailable(OFF));
         };
         let Some(signature) = header(req, prm_twilio::SIGNATURE_HEADER) else {
@@ -392,6 +393,7 @@ fn verified_params(
                 reason = "missing X-Twilio-Signature",
                 "Twilio webhook rejected"
             );
+            prm_platform::signed::count_rejection(route, "missing_signature");
             return Err(ApiError::bad_request(
                 "The X-Twilio-Signature header is missing.",
             ));
@@ -412,6 +414,7 @@ fn verified_params(
                 },
                 "Twilio webhook rejected"
             );
+            prm_platform::signed::count_rejection(route, "signature_mismatch");
             return Err(invalid_signature());
         }
     }

@@ -68,6 +68,8 @@ impl App {
             return Ok(());
         }
         let provider = Provider::from(data.provider);
+        metrics::counter!("prm_messages_received_total", "provider" => provider.as_str())
+            .increment(1);
         let message = self
             .store
             .insert_message(
@@ -241,6 +243,8 @@ impl App {
         self.enqueue(&txn, &[opened], &mut after).await?;
         txn.commit().await?;
         tracing::info!(conversation_id = %c.id, opened_by, "conversation opened");
+        metrics::counter!("prm_conversations_opened_total", "opened_by" => opened_by.to_owned())
+            .increment(1);
         after.touch(c.id);
         self.after_commit(after).await;
         Ok(c)

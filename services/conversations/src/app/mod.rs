@@ -189,6 +189,7 @@ impl App {
         outcome: TurnOutcome,
         after: &mut AfterCommit,
     ) -> Result<Conversation, ConversationError> {
+        self.count_turn(&outcome);
         c.stage = outcome.stage;
         c.locale = outcome.locale;
         c.bot_paused = outcome.bot_paused;
@@ -234,6 +235,34 @@ impl App {
                 tokio::spawn(async move { app.trigger_n8n(conversation_id, trigger).await });
             }
         })
+    }
+
+    /// The journey's funnel and engines, for `/metrics`: intake turns by the engine that
+    /// answered (and whether the configured one failed), intakes completed (triage
+    /// asked for slots), escalations by reason.
+    fn count_turn(&self, outcome: &TurnOutcome) {
+        if let Some(engine) = outcome.engine {
+            let configured = self.journey.engine_kind().as_str();
+            metrics::counter!(
+                "prm_intake_turns_total",
+                "engine" => engine,
+                "fell_back" => (engine == "builtin" && configured != "builtin").to_string()
+            )
+            .increment(1);
+        }
+        for event in &outcome.events {
+            match event.event_type.as_str() {
+                "TRIAGE_COMPLETED" => {
+                    metrics::counter!("prm_intake_completed_total").increment(1);
+                }
+                "CONVERSATION_ESCALATED" => {
+                    let reason = event.data["reason"].as_str().unwrap_or("other").to_owned();
+                    metrics::counter!("prm_conversations_escalated_total", "reason" => reason)
+                        .increment(1);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Writes the §5 keys of a conversation from the database.

@@ -101,6 +101,8 @@ impl App {
                 self.enqueue(&txn, &[event], &mut after).await?;
                 txn.commit().await?;
                 tracing::info!(%message_id, provider = provider.as_str(), status = status.as_str(), "message handed to the provider");
+                metrics::counter!("prm_messages_sent_total", "provider" => provider.as_str())
+                    .increment(1);
             }
             Err(error) => {
                 self.send_failed(&claim, provider, &error, now).await?;
@@ -131,6 +133,12 @@ impl App {
             return Ok(());
         }
         tracing::warn!(%message_id, provider = provider.as_str(), code, reason = error.reason(), "message not sent; marked failed");
+        metrics::counter!(
+            "prm_messages_failed_total",
+            "provider" => provider.as_str(),
+            "reason" => error.reason()
+        )
+        .increment(1);
         self.store
             .outbound_failed(self.store.connection(), message_id, provider, code, now)
             .await?;
