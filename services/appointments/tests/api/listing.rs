@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, bogota_time, fields, problem, spawn_app, urlencode};
+use crate::helpers::{TestApp, fields, problem, spawn_app, urlencode};
 
 async fn every_list(app: &TestApp) -> Vec<String> {
     let practitioner = app.create_practitioner("Cardiology").await;
@@ -128,7 +128,7 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
         let r = app
             .post(
                 "/api/v1/prm/appointments",
-                json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(days, hour)}),
+                json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": app.bogota_in(days, &format!("{hour:02}:00"))}),
             )
             .await;
         assert_eq!(r.status(), 201);
@@ -175,16 +175,19 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
         (
             format!(
                 "from={}&to={}",
-                urlencode(&bogota_time(3, 10)),
-                urlencode(&bogota_time(5, 12))
+                urlencode(&app.bogota_in(3, "10:00")),
+                urlencode(&app.bogota_in(5, "12:00"))
             ),
             vec![1, 2],
         ),
         (
-            format!("from={}", urlencode(&bogota_time(4, 0))),
+            format!("from={}", urlencode(&app.bogota_in(4, "00:00"))),
             vec![2, 3],
         ),
-        (format!("to={}", urlencode(&bogota_time(3, 0))), vec![0]),
+        (
+            format!("to={}", urlencode(&app.bogota_in(3, "00:00"))),
+            vec![0],
+        ),
         (
             format!("practitioner_id={}&status=booked", id(&luis)),
             vec![3],
