@@ -5,7 +5,7 @@
 //! of a run migrates a template once (per set of migrations) and every test database is
 //! a copy of it:
 //!
-//! * PostgreSQL: `prm_template_<hash of the migration names>`, built under an advisory
+//! * PostgreSQL: `prm_template_<hash of the migrations>`, built under an advisory
 //!   lock so that test binaries running in parallel agree on one, then
 //!   `CREATE DATABASE prm_test_… TEMPLATE prm_template_…`.
 //! * SQLite: a migrated file in the temp dir, copied per test.
@@ -73,15 +73,29 @@ pub fn with_database(admin: &str, name: &str) -> String {
     }
 }
 
-/// A stable name for the current set of migrations: a template built for other
-/// migrations is never used.
+/// A stable name for the current migrations: their names and, when the checkout is
+/// there (it is when tests run), their source, so a template built for other
+/// migrations, or before one was edited in place, is never used.
 pub fn migrations_fingerprint() -> String {
     // FNV-1a: stable across builds and Rust versions, unlike `DefaultHasher`.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for migration in Migrator::migrations() {
-        for byte in migration.name().bytes().chain([b'\n']) {
-            hash ^= u64::from(byte);
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes.iter().chain(b"\n") {
+            hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for migration in Migrator::migrations() {
+        feed(migration.name().as_bytes());
+    }
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/src");
+    if let Ok(entries) = std::fs::read_dir(sources) {
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for file in files {
+            if let Ok(source) = std::fs::read(&file) {
+                feed(&source);
+            }
         }
     }
     format!("{hash:016x}")

@@ -4,6 +4,7 @@ use std::{
     any::Any,
     collections::HashMap,
     sync::{Arc, Mutex, Once, PoisonError},
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -53,6 +54,17 @@ impl Spawn {
         for (name, value) in vars {
             self = self.var(name, value);
         }
+        self
+    }
+
+    /// Variables a suite sets for all its apps: the test's own [`Spawn::var`]s win.
+    pub fn defaults(mut self, vars: &[(&str, &str)]) -> Self {
+        let mut all: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        all.append(&mut self.vars);
+        self.vars = all;
         self
     }
 
@@ -196,6 +208,16 @@ pub async fn try_spawn(specs: &[&'static ServiceSpec], options: Spawn) -> anyhow
         backends.clock = clock.clone();
     }
     let consumers: Consumers = Arc::default();
+    if vars.get("AMQP_URL").map(String::as_str) == Some(AMQP_URL) {
+        // The bus declares its exchanges once connected: a connection completing after
+        // the test removed them (on drop) would declare them again, for good.
+        let connected =
+            tokio::time::timeout(Duration::from_secs(10), backends.bus.until_connected()).await;
+        anyhow::ensure!(
+            connected.is_ok(),
+            "RabbitMQ at {AMQP_URL}: not connected in 10 s"
+        );
+    }
     if backends.bus.backend() == "rabbitmq" {
         backends.bus = Arc::new(Recording {
             inner: backends.bus.clone(),

@@ -269,7 +269,7 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     twiml(app.post_twilio(TWILIO_PATH, &voice_note(&sid, &url)).await).await;
     // As after a crash: the sweep publishes it without transcription…
     assert_eq!(
-        app.service
+        app.service()
             .inbox()
             .recover_pending(Duration::ZERO)
             .await
@@ -280,7 +280,7 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     assert_eq!(events.len(), 1);
     assert!(events[0]["transcription"].is_null());
     assert_eq!(
-        app.service
+        app.service()
             .inbox()
             .recover_pending(Duration::ZERO)
             .await
@@ -324,7 +324,7 @@ async fn a_voice_note_sent_long_ago_is_not_swept_while_it_is_transcribed() {
     .await;
     // The sweep with a grace of a minute, while OpenAI is still answering.
     let swept = app
-        .service
+        .service()
         .inbox()
         .recover_pending(Duration::from_secs(60))
         .await

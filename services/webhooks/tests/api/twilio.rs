@@ -41,16 +41,16 @@ async fn a_signed_message_becomes_one_event_with_e164_numbers() {
 
 #[tokio::test]
 async fn the_same_message_sid_20_times_at_once_gives_one_event_and_one_row() {
-    let app = spawn_app().await;
-    assert_eq!(app.service.inbox().dedup_backend(), "redis");
+    let app = spawn(Spawn::new().redis()).await;
+    assert_eq!(app.service().inbox().dedup_backend(), "redis");
     twenty_concurrent_copies_give_one_event(&app).await;
 }
 
 #[tokio::test]
 async fn with_redis_unset_the_in_memory_markers_dedup_over_http() {
-    let app = spawn_app_with(&[("REDIS_URL", "")]).await;
-    assert!(!app.uses_redis);
-    assert_eq!(app.service.inbox().dedup_backend(), "memory");
+    let app = spawn(Spawn::new().memory_state()).await;
+    assert!(!app.uses_redis());
+    assert_eq!(app.service().inbox().dedup_backend(), "memory");
     twenty_concurrent_copies_give_one_event(&app).await;
 }
 
@@ -74,11 +74,7 @@ async fn twenty_concurrent_copies_give_one_event(app: &TestApp) {
 async fn the_database_guard_holds_when_the_dedup_marker_is_gone() {
     // Two replicas on one database whose markers are not shared (Redis flushed, or down).
     let first = spawn_app().await;
-    let second = spawn(Spawn {
-        database_url: Some(first.database_url.clone()),
-        ..Spawn::default()
-    })
-    .await;
+    let second = spawn(Spawn::new().same_database(&first)).await;
     let sid = unique_sid();
     let form = twilio_message(&sid, "hola");
     let (a, b) = tokio::join!(
@@ -173,7 +169,7 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
     problem(r, 403, "invalid_signature").await;
 
     // Signed for the address we actually called (what a Host-header check would accept).
-    let host_url = format!("{}{TWILIO_PATH}", app.address);
+    let host_url = app.url(TWILIO_PATH);
     let signature = prm_twilio::RequestValidator::new(secrecy::SecretString::from(TWILIO_TOKEN))
         .compute_signature(&host_url, &form);
     let r = app
@@ -407,7 +403,7 @@ async fn events_reach_the_relay_and_are_marked_published() {
         "the relay to publish the outbox",
         || async {
             prm_store::outbox::Outbox::WEBHOOKS
-                .unpublished_count(&app.db)
+                .unpublished_count(app.db())
                 .await
                 .unwrap()
                 == 0

@@ -125,7 +125,7 @@ async fn nul_and_control_characters_reach_the_event_verbatim() {
         "the relay to publish the outbox",
         || async {
             prm_store::outbox::Outbox::WEBHOOKS
-                .unpublished_count(&app.db)
+                .unpublished_count(app.db())
                 .await
                 .unwrap()
                 == 0
