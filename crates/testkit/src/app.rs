@@ -303,6 +303,11 @@ impl TestApp {
             .unwrap_or_else(|| panic!("{} is not hosted", std::any::type_name::<T>()))
     }
 
+    /// The running host (its development key…).
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
     /// Stops the app as SIGTERM would and waits until it has (requests in flight,
     /// background work, consumers and relays finish).
     pub async fn stop(mut self) {
