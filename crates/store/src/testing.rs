@@ -123,7 +123,13 @@ enum Place {
 impl TestDatabase {
     /// A database with every migration applied (a copy of the run's template).
     pub async fn migrated() -> Self {
-        match backend() {
+        Self::migrated_on(backend()).await
+    }
+
+    /// [`TestDatabase::migrated`] on `backend`, whatever `PRM_TEST_DATABASE` says
+    /// (suites that test both backends in one run).
+    pub async fn migrated_on(backend: TestBackend) -> Self {
+        match backend {
             TestBackend::Sqlite => {
                 let template = sqlite_template().await;
                 let file = sqlite_file();

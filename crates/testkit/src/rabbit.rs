@@ -115,7 +115,7 @@ impl EventTap {
 /// Deletes what a test declared under `prefix`: the queues of `consumers` (with their
 /// retry and dead-letter queues) and the two exchanges. Errors are ignored: there may
 /// be nothing to delete.
-pub async fn delete_topology(prefix: &str, consumers: &[String]) {
+pub async fn delete_topology<S: AsRef<str>>(prefix: &str, consumers: &[S]) {
     let Ok(Ok(conn)) = tokio::time::timeout(
         Duration::from_secs(5),
         Connection::connect(
@@ -130,7 +130,7 @@ pub async fn delete_topology(prefix: &str, consumers: &[String]) {
         return;
     };
     if let Ok(channel) = conn.create_channel().await {
-        for consumer in consumers {
+        for consumer in consumers.iter().map(AsRef::as_ref) {
             for queue in [
                 format!("{prefix}{consumer}"),
                 format!("{prefix}{consumer}.dlq"),
