@@ -14,6 +14,7 @@
 //! * [`time`]: instants in a clinic's zone and manual clocks.
 //! * [`twilio`]: requests signed as Twilio signs them.
 //! * [`rabbit`]: AMQP connections, an outside consumer of `prm.events`, topology clean-up.
+//! * [`fixtures`]: committed copies of the suite's shared fixtures, kept identical.
 //! * [`logs`]: what reaches the logs, for "no patient data" assertions.
 //!
 //! [`ManualClock`]: prm_domain::clock::ManualClock
@@ -22,6 +23,7 @@
 
 mod app;
 pub mod clinic;
+pub mod fixtures;
 pub mod logs;
 pub mod matrix;
 mod poll;
