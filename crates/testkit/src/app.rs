@@ -18,7 +18,10 @@ use prm_store::testing::TestDatabase;
 use reqwest::{Method, Response};
 use serde_json::Value;
 
-use crate::matrix::{self, AMQP_URL, REDIS_URL};
+use crate::{
+    Answer,
+    matrix::{self, AMQP_URL, REDIS_URL},
+};
 
 /// The Bearer key every spawned app accepts.
 pub const API_KEY: &str = "test-key-0123456789abcdef";
@@ -350,6 +353,27 @@ impl TestApp {
         self.request(Method::DELETE, path, None).await
     }
 
+    /// A GET that must answer 200; its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        Self::success(self.get(path).await, "GET", path).await
+    }
+
+    /// A POST that must succeed (2xx); its JSON body.
+    pub async fn post_json(&self, path: &str, body: Value) -> Value {
+        Self::success(self.post(path, body).await, "POST", path).await
+    }
+
+    async fn success(response: Response, method: &str, path: &str) -> Value {
+        let answer = Answer::read(response).await;
+        assert!(
+            (200..300).contains(&answer.status),
+            "{method} {path}: {} {}",
+            answer.status,
+            answer.text
+        );
+        answer.body
+    }
+
     /// Bytes sent as JSON with the key, for malformed and oversized bodies.
     pub async fn post_json_bytes(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
         self.client
@@ -381,12 +405,19 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `n` identical POSTs of `body` at once (races the schema must settle), answered
+    /// in the order they were made.
+    pub async fn post_concurrently(&self, path: &str, body: &Value, n: usize) -> Vec<Answer> {
+        let requests =
+            (0..n).map(|_| async { Answer::read(self.post(path, body.clone()).await).await });
+        futures::future::join_all(requests).await
+    }
+
     /// The `total` of a list endpoint.
     pub async fn total(&self, path: &str) -> u64 {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        let body: Value = response.json().await.expect("a list");
-        body["total"].as_u64().expect("a list has a total")
+        self.get_json(path).await["total"]
+            .as_u64()
+            .expect("a list has a total")
     }
 
     /// `/health` and `/ready` answer 200.

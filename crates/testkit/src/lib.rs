@@ -37,5 +37,5 @@ pub use app::{API_KEY, Spawn, TestApp, spawn, try_spawn};
 pub use matrix::{AMQP_URL, REDIS_URL, require_rabbit, require_redis, unique_prefix};
 pub use poll::eventually;
 pub use prm_store::testing::{TestBackend, TestDatabase};
-pub use problem::{fields, problem};
+pub use problem::{Answer, fields, problem};
 pub use proxy::FaultProxy;

@@ -14,22 +14,72 @@ pub fn problem(
     let caller = std::panic::Location::caller();
     let code = code.to_owned();
     async move {
-        let actual = response.status().as_u16();
+        let answer = Answer::read(response).await;
+        answer.check_problem(status, &code, caller);
+        answer.body
+    }
+}
+
+/// The field names of a validation problem's `errors`, in order.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A response read whole: what concurrent requests are compared by.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    /// The JSON body (`Null` when there is none or it is not JSON).
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub async fn read(response: Response) -> Self {
+        let status = response.status().as_u16();
         let content_type = response
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let text = response.text().await.expect("a response body");
-        assert_eq!(actual, status, "status at {caller}: {text}");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    /// Asserts the answer is the problem `status` / `code` (see [`problem`]).
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        self.check_problem(status, code, std::panic::Location::caller());
+    }
+
+    fn check_problem(&self, status: u16, code: &str, caller: &std::panic::Location<'_>) {
+        let (body, text) = (&self.body, &self.text);
+        assert_eq!(self.status, status, "status at {caller}: {text}");
         assert_eq!(
-            content_type.as_deref(),
+            self.content_type.as_deref(),
             Some("application/problem+json"),
             "content type at {caller}: {text}"
         );
-        let body: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("a problem is JSON ({e}) at {caller}: {text}"));
-        assert_eq!(body["code"], code.as_str(), "code at {caller}: {body}");
+        assert!(
+            body.is_object(),
+            "a problem is a JSON object at {caller}: {text}"
+        );
+        assert_eq!(body["code"], code, "code at {caller}: {body}");
         assert_eq!(
             body["type"],
             format!("urn:prm:problem:{code}"),
@@ -47,19 +97,5 @@ pub fn problem(
             body["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "a detail at {caller}: {body}"
         );
-        body
     }
-}
-
-/// The field names of a validation problem's `errors`, in order.
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -44,7 +44,7 @@ async fn one_process_serves_every_service_with_the_demo_clinic() {
     }
 
     // The demo clinic: 3 locations in Bogotá, 8 practitioners in 4 departments.
-    let locations: Value = app.get("/api/v1/prm/locations").await.json().await.unwrap();
+    let locations: Value = app.get_json("/api/v1/prm/locations").await;
     assert_eq!(locations["total"], 3);
     assert!(
         locations["items"]
@@ -53,12 +53,7 @@ async fn one_process_serves_every_service_with_the_demo_clinic() {
             .iter()
             .all(|l| l["timezone"] == "America/Bogota")
     );
-    let practitioners: Value = app
-        .get("/api/v1/prm/practitioners")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let practitioners: Value = app.get_json("/api/v1/prm/practitioners").await;
     assert_eq!(practitioners["total"], 8);
     let mut departments: Vec<&str> = practitioners["items"]
         .as_array()
@@ -101,14 +96,11 @@ async fn one_process_serves_every_service_with_the_demo_clinic() {
 
     // The front desk books a demo cardiology slot.
     let offer: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Cardiology", "limit": 1}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let slot = &offer["slots"][0];
     let patient = app.create_patient("María Pérez", "+573001234567").await;
     app.book(json!({"patient_id": patient["id"], "practitioner_id": slot["practitioner"]["id"], "location_id": slot["location"]["id"], "start": slot["start"]}))

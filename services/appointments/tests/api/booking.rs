@@ -115,14 +115,11 @@ async fn find_slots_ranks_and_renders_the_offer() {
 
     let es: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "cardiology", "limit": 2}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(es["slots"].as_array().unwrap().len(), 2);
     assert!(
         es["message"].as_str().unwrap().starts_with("Estos son"),
@@ -136,14 +133,11 @@ async fn find_slots_skips_booked_time() {
     let c = clinic().await;
     let first: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Cardiology", "limit": 1}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let taken = first["slots"][0]["start"].as_str().unwrap().to_owned();
     assert_eq!(
         c.app
@@ -154,14 +148,11 @@ async fn find_slots_skips_booked_time() {
     );
     let after: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Cardiology", "limit": 20}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(
         after["slots"]
             .as_array()
@@ -176,14 +167,11 @@ async fn a_preferred_location_without_the_department_falls_back_and_says_so() {
     let c = clinic().await;
     let sur: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/locations",
             json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let search = |location: &Value| {
         c.app.post(
             "/api/v1/prm/appointments/find-slots",
@@ -252,14 +240,11 @@ async fn find_slots_validates_its_input() {
     }
     let none: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Neurology", "locale": "en"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(none["slots"].as_array().unwrap().len(), 0);
     assert!(
         none["message"]
@@ -540,7 +525,7 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     assert_eq!(cancelled_view["status"], "cancelled");
     assert_eq!(cancelled_view["cancellation_reason"], "travelling");
     assert_eq!(
-        c.app.get(&a_path).await.json::<Value>().await.unwrap()["cancellation_reason"],
+        c.app.get_json(&a_path).await["cancellation_reason"],
         "travelling"
     );
     assert_eq!(b["cancellation_reason"], Value::Null, "not cancelled");
@@ -612,43 +597,17 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
 async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
     let c = clinic().await;
     let body = booking(&c, &future_slot(&c, 3, 14));
-    let requests = (0..50).map(|_| {
-        let client = c.app.client.clone();
-        let url = format!("{}/api/v1/prm/appointments", c.app.address);
-        let body = body.clone();
-        async move {
-            let r = client
-                .post(url)
-                .bearer_auth(crate::helpers::API_KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let content_type = r
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body: Value = r.json().await.unwrap();
-            (status, content_type, body)
-        }
-    });
-    let answers = futures::future::join_all(requests).await;
-    let statuses: Vec<u16> = answers.iter().map(|(s, _, _)| *s).collect();
+    let answers = c
+        .app
+        .post_concurrently("/api/v1/prm/appointments", &body, 50)
+        .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     let created = statuses.iter().filter(|s| **s == 201).count();
     let conflicts = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
     // Every loser gets the same clean problem, never a 500 or a generic conflict.
-    for (status, content_type, problem) in answers.iter().filter(|(s, _, _)| *s == 409) {
-        assert_eq!(
-            content_type.as_deref(),
-            Some("application/problem+json"),
-            "{problem}"
-        );
-        assert_eq!(problem["code"], "slot_taken", "{problem}");
-        assert_eq!(problem["status"], *status);
-        assert_eq!(problem["type"], "urn:prm:problem:slot_taken");
+    for answer in answers.iter().filter(|a| a.status == 409) {
+        answer.assert_problem(409, "slot_taken");
     }
     assert_eq!(c.app.total("/api/v1/prm/appointments").await, 1);
     assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
@@ -707,7 +666,7 @@ async fn concurrent_changes_to_one_appointment_cancel_it_once() {
         );
     }
 
-    let now: Value = c.app.get(&path).await.json().await.unwrap();
+    let now: Value = c.app.get_json(&path).await;
     assert_eq!(now["status"], "cancelled", "{now}");
     assert_eq!(now["cancellation_reason"], ok[0].1["cancellation_reason"]);
     assert_eq!(
@@ -721,7 +680,7 @@ async fn concurrent_changes_to_one_appointment_cancel_it_once() {
 #[tokio::test]
 async fn offers_are_kept_in_redis_sealed_and_expire() {
     let app = spawn_with(Spawn::new().redis().var("CONVERSATION_STATE_TTL_SECS", "2")).await;
-    let ready: Value = app.get("/ready").await.json().await.unwrap();
+    let ready: Value = app.get_json("/ready").await;
     assert_eq!(ready["checks"]["state"], "ok", "{ready}");
 
     let c = prm_testkit::clinic::Clinic::plan()

@@ -277,7 +277,7 @@ async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothin
     assert_eq!(app.total("/api/v1/prm/patients").await, 1);
     assert_eq!(app.total(&schedules).await, 7);
     assert_eq!(app.total("/api/v1/prm/appointments").await, 1);
-    let unchanged: serde_json::Value = app.get(&appointment).await.json().await.unwrap();
+    let unchanged: serde_json::Value = app.get_json(&appointment).await;
     assert_eq!(unchanged["start"], booked["start"]);
     app.assert_healthy().await;
 }

@@ -144,14 +144,10 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
     let (location, practitioner, patient) = clinic(&app).await;
     let slots = starts(&app, 2);
     let booked: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments",
             json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": slots[0], "channel": "whatsapp"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        ).await;
     let path = format!(
         "/api/v1/prm/appointments/{}",
         booked["id"].as_str().unwrap()

@@ -89,14 +89,11 @@ async fn arbitrary_bodies_on_every_write_route_never_fail_the_service() {
         .await;
     assert_eq!(r.status(), 201);
     let patient: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/patients",
             json!({"name": "María Pérez", "phone": "3001234567"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     // The next Monday at 10:00 in Bogotá, at least two days ahead.
     let bogota = FixedOffset::west_opt(5 * 3600).unwrap();
     let mut day = (app.now().with_timezone(&bogota) + Duration::days(2)).date_naive();

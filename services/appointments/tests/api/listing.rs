@@ -95,24 +95,18 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
     let app = spawn_app().await;
     let norte = app.create_location().await;
     let sur: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/locations",
             json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let ana = app.create_practitioner("Cardiology").await;
     let luis: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/practitioners",
             json!({"name": "Dr. Luis Peña", "specialty": "Cardiology"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     app.schedule_every_day(&ana, &norte, "08:00", "18:00").await;
     app.schedule_every_day(&luis, &sur, "08:00", "18:00").await;
     let maria = app.create_patient("María Pérez", "3001234567").await;
@@ -239,14 +233,11 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
     );
     assert_eq!(default["items"][0]["cancellation_reason"], Value::Null);
     let one: Value = app
-        .get(&format!(
+        .get_json(&format!(
             "/api/v1/prm/appointments/{}",
             ids[2].as_str().unwrap()
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(one["cancellation_reason"], "Patient is travelling");
     assert_eq!(one["status"], "cancelled");
 }

@@ -95,7 +95,7 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
     assert_eq!(app.total("/api/v1/prm/practitioners").await, 1);
     assert_eq!(app.total("/api/v1/prm/patients").await, 1);
     assert_eq!(app.total("/api/v1/prm/appointments").await, 0);
-    let kept: Value = app.get(&location_path).await.json().await.unwrap();
+    let kept: Value = app.get_json(&location_path).await;
     assert_eq!(kept["name"], "Sede Norte", "a refused PUT changes nothing");
 
     // Notes and reasons may span lines.
@@ -128,7 +128,7 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
     )
     .await;
     assert_eq!(fields(&p), ["reason"]);
-    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    let unchanged: Value = app.get_json(&path).await;
     assert_eq!(unchanged["status"], "booked");
     assert_eq!(unchanged["notes"], "1.\tECG\n2.\tBlood test");
 
