@@ -63,7 +63,8 @@ pub async fn spawn_tweaked(
             ("DEFAULT_COUNTRY_CODE", "57"),
         ])
         .override_from(move |settings| {
-            let mut config = WebhooksConfig::from_settings(settings);
+            let mut config =
+                WebhooksConfig::from_settings(settings).expect("webhooks configuration");
             config.voice_notes.timeout = Duration::from_secs(10);
             tweak(&mut config);
             config
