@@ -8,13 +8,13 @@ use lapin::types::AMQPValue;
 use prm_testkit::{FaultProxy, rabbit::EventTap, require_rabbit};
 use serde_json::{Value, json};
 
-use crate::helpers::{Clinic, Spawn, TestApp, spawn_with};
+use crate::helpers::{Clinic, TestApp, at_now, spawn_with};
 
 /// The app on the real RabbitMQ (or `amqp_url`), whatever the test matrix says.
 async fn on_rabbit(amqp_url: Option<&str>) -> TestApp {
     let options = match amqp_url {
-        Some(url) => Spawn::new().var("AMQP_URL", url),
-        None => Spawn::new().rabbit(),
+        Some(url) => at_now().var("AMQP_URL", url),
+        None => at_now().rabbit(),
     };
     spawn_with(options).await
 }
@@ -120,9 +120,10 @@ async fn a_lapin_consumer_receives_appointment_created_with_the_exact_contract()
     );
 }
 
-/// The stamp of a change (`rescheduled_at`, `cancelled_at`): RFC 3339, UTC, between
-/// `before` and now. Removed from `data` so the rest can be compared exactly.
-fn take_stamp(app: &TestApp, data: &mut Value, field: &str, before: chrono::DateTime<chrono::Utc>) {
+/// The stamp of a change (`rescheduled_at`, `cancelled_at`): RFC 3339, UTC, the app's
+/// clock when the change was made. Removed from `data` so the rest can be compared
+/// exactly.
+fn take_stamp(data: &mut Value, field: &str, when: chrono::DateTime<chrono::Utc>) {
     let stamp = data
         .as_object_mut()
         .unwrap()
@@ -130,11 +131,7 @@ fn take_stamp(app: &TestApp, data: &mut Value, field: &str, before: chrono::Date
         .unwrap_or_else(|| panic!("{field} missing"));
     let at = chrono::DateTime::parse_from_rfc3339(stamp.as_str().unwrap()).expect("RFC 3339");
     assert_eq!(at.offset().local_minus_utc(), 0, "{field} is UTC: {stamp}");
-    let at = at.with_timezone(&chrono::Utc);
-    assert!(
-        before - chrono::Duration::seconds(1) <= at && at <= app.now(),
-        "{field} is the time of the change: {at}"
-    );
+    assert_eq!(at, when, "{field} is the time of the change");
 }
 
 #[tokio::test]
@@ -152,11 +149,13 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
         "/api/v1/prm/appointments/{}",
         booked["id"].as_str().unwrap()
     );
-    let before_move = app.now();
+    app.clock().advance(chrono::TimeDelta::minutes(5));
+    let moved_at = app.now();
     let r = app.patch(&path, json!({"start": slots[1]})).await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
-    let before_cancel = app.now();
+    app.clock().advance(chrono::TimeDelta::minutes(10));
+    let cancelled_at = app.now();
     let r = app
         .post(
             &format!("{path}/cancel"),
@@ -202,7 +201,7 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
         json!({"id": location["id"], "name": "Sede Norte", "timezone": "America/Bogota"});
 
     let mut rescheduled = events[1]["data"].clone();
-    take_stamp(&app, &mut rescheduled, "rescheduled_at", before_move);
+    take_stamp(&mut rescheduled, "rescheduled_at", moved_at);
     assert_eq!(
         rescheduled,
         json!({
@@ -224,7 +223,7 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
     assert_ne!(moved["end"], booked["end"]);
 
     let mut cancelled = events[2]["data"].clone();
-    take_stamp(&app, &mut cancelled, "cancelled_at", before_cancel);
+    take_stamp(&mut cancelled, "cancelled_at", cancelled_at);
     assert_eq!(
         cancelled,
         json!({

@@ -4,13 +4,24 @@ pub use prm_testkit::{
     API_KEY, Spawn, TestApp, clinic::Clinic, eventually, fields, problem, spawn, time,
 };
 
+/// When the suite's apps stand unless a test picks another instant: a Sunday at 23:15
+/// in Bogotá, already Monday in UTC, the last half hour of the day gone. Tests count
+/// days from the app's today, so they hold at any instant; this one is where date
+/// arithmetic goes wrong first.
+pub const NOW: &str = "2030-01-13 23:15";
+
+/// The app alone, its clock at [`NOW`].
+pub fn at_now() -> Spawn {
+    Spawn::new().at(time::bogota(NOW))
+}
+
 pub async fn spawn_app() -> TestApp {
-    spawn_with(Spawn::new()).await
+    spawn_with(at_now()).await
 }
 
 /// Extra variables override the test defaults; an empty value unsets one.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    spawn_with(Spawn::new().vars(extra)).await
+    spawn_with(at_now().vars(extra)).await
 }
 
 pub async fn spawn_with(options: Spawn) -> TestApp {
