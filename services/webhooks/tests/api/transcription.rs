@@ -314,7 +314,7 @@ async fn a_voice_note_sent_long_ago_is_not_swept_while_it_is_transcribed() {
     .await;
     meta_media(&fakes).await;
     let app = app_with(&fakes).await;
-    let three_hours_ago = chrono::Utc::now().timestamp() - 3 * 3600;
+    let three_hours_ago = app.now().timestamp() - 3 * 3600;
     let id = post_meta_voice_note(&app, three_hours_ago).await;
     eventually(
         Duration::from_secs(10),
