@@ -59,13 +59,8 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
         }
     }
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &form, Some("bm90IGEgc2lnbmF0dXJl"))
+        .await;
     assert_eq!(r.status(), 403);
     let logs = captured.take();
     assert!(warned(&logs, "Twilio webhook rejected"), "{logs}");

@@ -98,13 +98,21 @@ impl TestApp {
     /// Posts a form signed as Twilio signs it.
     pub async fn post_twilio(&self, path: &str, params: &[(String, String)]) -> Response {
         let signature = twilio_signature(path, params);
-        self.client
-            .post(self.url(path))
-            .header("X-Twilio-Signature", signature)
-            .form(params)
-            .send()
-            .await
-            .expect("request sent")
+        self.post_form(path, params, Some(&signature)).await
+    }
+
+    /// Posts a form with `signature` as `X-Twilio-Signature`, if any.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        signature: Option<&str>,
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).form(params);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        request.send().await.expect("request sent")
     }
 
     /// Posts JSON signed with `sha256=` HMAC under `header` with `secret`.

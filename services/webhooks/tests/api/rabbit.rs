@@ -76,15 +76,7 @@ async fn twenty_concurrent_copies_reach_rabbitmq_as_one_event() {
 async fn the_dedup_markers_live_in_redis_when_configured() {
     let app = spawn(Spawn::new().redis()).await;
     assert!(app.uses_redis());
-    let health: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/prm/webhooks/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = app.get_json("/api/v1/prm/webhooks/health").await;
     assert_eq!(health["dedup"], "redis");
 
     // The markers a webhook leaves are in the real Redis with a 24 h TTL.

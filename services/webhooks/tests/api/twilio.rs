@@ -143,13 +143,7 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
     let sid = unique_sid();
     let form = twilio_message(&sid, "hola");
 
-    let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(TWILIO_PATH, &form, None).await;
     let body = problem(r, 400, "bad_request").await;
     assert!(
         body["detail"]
@@ -159,27 +153,15 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
     );
 
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &form, Some("bm90IGEgc2lnbmF0dXJl"))
+        .await;
     problem(r, 403, "invalid_signature").await;
 
     // Signed for the address we actually called (what a Host-header check would accept).
     let host_url = app.url(TWILIO_PATH);
     let signature = prm_twilio::RequestValidator::new(secrecy::SecretString::from(TWILIO_TOKEN))
         .compute_signature(&host_url, &form);
-    let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", signature)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(TWILIO_PATH, &form, Some(&signature)).await;
     problem(r, 403, "invalid_signature").await;
 
     // Signed correctly, then tampered with.
@@ -189,14 +171,7 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
         .iter_mut()
         .filter(|(k, _)| k == "Body")
         .for_each(|(_, v)| *v = "hola!".into());
-    let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", signature)
-        .form(&tampered)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(TWILIO_PATH, &tampered, Some(&signature)).await;
     problem(r, 403, "invalid_signature").await;
 
     assert_eq!(app.total_rows().await, 0);
@@ -215,14 +190,7 @@ async fn the_query_string_is_part_of_the_signed_url() {
     // The same signature without the query does not verify.
     let form = twilio_message(&unique_sid(), "hola");
     let signature = twilio_signature(TWILIO_PATH, &form);
-    let r = app
-        .client
-        .post(app.url(&path))
-        .header("X-Twilio-Signature", signature)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&path, &form, Some(&signature)).await;
     problem(r, 403, "invalid_signature").await;
     assert_eq!(app.received(&sid).await.len(), 1);
 }
@@ -259,23 +227,11 @@ async fn validation_can_be_switched_off_explicitly() {
     .await;
     let sid = unique_sid();
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .form(&twilio_message(&sid, "demo"))
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &twilio_message(&sid, "demo"), None)
+        .await;
     twiml(r).await;
     assert_eq!(app.received(&sid).await.len(), 1);
-    let health: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/prm/webhooks/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = app.get_json("/api/v1/prm/webhooks/health").await;
     assert_eq!(health["twilio_signature_validation"], false);
 }
 
