@@ -171,7 +171,9 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
         .iter_mut()
         .filter(|(k, _)| k == "Body")
         .for_each(|(_, v)| *v = "hola!".into());
-    let r = app.post_form(TWILIO_PATH, &tampered, Some(&signature)).await;
+    let r = app
+        .post_form(TWILIO_PATH, &tampered, Some(&signature))
+        .await;
     problem(r, 403, "invalid_signature").await;
 
     assert_eq!(app.total_rows().await, 0);
