@@ -12,6 +12,9 @@ use secrecy::ExposeSecret;
 
 use crate::{Backends, Host, HostOptions, ServiceSpec};
 
+/// Seeds demo data on the backends (`prm --demo`).
+pub type DemoSeed = fn(Backends) -> BoxFuture<'static, anyhow::Result<()>>;
+
 /// What a binary hosts and how it presents itself.
 pub struct Binary {
     /// `prm-appointments`
@@ -24,7 +27,7 @@ pub struct Binary {
     /// services).
     pub title: Option<(&'static str, &'static str)>,
     /// Seeds demo data for `--demo` (only binaries that offer it).
-    pub demo: Option<fn(Backends) -> BoxFuture<'static, anyhow::Result<()>>>,
+    pub demo: Option<DemoSeed>,
 }
 
 impl Binary {
