@@ -79,9 +79,8 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
     .unwrap();
     let wrong = prm_webhooks::http::sign_sha256(b"not the app secret", &delivery);
     let r = app
-        .post_raw(
+        .post_json_signed(
             META_PATH,
-            "application/json",
             delivery,
             &[("X-Hub-Signature-256", wrong.as_str())],
         )
@@ -100,12 +99,7 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
     .unwrap();
     let wrong = prm_webhooks::http::sign_sha256(b"not the voice secret", &call);
     let r = app
-        .post_raw(
-            VOICE_PATH,
-            "application/json",
-            call,
-            &[("X-PRM-Signature", wrong.as_str())],
-        )
+        .post_json_signed(VOICE_PATH, call, &[("X-PRM-Signature", wrong.as_str())])
         .await;
     assert_eq!(r.status(), 403);
     let logs = captured.take();

@@ -115,6 +115,16 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// Posts a JSON body with these headers as they are (signatures right or wrong).
+    pub async fn post_json_signed(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        self.post_raw(path, "application/json", body, headers).await
+    }
+
     /// Posts JSON signed with `sha256=` HMAC under `header` with `secret`.
     pub async fn post_signed_json(
         &self,
@@ -124,13 +134,8 @@ impl TestApp {
         body: &[u8],
     ) -> Response {
         let signature = prm_webhooks::http::sign_sha256(secret.as_bytes(), body);
-        self.post_raw(
-            path,
-            "application/json",
-            body.to_vec(),
-            &[(header, signature.as_str())],
-        )
-        .await
+        self.post_json_signed(path, body.to_vec(), &[(header, signature.as_str())])
+            .await
     }
 
     /// The provider fields stored with the message (`None`: no such row).

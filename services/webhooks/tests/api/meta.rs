@@ -126,12 +126,7 @@ async fn every_known_answer_signature_vector_verifies() {
         // becomes its event.
         let app = spawn_app_with(&[("WHATSAPP_APP_SECRET", secret)]).await;
         let r = app
-            .post_raw(
-                META_PATH,
-                "application/json",
-                body.to_vec(),
-                &[(HEADER, expected)],
-            )
+            .post_json_signed(META_PATH, body.to_vec(), &[(HEADER, expected)])
             .await;
         assert_eq!(r.status(), 200, "{name}");
         let sent: Value = serde_json::from_slice(body).unwrap();
@@ -176,12 +171,7 @@ async fn every_known_answer_signature_vector_verifies() {
             assert_eq!(e["provider_fields"]["type"], m["type"], "{name}");
         }
         let r = app
-            .post_raw(
-                META_PATH,
-                "application/json",
-                flipped,
-                &[(HEADER, expected)],
-            )
+            .post_json_signed(META_PATH, flipped, &[(HEADER, expected)])
             .await;
         problem(r, 403, "invalid_signature").await;
     }
@@ -357,33 +347,22 @@ async fn missing_wrong_or_unconfigured_signatures_are_refused() {
         json!([]),
     );
     problem(
-        app.post_raw(META_PATH, "application/json", body.clone(), &[])
-            .await,
+        app.post_json_signed(META_PATH, body.clone(), &[]).await,
         400,
         "bad_request",
     )
     .await;
     problem(
-        app.post_raw(
-            META_PATH,
-            "application/json",
-            body.clone(),
-            &[(HEADER, "sha256=00")],
-        )
-        .await,
+        app.post_json_signed(META_PATH, body.clone(), &[(HEADER, "sha256=00")])
+            .await,
         403,
         "invalid_signature",
     )
     .await;
     let wrong = prm_webhooks::http::sign_sha256(b"another secret", &body);
     problem(
-        app.post_raw(
-            META_PATH,
-            "application/json",
-            body.clone(),
-            &[(HEADER, wrong.as_str())],
-        )
-        .await,
+        app.post_json_signed(META_PATH, body.clone(), &[(HEADER, wrong.as_str())])
+            .await,
         403,
         "invalid_signature",
     )

@@ -44,6 +44,14 @@ async fn openai_answers(fakes: &Fakes, response: ResponseTemplate) {
         .await;
 }
 
+/// OpenAI answers `text`, `seconds` after the request.
+async fn openai_answers_after(fakes: &Fakes, seconds: u64, text: &str) {
+    let answer = ResponseTemplate::new(200)
+        .set_delay(Duration::from_secs(seconds))
+        .set_body_json(json!({ "text": text }));
+    openai_answers(fakes, answer).await;
+}
+
 async fn app_with(fakes: &Fakes) -> TestApp {
     app_with_media(fakes, &fakes.media.uri()).await
 }
@@ -120,13 +128,7 @@ async fn a_twilio_voice_note_is_downloaded_with_basic_auth_and_transcribed() {
 #[tokio::test]
 async fn the_webhook_answers_before_the_transcription_is_done() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(2))
-            .set_body_json(json!({"text": "tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 2, "tarde").await;
     let app = app_with(&fakes).await;
     let sid = unique_sid();
     let url = format!("{}{MEDIA_PATH}", fakes.media.uri());
@@ -256,13 +258,7 @@ async fn a_meta_voice_note_is_resolved_through_the_graph_api_and_transcribed() {
 #[tokio::test]
 async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(3))
-            .set_body_json(json!({"text": "tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 3, "tarde").await;
     let app = app_with(&fakes).await;
     let sid = unique_sid();
     let url = format!("{}{MEDIA_PATH}", fakes.media.uri());
@@ -305,13 +301,7 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
 #[tokio::test]
 async fn a_voice_note_sent_long_ago_is_not_swept_while_it_is_transcribed() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(2))
-            .set_body_json(json!({"text": "llegó tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 2, "llegó tarde").await;
     meta_media(&fakes).await;
     let app = app_with(&fakes).await;
     let three_hours_ago = app.now().timestamp() - 3 * 3600;
