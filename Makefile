@@ -3,8 +3,14 @@
 
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
-# Crates whose tests touch the relational store run a second time on PostgreSQL.
-DB_CRATES := -p prm-store -p prm-appointments -p prm-webhooks -p prm
+# The test matrix (crates/testkit/src/matrix.rs): the SQLite pass runs every test with
+# the in-memory state store and the in-process bus; the PostgreSQL pass runs the store,
+# the runtime and every crate built on the runtime (each service) again, on Redis and
+# RabbitMQ. So each service suite meets both adapters of each port, and a new service
+# joins the second pass by depending on prm-runtime, with no edit here.
+SQLITE_MATRIX := PRM_TEST_DATABASE=sqlite PRM_TEST_STATE=memory PRM_TEST_BUS=inprocess
+POSTGRES_MATRIX := PRM_TEST_DATABASE=postgres PRM_TEST_STATE=redis PRM_TEST_BUS=rabbitmq
+DB_CRATES = -p prm-store $(shell $(CARGO) tree --workspace --invert prm-runtime --edges normal --depth 1 --prefix none | awk '{print "-p " $$1}' | sort -u)
 
 .PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs image check-n8n
 
@@ -40,12 +46,13 @@ check-n8n: ## import the n8n workflows into the real n8n and run them against lo
 	./scripts/n8n.sh import
 	./scripts/n8n.sh run
 
-test-sqlite:
-	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --all-targets --no-fail-fast
-	PRM_TEST_DATABASE=sqlite $(CARGO) test --workspace --doc
+test-sqlite: ## every test on SQLite, in-memory state and the in-process bus
+	$(SQLITE_MATRIX) $(CARGO) test --workspace --all-targets --no-fail-fast
+	$(SQLITE_MATRIX) $(CARGO) test --workspace --doc
 
-test-postgres:
-	PRM_TEST_DATABASE=postgres $(CARGO) test $(DB_CRATES) --all-targets --no-fail-fast
+test-postgres: ## the store, runtime and service suites on PostgreSQL, Redis and RabbitMQ
+	@case "$(DB_CRATES)" in *prm-runtime*) ;; *) echo "test-postgres: cargo tree could not list the crates built on prm-runtime" >&2; exit 1;; esac
+	$(POSTGRES_MATRIX) $(CARGO) test $(DB_CRATES) --all-targets --no-fail-fast
 
 lint: ## formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

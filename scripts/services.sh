@@ -80,7 +80,8 @@ ensure PostgreSQL 127.0.0.1:5432 "pg_isready -h 127.0.0.1 -p 5432 -q || port_ope
 ensure Redis 127.0.0.1:6379 "redis-cli -h 127.0.0.1 ping | grep -q PONG || port_open 6379" "$redis_start" 20 "$redis_why" || status=1
 ensure RabbitMQ 127.0.0.1:5672 "port_open 5672" "$rabbit_start" 90 "$rabbit_why" || status=1
 
-# SQLite test databases are files in the temp dir, one per test; remove earlier runs'.
+# SQLite test databases are files in the temp dir, one per test, copied from a migrated
+# template file (prm-test-template-*.db); remove earlier runs'.
 rm -f "${TMPDIR:-/tmp}"/prm-test-*.db "${TMPDIR:-/tmp}"/prm-test-*.db-wal "${TMPDIR:-/tmp}"/prm-test-*.db-shm
 
 if [ "$status" -eq 0 ] && command -v psql >/dev/null 2>&1; then
@@ -95,9 +96,11 @@ if [ "$status" -eq 0 ] && command -v psql >/dev/null 2>&1; then
       echo "services: creating the PostgreSQL database \`test\` the bus tests connect to"
       psql "$PG_ADMIN_URL" -qc "CREATE DATABASE test" >/dev/null || status=1
     fi
-    # Test databases are created per test; drop the ones earlier runs left behind.
+    # Test databases are created per test (and dropped with it); drop the ones earlier
+    # runs left behind, and the migrated templates they were copied from, so that a run
+    # starts from the migrations as they are now (crates/store/src/testing.rs).
     psql "$PG_ADMIN_URL" -Atqc \
-      "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ';' FROM pg_database WHERE datname LIKE 'prm\_test\_%' OR datname LIKE 'bus\_test\_%'" \
+      "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ';' FROM pg_database WHERE datname LIKE 'prm\_test\_%' OR datname LIKE 'bus\_test\_%' OR datname LIKE 'prm\_template\_%'" \
       | psql "$PG_ADMIN_URL" -q >/dev/null 2>&1 || true
   fi
 fi

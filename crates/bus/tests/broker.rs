@@ -273,7 +273,7 @@ impl TransactionalHandler for Book {
 /// and before the bus can acknowledge — cuts the consumer's connection to the broker.
 struct LoseTheFirstAck<H> {
     inner: H,
-    proxy: Arc<Proxy>,
+    proxy: Arc<FaultProxy>,
     cut: AtomicBool,
     seen: Arc<Mutex<Vec<(Uuid, bool)>>>,
 }
@@ -305,11 +305,11 @@ async fn a_lost_ack_is_redelivered_by_the_broker_and_processed_once() {
         .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(60), async {
-        let proxy = Arc::new(Proxy::start("127.0.0.1:5672").await);
+        let proxy = Arc::new(FaultProxy::start("127.0.0.1:5672").await);
         let prefix = unique_prefix();
         let consumer = "prm.appointments.reminders";
         let processed = ProcessedEvents::APPOINTMENTS;
-        let bus = RabbitBus::connect(&proxy.url(), test_config(&prefix))
+        let bus = RabbitBus::connect(&proxy.amqp_url(), test_config(&prefix))
             .await
             .unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));

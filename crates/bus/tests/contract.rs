@@ -120,6 +120,17 @@ fn recorder() -> (Seen, impl prm_bus::EventHandler) {
     (seen, handler)
 }
 
+/// A handler that finishes each delivery only once `gate` gives it a permit.
+fn gated(gate: Arc<tokio::sync::Semaphore>) -> impl prm_bus::EventHandler {
+    handler_fn(move |_d: Delivery| {
+        let gate = gate.clone();
+        async move {
+            let _permit = gate.acquire().await.unwrap();
+            Ok(())
+        }
+    })
+}
+
 async fn delivers_matching_events_with_the_envelope_intact(backend: Backend) {
     let bus = backend.bus();
     let (seen, handler) = recorder();
@@ -668,7 +679,7 @@ mod in_process_confirms {
         InProcessBus::new(test_config(""))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_publish_is_confirmed_only_after_the_handler_finished() {
         let bus = bus();
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
@@ -713,7 +724,7 @@ mod in_process_confirms {
         sub.shutdown().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn every_subscribed_consumer_and_every_retry_is_waited_for() {
         let bus = bus();
         let (fast, fast_handler) = recorder();
@@ -757,7 +768,7 @@ mod in_process_confirms {
         sub_flaky.shutdown().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_dead_lettered_message_is_confirmed_once_given_up() {
         let bus = bus();
         let sub = bus
@@ -783,7 +794,7 @@ mod in_process_confirms {
         sub.shutdown().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_consumer_that_stops_first_fails_the_publish_and_keeps_the_message() {
         // One slot: while a handler runs, the next message waits in the queue.
         let bus = InProcessBus::new(BusConfig {
@@ -796,13 +807,7 @@ mod in_process_confirms {
             .subscribe(Subscription::new(
                 "prm.test.stopping",
                 ["#"],
-                handler_fn(move |_d: Delivery| {
-                    let g = g.clone();
-                    async move {
-                        let _permit = g.acquire().await.unwrap();
-                        Ok(())
-                    }
-                }),
+                gated(g.clone()),
             ))
             .await
             .unwrap();
@@ -848,13 +853,7 @@ mod in_process_confirms {
             .subscribe(Subscription::new(
                 "prm.test.stopping",
                 ["#"],
-                handler_fn(move |_d: Delivery| {
-                    let g = g.clone();
-                    async move {
-                        let _permit = g.acquire().await.unwrap();
-                        Ok(())
-                    }
-                }),
+                gated(g.clone()),
             ))
             .await
             .unwrap();
@@ -893,9 +892,11 @@ mod in_process_confirms {
 
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
+        // Nothing in process waits on the outside world: on paused time the backoffs and
+        // the settling pauses take no real time, and their order is kept.
         mod in_process {
             $(
-                #[tokio::test]
+                #[tokio::test(start_paused = true)]
                 async fn $case() {
                     tokio::time::timeout(std::time::Duration::from_secs(60), super::$case(super::Backend::memory()))
                         .await

@@ -103,8 +103,7 @@ async fn an_outside_lapin_consumer_receives_appointment_created_with_the_exact_c
     tokio::time::timeout(WAIT, async {
         let prefix = unique_prefix();
         let bus = RabbitBus::connect(url, test_config(&prefix)).await.unwrap();
-        let (conn, mut received) =
-            outside_consumer(&prefix, "journey.reminders", "appointment.created").await;
+        let mut received = EventTap::bind(&prefix, "appointment.created").await;
 
         let envelope = Envelope::new("appointments", AppointmentCreated::example());
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned();
@@ -121,7 +120,7 @@ async fn an_outside_lapin_consumer_receives_appointment_created_with_the_exact_c
         assert_eq!(relay.relay_once().await.unwrap(), 1);
         assert_eq!(OUTBOX.unpublished_count(&pg.db).await.unwrap(), 0);
 
-        let delivery = received.recv().await.expect("delivery");
+        let delivery = received.next_delivery(WAIT).await.expect("delivery");
         let p = &delivery.properties;
         assert_eq!(
             p.message_id().as_ref().map(|s| s.to_string()),
@@ -168,9 +167,9 @@ async fn an_outside_lapin_consumer_receives_appointment_created_with_the_exact_c
         );
         assert_eq!(serde_json::from_value::<Envelope>(body).unwrap(), envelope);
 
-        let _ = conn.close(200, "bye").await;
+        drop(received);
         bus.close().await;
-        delete_topology(&prefix, &["journey.reminders"]).await;
+        delete_topology::<&str>(&prefix, &[]).await;
     })
     .await
     .expect("test timed out");
@@ -481,13 +480,13 @@ async fn nothing_is_lost_when_the_broker_is_unreachable() {
     rabbit().await;
     let pg = TestDb::postgres().await;
     tokio::time::timeout(Duration::from_secs(90), async {
-        let proxy = Proxy::start("127.0.0.1:5672").await;
+        let proxy = FaultProxy::start("127.0.0.1:5672").await;
         let prefix = unique_prefix();
-        let bus = RabbitBus::connect(&proxy.url(), test_config(&prefix))
+        let bus = RabbitBus::connect(&proxy.amqp_url(), test_config(&prefix))
             .await
             .unwrap();
         // Outside consumer straight to the broker (not through the proxy).
-        let (conn, mut outside) = outside_consumer(&prefix, "journey.outage", "message.sent").await;
+        let mut outside = EventTap::bind(&prefix, "message.sent").await;
         // Our own consumer through the proxy: it has to reconnect too.
         let ours = Arc::new(Mutex::new(Vec::new()));
         let o = ours.clone();
@@ -537,10 +536,10 @@ async fn nothing_is_lost_when_the_broker_is_unreachable() {
         proxy.restore();
         let mut received: Vec<Uuid> = Vec::new();
         while !ids.iter().all(|id| received.contains(id)) {
-            let d = tokio::time::timeout(Duration::from_secs(30), outside.recv())
+            let d = outside
+                .next_delivery(Duration::from_secs(30))
                 .await
-                .expect("events after recovery")
-                .unwrap();
+                .expect("events after recovery");
             received.push(
                 Uuid::parse_str(d.properties.message_id().as_ref().unwrap().as_str()).unwrap(),
             );
@@ -566,9 +565,9 @@ async fn nothing_is_lost_when_the_broker_is_unreachable() {
 
         relay.shutdown().await;
         sub.shutdown().await;
-        let _ = conn.close(200, "bye").await;
+        drop(outside);
         bus.close().await;
-        delete_topology(&prefix, &["journey.outage", "prm.test.outage"]).await;
+        delete_topology(&prefix, &["prm.test.outage"]).await;
     })
     .await
     .expect("test timed out");
@@ -937,13 +936,12 @@ async fn the_relay_resumes_as_soon_as_the_broker_is_back() {
     rabbit().await;
     let pg = TestDb::postgres().await;
     tokio::time::timeout(Duration::from_secs(60), async {
-        let proxy = Proxy::start("127.0.0.1:5672").await;
+        let proxy = FaultProxy::start("127.0.0.1:5672").await;
         let prefix = unique_prefix();
-        let bus = RabbitBus::connect(&proxy.url(), test_config(&prefix))
+        let bus = RabbitBus::connect(&proxy.amqp_url(), test_config(&prefix))
             .await
             .unwrap();
-        let (conn, mut outside) =
-            outside_consumer(&prefix, "journey.resume", "appointment.created").await;
+        let mut outside = EventTap::bind(&prefix, "appointment.created").await;
         proxy.cut().await;
         eventually(Duration::from_secs(10), "the bus to notice", || async {
             !bus.is_connected()
@@ -975,10 +973,10 @@ async fn the_relay_resumes_as_soon_as_the_broker_is_back() {
 
         proxy.restore();
         let back = tokio::time::Instant::now();
-        let delivery = tokio::time::timeout(Duration::from_secs(8), outside.recv())
+        let delivery = outside
+            .next_delivery(Duration::from_secs(8))
             .await
-            .expect("published within seconds of the broker's return, not after the backoff")
-            .unwrap();
+            .expect("published within seconds of the broker's return, not after the backoff");
         assert_eq!(
             delivery
                 .properties
@@ -992,9 +990,9 @@ async fn the_relay_resumes_as_soon_as_the_broker_is_back() {
             back.elapsed()
         );
         relay.shutdown().await;
-        let _ = conn.close(200, "bye").await;
+        drop(outside);
         bus.close().await;
-        delete_topology(&prefix, &["journey.resume"]).await;
+        delete_topology::<&str>(&prefix, &[]).await;
     })
     .await
     .expect("test timed out");

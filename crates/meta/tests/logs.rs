@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prm_domain::PhoneNumber;
@@ -20,19 +18,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "EAAG-fake-access-token";
 const BODY: &str = "Hola María, su cita es el lunes";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn fake_meta(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
@@ -86,19 +71,12 @@ async fn no_patient_data_or_token_above_debug_and_a_bad_token_is_an_error() {
     ))
     .await;
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (captured, guard) = prm_testkit::logs::capture(tracing::Level::INFO);
     for server in [&ok, &expired, &throttled] {
         send_through(server).await;
     }
     drop(guard);
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
 
     assert!(logs.contains("wamid.LOGGED"), "{logs}");
     let token_line = logs

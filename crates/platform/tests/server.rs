@@ -40,15 +40,7 @@ async fn ready_is_503_problem_json_naming_the_failing_dependency() {
     rt::spawn(server);
 
     let response = reqwest::get(format!("{address}/ready")).await.unwrap();
-    assert_eq!(response.status(), 503);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["type"], "urn:prm:problem:not_ready");
-    assert_eq!(body["code"], "not_ready");
-    assert_eq!(body["status"], 503);
+    let body = prm_testkit::problem(response, 503, "not_ready").await;
     assert_eq!(body["detail"], "Not ready: database.");
     assert_eq!(body["checks"]["database"], "not reachable");
     assert_eq!(body["checks"]["state"], "ok");

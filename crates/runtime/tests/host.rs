@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -13,10 +12,10 @@ use std::{
 };
 
 use actix_web::{HttpResponse, web};
-use prm_platform::Settings;
-use prm_runtime::{CancellationToken, Host, HostOptions, Service, ServiceContext, ServiceSpec};
+use prm_runtime::{CancellationToken, Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
 use prm_store::outbox::Outbox;
+use prm_testkit::{REDIS_URL, Spawn, spawn, try_spawn};
 
 /// A service with one clinic route that remembers what it was built with.
 struct Probe {
@@ -85,22 +84,6 @@ static SIGNED: ServiceSpec = ServiceSpec {
     build: |ctx| Box::pin(build(ctx)),
 };
 
-async fn settings(extra: &[(&str, &str)]) -> Settings {
-    let url = prm_store::testing::fresh_database_url().await;
-    let mut vars: HashMap<String, String> = [
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("DATABASE_URL", url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    Settings::from_map(0, &vars).unwrap()
-}
-
 fn variable_of(error: &anyhow::Error) -> Option<&'static str> {
     error
         .chain()
@@ -108,42 +91,41 @@ fn variable_of(error: &anyhow::Error) -> Option<&'static str> {
         .map(|e| e.variable)
 }
 
+/// Production, without the test key.
+fn production() -> Spawn {
+    Spawn::new().vars(&[("PRM_ENV", "production"), ("PRM_API_KEYS", "")])
+}
+
 #[tokio::test]
 async fn production_requires_api_keys_only_of_services_with_clinic_endpoints() {
-    let production = [("PRM_ENV", "production")];
-    let refused = Host::build(
-        settings(&production).await,
-        &[&CLINIC, &SIGNED],
-        HostOptions::default(),
-    )
-    .await
-    .err()
-    .expect("clinic endpoints without keys");
+    let refused = try_spawn(&[&CLINIC, &SIGNED], production())
+        .await
+        .err()
+        .expect("clinic endpoints without keys");
     assert_eq!(variable_of(&refused), Some("PRM_API_KEYS"), "{refused:#}");
     assert!(
         format!("{refused:#}").contains("clinic-probe"),
         "{refused:#}"
     );
 
-    let host = Host::build(
-        settings(&production).await,
-        &[&SIGNED],
-        HostOptions::default(),
-    )
-    .await
-    .expect("a service without clinic endpoints needs no keys");
-    let running = host.start().await.unwrap();
-    assert!(running.dev_key().is_none(), "no key printed for it either");
+    let app = try_spawn(&[&SIGNED], production())
+        .await
+        .expect("a service without clinic endpoints needs no keys");
+    assert!(
+        app.running().dev_key().is_none(),
+        "no key printed for it either"
+    );
 }
 
 #[tokio::test]
 async fn production_with_redis_requires_the_state_encryption_key_of_sensitive_services() {
-    let redis = [
-        ("PRM_ENV", "production"),
-        ("PRM_API_KEYS", "runtime-test-key-0123456789"),
-        ("REDIS_URL", "redis://127.0.0.1:6379"),
-    ];
-    let refused = Host::build(settings(&redis).await, &[&CLINIC], HostOptions::default())
+    let redis = || {
+        Spawn::new().redis().vars(&[
+            ("PRM_ENV", "production"),
+            ("PRM_API_KEYS", "runtime-test-key-0123456789"),
+        ])
+    };
+    let refused = try_spawn(&[&CLINIC], redis())
         .await
         .err()
         .expect("health data in Redis with a throwaway key");
@@ -152,11 +134,10 @@ async fn production_with_redis_requires_the_state_encryption_key_of_sensitive_se
         Some("STATE_ENCRYPTION_KEY"),
         "{refused:#}"
     );
-    Host::build(settings(&redis).await, &[&SIGNED], HostOptions::default())
+    try_spawn(&[&SIGNED], redis())
         .await
         .expect("no sensitive state, no key needed");
-    let bad = [&redis[..], &[("STATE_ENCRYPTION_KEY", "not-a-key")]].concat();
-    let refused = Host::build(settings(&bad).await, &[&CLINIC], HostOptions::default())
+    let refused = try_spawn(&[&CLINIC], redis().var("STATE_ENCRYPTION_KEY", "not-a-key"))
         .await
         .err()
         .expect("a malformed key");
@@ -174,31 +155,23 @@ async fn production_with_redis_requires_the_state_encryption_key_of_sensitive_se
 /// keys stay as the contract names them.
 #[tokio::test]
 async fn sensitive_services_see_an_encrypted_state_store() {
-    let prefix = format!("runtime-test-{}", uuid::Uuid::new_v4().simple());
-    let vars = [
-        ("REDIS_URL", "redis://127.0.0.1:6379"),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        (
+    let app = spawn(
+        &[&CLINIC, &SIGNED],
+        Spawn::new().redis().var(
             "STATE_ENCRYPTION_KEY",
             "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
         ),
-    ];
-    let host = Host::build(
-        settings(&vars).await,
-        &[&CLINIC, &SIGNED],
-        HostOptions::default(),
     )
-    .await
-    .unwrap();
+    .await;
     let ttl = Duration::from_secs(60);
-    let clinic = host.service::<Probe>().unwrap();
+    let clinic = app.service::<Probe>();
     assert!(clinic.has_outbox, "its relay's notifier");
     clinic.state.set("greeting", "Ana Ruiz", ttl).await.unwrap();
     assert_eq!(
         clinic.state.get("greeting").await.unwrap().as_deref(),
         Some("Ana Ruiz")
     );
-    let raw = prm_state::from_config(Some("redis://127.0.0.1:6379"), Some(&prefix)).unwrap();
+    let raw = prm_state::from_config(Some(REDIS_URL), Some(&app.redis_prefix)).unwrap();
     let stored = raw.get("greeting").await.unwrap().unwrap();
     assert!(stored.starts_with("v1."), "sealed: {stored}");
     assert!(!stored.contains("Ana"), "{stored}");
@@ -207,25 +180,12 @@ async fn sensitive_services_see_an_encrypted_state_store() {
 
 #[tokio::test]
 async fn background_work_is_told_to_stop_when_the_server_stops() {
-    let host = Host::build(
-        settings(&[("PRM_API_KEYS", "runtime-test-key-0123456789")]).await,
-        &[&SIGNED],
-        HostOptions::default(),
-    )
-    .await
-    .unwrap();
-    let running = host.start().await.unwrap();
+    let app = spawn(&[&SIGNED], Spawn::new()).await;
     let before = STOPPED.load(Ordering::SeqCst);
-    let url = format!("http://127.0.0.1:{}/api/v1/prm/probe", running.port());
-    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
-    let stop = running.stop_handle();
-    let serving = tokio::spawn(running.run_until_stopped());
-    stop.stop(true).await;
-    tokio::time::timeout(Duration::from_secs(15), serving)
+    assert_eq!(app.get("/api/v1/prm/probe").await.status(), 200);
+    tokio::time::timeout(Duration::from_secs(15), app.stop())
         .await
-        .expect("the host stops")
-        .unwrap()
-        .unwrap();
+        .expect("the host stops");
     assert!(
         STOPPED.load(Ordering::SeqCst) > before,
         "the task saw the stop"

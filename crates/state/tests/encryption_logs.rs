@@ -4,8 +4,7 @@
 //! threads while this one installs its subscriber could make it miss events.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prm_state::{EncryptionKey, MemoryStateStore, StateStore, encrypted, keys};
@@ -15,37 +14,12 @@ const TTL: Duration = Duration::from_secs(900);
 const PHONE: &str = "+573001112233";
 const NAME: &str = "María Fernanda Rojas";
 
-/// Log lines written while the guard of [`capture_warnings`] lives.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 /// Captures this thread's `warn` and above (what production logs show).
-fn capture_warnings() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+fn capture_warnings() -> (
+    prm_testkit::logs::Captured,
+    tracing::subscriber::DefaultGuard,
+) {
+    prm_testkit::logs::capture(tracing::Level::WARN)
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use prm_store::{Store, testing::fresh_database_url};
+use prm_store::{Store, testing::empty_database_url};
 
 /// The race is one of timing, so it is run a few times on new databases.
 const ROUNDS: usize = 3;
@@ -12,7 +12,7 @@ const REPLICAS: usize = 8;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_migrating_at_once_all_start() {
     for round in 0..ROUNDS {
-        let url = fresh_database_url().await;
+        let url = empty_database_url().await;
         let starts = (0..REPLICAS).map(|_| {
             let url = url.clone();
             tokio::spawn(async move { Store::connect_and_migrate(&url).await })
@@ -44,7 +44,7 @@ async fn a_replica_opening_a_sqlite_file_another_one_is_writing_starts() {
     if backend() != TestBackend::Sqlite {
         return; // PostgreSQL has no journal mode to switch
     }
-    let url = fresh_database_url().await;
+    let url = empty_database_url().await;
     let other = Database::connect(&url).await.unwrap();
     let writing = other.begin().await.unwrap();
     writing

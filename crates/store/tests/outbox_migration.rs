@@ -10,7 +10,7 @@ use prm_migrations::{Migrator, MigratorTrait};
 use prm_store::{
     Store,
     outbox::{Outbox, ProcessedEvents},
-    testing::fresh_database_url,
+    testing::empty_database_url,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use uuid::Uuid;
@@ -63,7 +63,7 @@ async fn ids(db: &DatabaseConnection, outbox: Outbox) -> Vec<String> {
 
 #[tokio::test]
 async fn the_shared_outbox_is_split_by_owner_without_losing_a_row() {
-    let url = fresh_database_url().await;
+    let url = empty_database_url().await;
     let store = Store::connect(&url).await.unwrap();
     let db = store.connection();
     Migrator::up(db, Some(migrations_before_per_owner()))
@@ -173,7 +173,7 @@ async fn the_shared_outbox_is_split_by_owner_without_losing_a_row() {
 
 #[tokio::test]
 async fn a_fresh_database_gets_every_owners_tables_and_records_once() {
-    let url = fresh_database_url().await;
+    let url = empty_database_url().await;
     let store = Store::connect_and_migrate(&url).await.unwrap();
     let db = store.connection();
     for outbox in Outbox::ALL {
@@ -187,4 +187,49 @@ async fn a_fresh_database_gets_every_owners_tables_and_records_once() {
             "a second record of the same event is refused"
         );
     }
+}
+
+/// The tables of the migrated schema, by name.
+async fn tables(db: &DatabaseConnection) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
+    };
+    db.query_all(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+/// `Outbox::ALL` and `ProcessedEvents::ALL` are written by hand; the migrations are what
+/// creates the tables. A service's new outbox must be in both, or the relays and these
+/// tests would miss it.
+#[tokio::test]
+async fn the_lists_of_outboxes_name_exactly_the_tables_the_migrations_create() {
+    let store = prm_store::testing::fresh_store().await;
+    let tables = tables(store.connection()).await;
+    let mut outboxes: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.ends_with("_outbox"))
+        .collect();
+    outboxes.sort_unstable();
+    let mut listed: Vec<&str> = Outbox::ALL.iter().map(|o| o.table()).collect();
+    listed.sort_unstable();
+    assert_eq!(outboxes, listed, "Outbox::ALL against the schema");
+
+    let mut processed: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.ends_with("_processed_events"))
+        .collect();
+    processed.sort_unstable();
+    let mut listed: Vec<&str> = ProcessedEvents::ALL.iter().map(|p| p.table()).collect();
+    listed.sort_unstable();
+    assert_eq!(processed, listed, "ProcessedEvents::ALL against the schema");
 }

@@ -4,11 +4,10 @@
 //! One test in its own binary, on purpose: tracing caches per call site whether anyone
 //! listens, and thread-local subscribers in parallel tests make that cache flaky.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prm_domain::PhoneNumber;
+use prm_testkit::logs::Captured;
 use prm_twilio::{
     MessageSender, OutboundMessage, RecordingSender, RetryPolicy, Sender, TwilioClient,
     TwilioConfig, TwilioSender,
@@ -54,34 +53,8 @@ fn refused(code: u32, status: u16) -> ResponseTemplate {
     }))
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
 fn capture_logs(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    prm_testkit::logs::capture(level)
 }
 
 fn assert_no_patient_data(logs: &str) {

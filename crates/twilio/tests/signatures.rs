@@ -4,7 +4,6 @@
 //! forged or altered request must fail.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -23,39 +22,11 @@ fn fixtures() -> Value {
     serde_json::from_str(COMMITTED).expect("tests/fixtures/twilio-signatures.json is JSON")
 }
 
-/// The suite's shared fixtures directory: `PRM_SHARED_FIXTURES`, else the first
-/// `shared/fixtures` among this crate's ancestors (`/work/shared` beside a checkout).
-fn shared_fixtures_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("PRM_SHARED_FIXTURES") {
-        let dir = PathBuf::from(dir);
-        assert!(
-            dir.is_dir(),
-            "PRM_SHARED_FIXTURES={} is not a directory",
-            dir.display()
-        );
-        return Some(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/fixtures"))
-        .find(|dir| dir.is_dir())
-}
-
 #[test]
 fn the_committed_fixture_is_the_shared_one() {
-    let Some(dir) = shared_fixtures_dir() else {
-        eprintln!(
-            "no shared fixtures directory (PRM_SHARED_FIXTURES or an ancestor's shared/fixtures): only the committed copy is used"
-        );
-        return;
-    };
-    let path = dir.join(FIXTURE);
-    let shared =
-        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert!(
-        shared == COMMITTED.as_bytes(),
-        "crates/twilio/tests/fixtures/{FIXTURE} differs from {}: copy the shared file over it",
-        path.display()
+    prm_testkit::fixtures::assert_committed_copies_are_shared(
+        env!("CARGO_MANIFEST_DIR"),
+        &[(FIXTURE, COMMITTED)],
     );
 }
 

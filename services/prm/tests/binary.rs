@@ -215,18 +215,22 @@ struct Running {
     port: u16,
     lines: mpsc::Receiver<String>,
     reader: JoinHandle<()>,
+    /// Dropped after the process: the database the binary ran on, if the test made one.
+    database: Option<prm_testkit::TestDatabase>,
 }
 
 impl Running {
     async fn start() -> Self {
-        let url = prm_store::testing::fresh_database_url().await;
-        Self::spawn(prm(&workdir()).envs([
+        let database = prm_testkit::TestDatabase::migrated().await;
+        let mut running = Self::spawn(prm(&workdir()).envs([
             ("HOST", "127.0.0.1"),
             ("PORT", "0"),
-            ("DATABASE_URL", url.as_str()),
+            ("DATABASE_URL", database.url()),
             ("PRM_API_KEYS", KEY),
             ("RUST_LOG", "info"),
-        ]))
+        ]));
+        running.database = Some(database);
+        running
     }
 
     fn spawn(command: &mut Command) -> Self {
@@ -259,6 +263,7 @@ impl Running {
             port,
             lines,
             reader,
+            database: None,
         }
     }
 

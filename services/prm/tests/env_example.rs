@@ -130,7 +130,8 @@ fn every_contract_variable_is_documented() {
 
 /// Settings (crates/platform/src/config.rs) and every other library that reads its own
 /// configuration from the environment (e.g. the outbox relay). Test support
-/// (`testing.rs`: PRM_TEST_DATABASE…) is documented in the README instead.
+/// (`testing.rs` and `crates/testkit`: PRM_TEST_DATABASE, PRM_TEST_STATE…) is
+/// documented in the README instead.
 #[test]
 fn every_variable_the_code_reads_is_documented() {
     let config = std::fs::read_to_string(root().join("crates/platform/src/config.rs")).unwrap();
@@ -153,7 +154,9 @@ fn every_variable_the_code_reads_is_documented() {
     }
     for file in files {
         let relative = file.strip_prefix(root()).unwrap().display().to_string();
-        let in_library = relative.contains("/src/") && !relative.ends_with("/testing.rs");
+        let test_support =
+            relative.ends_with("/testing.rs") || relative.starts_with("crates/testkit/");
+        let in_library = relative.contains("/src/") && !test_support;
         if !in_library {
             continue;
         }

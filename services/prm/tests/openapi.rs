@@ -8,15 +8,13 @@ use std::path::PathBuf;
 use prm_platform::openapi::to_pretty_json;
 use serde_json::Value;
 
-/// `prm.json` and one document per hosted service, named after it: a new service in
-/// `prm::SERVICES` gets its document without an edit here.
+/// `prm.json` and one document per service `prm` hosts, named after the service: a
+/// service added to `prm::SERVICES` gets its document with no other list to edit.
 fn specs() -> Vec<(String, utoipa::openapi::OpenApi)> {
     let mut specs = vec![("prm.json".to_owned(), prm::api_doc())];
-    for spec in prm::SERVICES {
-        specs.push((
-            format!("{}.json", spec.name),
-            prm_runtime::api_doc(spec.title, spec.description, &[spec]),
-        ));
+    for service in prm::SERVICES {
+        let doc = prm_runtime::api_doc(service.title, service.description, &[service]);
+        specs.push((format!("{}.json", service.name), doc));
     }
     specs
 }
@@ -46,6 +44,17 @@ fn committed_openapi_matches_the_code() {
         stale.is_empty(),
         "openapi/{stale:?} differ from the code: run `make openapi` and commit the result"
     );
+    // And nothing else: a document of a service `prm` no longer hosts is not current.
+    let generated: Vec<String> = specs().into_iter().map(|(file, _)| file).collect();
+    let mut committed: Vec<String> = std::fs::read_dir(folder())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    committed.sort();
+    let mut expected = generated.clone();
+    expected.sort();
+    assert_eq!(committed, expected, "openapi/*.json against prm::SERVICES");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use prm_platform::Settings;
-use prm_store::testing::{TestBackend, backend, postgres_admin_url};
+use prm_store::testing::{TestBackend, TestDatabase, backend, postgres_admin_url};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
@@ -44,8 +44,9 @@ async fn lose_the_database(url: &str, store: &prm_store::Store) {
 
 #[tokio::test]
 async fn ready_answers_503_problem_json_once_the_database_is_gone() {
-    let url = prm_store::testing::fresh_database_url().await;
-    let suite = prm::start(settings(&url), false).await.unwrap();
+    let database = TestDatabase::migrated().await;
+    let url = database.url();
+    let suite = prm::start(settings(url), false).await.unwrap();
     let address = format!("http://127.0.0.1:{}", suite.port());
     let store = suite.backends().store.clone();
     tokio::spawn(suite.run_until_stopped());
@@ -56,7 +57,7 @@ async fn ready_answers_503_problem_json_once_the_database_is_gone() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["database"], "ok", "{body}");
 
-    lose_the_database(&url, &store).await;
+    lose_the_database(url, &store).await;
 
     let ready = tokio::time::timeout(
         Duration::from_secs(15),
@@ -65,11 +66,7 @@ async fn ready_answers_503_problem_json_once_the_database_is_gone() {
     .await
     .expect("/ready hung on a lost database")
     .unwrap();
-    assert_eq!(ready.status(), 503);
-    assert_eq!(ready.headers()["content-type"], "application/problem+json");
-    let problem: Value = ready.json().await.unwrap();
-    assert_eq!(problem["code"], "not_ready", "{problem}");
-    assert_eq!(problem["status"], 503);
+    let problem = prm_testkit::problem(ready, 503, "not_ready").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("database"),
         "{problem}"

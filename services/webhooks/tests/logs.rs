@@ -9,32 +9,8 @@
 #[path = "api/helpers.rs"]
 mod helpers;
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use helpers::*;
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Everything logged since the last call.
-    fn take(&self) -> String {
-        let bytes = std::mem::take(&mut *self.0.lock().expect("lock"));
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
 
 const NUMBER: &str = "3001234567";
 const NAME: &str = "Dolores Quintero";
@@ -57,16 +33,7 @@ fn warned(logs: &str, needle: &str) -> bool {
 
 #[tokio::test]
 async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .expect("the only subscriber of this binary");
+    let captured = prm_testkit::logs::capture_globally(tracing::Level::INFO);
 
     // TWILIO_VALIDATE_SIGNATURE=false is announced at start.
     let _demo = spawn_app_with(&[("TWILIO_VALIDATE_SIGNATURE", "false")]).await;
@@ -92,13 +59,8 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
         }
     }
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &form, Some("bm90IGEgc2lnbmF0dXJl"))
+        .await;
     assert_eq!(r.status(), 403);
     let logs = captured.take();
     assert!(warned(&logs, "Twilio webhook rejected"), "{logs}");
@@ -117,9 +79,8 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
     .unwrap();
     let wrong = prm_webhooks::http::sign_sha256(b"not the app secret", &delivery);
     let r = app
-        .post_raw(
+        .post_json_signed(
             META_PATH,
-            "application/json",
             delivery,
             &[("X-Hub-Signature-256", wrong.as_str())],
         )
@@ -138,12 +99,7 @@ async fn refusals_and_the_startup_warning_are_logged_without_patient_data() {
     .unwrap();
     let wrong = prm_webhooks::http::sign_sha256(b"not the voice secret", &call);
     let r = app
-        .post_raw(
-            VOICE_PATH,
-            "application/json",
-            call,
-            &[("X-PRM-Signature", wrong.as_str())],
-        )
+        .post_json_signed(VOICE_PATH, call, &[("X-PRM-Signature", wrong.as_str())])
         .await;
     assert_eq!(r.status(), 403);
     let logs = captured.take();

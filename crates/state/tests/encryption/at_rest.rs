@@ -90,17 +90,26 @@ async fn conversation_state_lands_under_the_architecture_keys_and_is_unreadable_
             .unwrap();
 
         let mut conn = plain_connection().await;
-        let (_, found): (u64, Vec<String>) = query(
-            &mut conn,
-            redis::cmd("SCAN")
-                .arg(0)
-                .arg("MATCH")
-                .arg(format!("{root}*"))
-                .arg("COUNT")
-                .arg(1000),
-        )
-        .await;
-        let found: BTreeSet<String> = found.into_iter().collect();
+        // Every page of the scan: one page covers only part of a busy Redis.
+        let mut found = BTreeSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, page): (u64, Vec<String>) = query(
+                &mut conn,
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{root}*"))
+                    .arg("COUNT")
+                    .arg(1000),
+            )
+            .await;
+            found.extend(page);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
         let state = format!("{root}prm:conversation:{id}:state");
         let required = format!("{root}prm:conversation:{id}:required_fields");
         let messages = format!("{root}prm:conversation:{id}:messages");

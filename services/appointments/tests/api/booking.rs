@@ -1,10 +1,10 @@
 //! find-slots, select-slot, explicit booking, rescheduling and cancelling.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeDelta, Timelike, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fields, problem, spawn_app};
+use crate::helpers::{Spawn, TestApp, eventually, fields, problem, spawn_app, spawn_with, time};
 
 struct Clinic {
     app: TestApp,
@@ -17,43 +17,18 @@ struct Clinic {
 /// so the tests do not depend on today's weekday.
 async fn clinic() -> Clinic {
     let app = spawn_app().await;
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Cardiology").await;
-    for day in 0..7 {
-        let r = app
-            .post(
-                &format!("/api/v1/prm/practitioners/{}/schedules", practitioner["id"].as_str().unwrap()),
-                json!({"location_id": location["id"], "day_of_week": day, "start_time": "08:00", "end_time": "18:00", "slot_minutes": 30}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-    }
-    let patient: Value = app
-        .post(
-            "/api/v1/prm/patients",
-            json!({"name": "María Pérez", "phone": "3001234567", "locale": "es"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let open = prm_testkit::clinic::Clinic::open(&app).await;
     Clinic {
         app,
-        location,
-        practitioner,
-        patient,
+        location: open.location,
+        practitioner: open.practitioner,
+        patient: open.patient,
     }
 }
 
-/// A slot start at least two days ahead at 10:00 Bogotá time (-05:00, no DST).
-fn future_slot(days: i64, hour: u32) -> String {
-    let bogota = FixedOffset::west_opt(5 * 3600).unwrap();
-    let day = (Utc::now().with_timezone(&bogota) + Duration::days(days)).date_naive();
-    day.and_hms_opt(hour, 0, 0)
-        .unwrap()
-        .and_local_timezone(bogota)
-        .unwrap()
-        .to_rfc3339()
+/// `hour`:00 in Bogotá (-05:00, no DST) `days` after the app's today there.
+fn future_slot(c: &Clinic, days: i64, hour: u32) -> String {
+    c.app.bogota_in(days, &format!("{hour:02}:00"))
 }
 
 /// Books `start` at the front desk and returns the appointment (201 expected).
@@ -96,7 +71,7 @@ async fn find_slots_ranks_and_renders_the_offer() {
     let body: Value = r.json().await.unwrap();
     let slots = body["slots"].as_array().unwrap();
     assert_eq!(slots.len(), 5, "default limit");
-    let earliest = Utc::now() + Duration::minutes(60);
+    let earliest = c.app.now() + Duration::minutes(60);
     for (i, slot) in slots.iter().enumerate() {
         assert_eq!(slot["index"], i + 1);
         let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
@@ -140,14 +115,11 @@ async fn find_slots_ranks_and_renders_the_offer() {
 
     let es: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "cardiology", "limit": 2}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(es["slots"].as_array().unwrap().len(), 2);
     assert!(
         es["message"].as_str().unwrap().starts_with("Estos son"),
@@ -161,14 +133,11 @@ async fn find_slots_skips_booked_time() {
     let c = clinic().await;
     let first: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Cardiology", "limit": 1}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let taken = first["slots"][0]["start"].as_str().unwrap().to_owned();
     assert_eq!(
         c.app
@@ -179,14 +148,11 @@ async fn find_slots_skips_booked_time() {
     );
     let after: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Cardiology", "limit": 20}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(
         after["slots"]
             .as_array()
@@ -201,14 +167,11 @@ async fn a_preferred_location_without_the_department_falls_back_and_says_so() {
     let c = clinic().await;
     let sur: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/locations",
             json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let search = |location: &Value| {
         c.app.post(
             "/api/v1/prm/appointments/find-slots",
@@ -277,14 +240,11 @@ async fn find_slots_validates_its_input() {
     }
     let none: Value = c
         .app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments/find-slots",
             json!({"department": "Neurology", "locale": "en"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(none["slots"].as_array().unwrap().len(), 0);
     assert!(
         none["message"]
@@ -428,7 +388,7 @@ async fn an_unknown_or_expired_offer_is_404() {
 #[tokio::test]
 async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
     let c = clinic().await;
-    let start = future_slot(2, 10);
+    let start = future_slot(&c, 2, 10);
     let r = c
         .app
         .post("/api/v1/prm/appointments", booking(&c, &start))
@@ -451,14 +411,17 @@ async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
     .await;
     problem(
         c.app
-            .post("/api/v1/prm/appointments", booking(&c, &future_slot(2, 7)))
+            .post(
+                "/api/v1/prm/appointments",
+                booking(&c, &future_slot(&c, 2, 7)),
+            )
             .await,
         422,
         "outside_schedule",
     )
     .await;
-    let mut off_grid = booking(&c, &future_slot(3, 10));
-    off_grid["start"] = json!(future_slot(3, 10).replace("10:00:00", "10:10:00"));
+    let mut off_grid = booking(&c, &future_slot(&c, 3, 10));
+    off_grid["start"] = json!(future_slot(&c, 3, 10).replace("10:00:00", "10:10:00"));
     problem(
         c.app.post("/api/v1/prm/appointments", off_grid).await,
         422,
@@ -469,14 +432,14 @@ async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
         c.app
             .post(
                 "/api/v1/prm/appointments",
-                booking(&c, &future_slot(-2, 10)),
+                booking(&c, &future_slot(&c, -2, 10)),
             )
             .await,
         422,
         "too_soon",
     )
     .await;
-    let mut unknown = booking(&c, &future_slot(3, 11));
+    let mut unknown = booking(&c, &future_slot(&c, 3, 11));
     unknown["patient_id"] = json!(uuid::Uuid::new_v4());
     let p = problem(
         c.app.post("/api/v1/prm/appointments", unknown).await,
@@ -496,7 +459,10 @@ async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
     );
     problem(
         c.app
-            .post("/api/v1/prm/appointments", booking(&c, &future_slot(3, 11)))
+            .post(
+                "/api/v1/prm/appointments",
+                booking(&c, &future_slot(&c, 3, 11)),
+            )
             .await,
         422,
         "inactive_practitioner",
@@ -514,8 +480,8 @@ async fn explicit_bookings_are_validated_and_nothing_is_written_on_failure() {
 #[tokio::test]
 async fn appointments_are_listed_rescheduled_and_cancelled() {
     let c = clinic().await;
-    let a: Value = booked(&c, &future_slot(2, 9)).await;
-    let b: Value = booked(&c, &future_slot(2, 11)).await;
+    let a: Value = booked(&c, &future_slot(&c, 2, 9)).await;
+    let b: Value = booked(&c, &future_slot(&c, 2, 11)).await;
     let a_path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
 
     let mine = format!(
@@ -525,29 +491,22 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     assert_eq!(c.app.total(&mine).await, 2);
 
     problem(
-        c.app
-            .request(
-                reqwest::Method::PATCH,
-                &a_path,
-                Some(json!({"start": b["start"]})),
-            )
-            .await,
+        c.app.patch(&a_path, json!({"start": b["start"]})).await,
         409,
         "slot_taken",
     )
     .await;
     let moved: Value = c
         .app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &a_path,
-            Some(json!({"start": future_slot(4, 15), "notes": "prefers afternoons"})),
+            json!({"start": future_slot(&c, 4, 15), "notes": "prefers afternoons"}),
         )
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(moved["start"], future_slot(4, 15).as_str());
+    assert_eq!(moved["start"], future_slot(&c, 4, 15).as_str());
     assert_eq!(moved["notes"], "prefers afternoons");
     assert_eq!(
         outbox_events(&c.app, "APPOINTMENT_RESCHEDULED").await.len(),
@@ -566,7 +525,7 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     assert_eq!(cancelled_view["status"], "cancelled");
     assert_eq!(cancelled_view["cancellation_reason"], "travelling");
     assert_eq!(
-        c.app.get(&a_path).await.json::<Value>().await.unwrap()["cancellation_reason"],
+        c.app.get_json(&a_path).await["cancellation_reason"],
         "travelling"
     );
     assert_eq!(b["cancellation_reason"], Value::Null, "not cancelled");
@@ -578,11 +537,7 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     .await;
     problem(
         c.app
-            .request(
-                reqwest::Method::PATCH,
-                &a_path,
-                Some(json!({"start": future_slot(5, 9)})),
-            )
+            .patch(&a_path, json!({"start": future_slot(&c, 5, 9)}))
             .await,
         409,
         "invalid_transition",
@@ -595,21 +550,17 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     // The cancelled slot is free again.
     assert_eq!(
         c.app
-            .post("/api/v1/prm/appointments", booking(&c, &future_slot(4, 15)))
+            .post(
+                "/api/v1/prm/appointments",
+                booking(&c, &future_slot(&c, 4, 15))
+            )
             .await
             .status(),
         201
     );
 
     let b_path = format!("/api/v1/prm/appointments/{}", b["id"].as_str().unwrap());
-    let arrived = c
-        .app
-        .request(
-            reqwest::Method::PATCH,
-            &b_path,
-            Some(json!({"status": "arrived"})),
-        )
-        .await;
+    let arrived = c.app.patch(&b_path, json!({"status": "arrived"})).await;
     assert_eq!(arrived.status(), 200);
     problem(
         c.app.post(&format!("{b_path}/cancel"), json!({})).await,
@@ -618,25 +569,13 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
     )
     .await;
     problem(
-        c.app
-            .request(
-                reqwest::Method::PATCH,
-                &b_path,
-                Some(json!({"status": "booked"})),
-            )
-            .await,
+        c.app.patch(&b_path, json!({"status": "booked"})).await,
         409,
         "invalid_transition",
     )
     .await;
     problem(
-        c.app
-            .request(
-                reqwest::Method::PATCH,
-                &b_path,
-                Some(json!({"status": "sideways"})),
-            )
-            .await,
+        c.app.patch(&b_path, json!({"status": "sideways"})).await,
         422,
         "validation_failed",
     )
@@ -657,44 +596,18 @@ async fn appointments_are_listed_rescheduled_and_cancelled() {
 #[tokio::test]
 async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
     let c = clinic().await;
-    let body = booking(&c, &future_slot(3, 14));
-    let requests = (0..50).map(|_| {
-        let client = c.app.client.clone();
-        let url = format!("{}/api/v1/prm/appointments", c.app.address);
-        let body = body.clone();
-        async move {
-            let r = client
-                .post(url)
-                .bearer_auth(crate::helpers::API_KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let content_type = r
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body: Value = r.json().await.unwrap();
-            (status, content_type, body)
-        }
-    });
-    let answers = futures::future::join_all(requests).await;
-    let statuses: Vec<u16> = answers.iter().map(|(s, _, _)| *s).collect();
+    let body = booking(&c, &future_slot(&c, 3, 14));
+    let answers = c
+        .app
+        .post_concurrently("/api/v1/prm/appointments", &body, 50)
+        .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     let created = statuses.iter().filter(|s| **s == 201).count();
     let conflicts = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
     // Every loser gets the same clean problem, never a 500 or a generic conflict.
-    for (status, content_type, problem) in answers.iter().filter(|(s, _, _)| *s == 409) {
-        assert_eq!(
-            content_type.as_deref(),
-            Some("application/problem+json"),
-            "{problem}"
-        );
-        assert_eq!(problem["code"], "slot_taken", "{problem}");
-        assert_eq!(problem["status"], *status);
-        assert_eq!(problem["type"], "urn:prm:problem:slot_taken");
+    for answer in answers.iter().filter(|a| a.status == 409) {
+        answer.assert_problem(409, "slot_taken");
     }
     assert_eq!(c.app.total("/api/v1/prm/appointments").await, 1);
     assert_eq!(outbox_events(&c.app, "APPOINTMENT_CREATED").await.len(), 1);
@@ -706,7 +619,7 @@ async fn fifty_concurrent_bookings_of_one_slot_give_one_appointment() {
 #[tokio::test]
 async fn concurrent_changes_to_one_appointment_cancel_it_once() {
     let c = clinic().await;
-    let a: Value = booked(&c, &future_slot(3, 9)).await;
+    let a: Value = booked(&c, &future_slot(&c, 3, 9)).await;
     let path = format!("/api/v1/prm/appointments/{}", a["id"].as_str().unwrap());
     let cancels = (0..10).map(|i| {
         let app = &c.app;
@@ -726,13 +639,7 @@ async fn concurrent_changes_to_one_appointment_cancel_it_once() {
         let app = &c.app;
         let path = &path;
         async move {
-            let r = app
-                .request(
-                    reqwest::Method::PATCH,
-                    path,
-                    Some(json!({"notes": format!("edit {i}")})),
-                )
-                .await;
+            let r = app.patch(path, json!({"notes": format!("edit {i}")})).await;
             let status = r.status().as_u16();
             (status, r.json::<Value>().await.unwrap())
         }
@@ -759,7 +666,7 @@ async fn concurrent_changes_to_one_appointment_cancel_it_once() {
         );
     }
 
-    let now: Value = c.app.get(&path).await.json().await.unwrap();
+    let now: Value = c.app.get_json(&path).await;
     assert_eq!(now["status"], "cancelled", "{now}");
     assert_eq!(now["cancellation_reason"], ok[0].1["cancellation_reason"]);
     assert_eq!(
@@ -768,76 +675,46 @@ async fn concurrent_changes_to_one_appointment_cancel_it_once() {
     );
 }
 
-/// Offers live in Redis when REDIS_URL is set: they are shared by every replica
-/// and expire after CONVERSATION_STATE_TTL_SECS.
+/// Offers live in Redis when REDIS_URL is set: they are shared by every replica,
+/// sealed (they name the patient) and expire after CONVERSATION_STATE_TTL_SECS.
 #[tokio::test]
-async fn offers_are_kept_in_redis_and_expire() {
-    let redis_url =
-        std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
-    let app = crate::helpers::spawn_app_with(&[
-        ("REDIS_URL", redis_url.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("CONVERSATION_STATE_TTL_SECS", "2"),
-    ])
-    .await;
-    let ready: Value = app
-        .client
-        .get(format!("{}/ready", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        ready["checks"]["state"], "ok",
-        "Redis must be reachable: {ready}"
-    );
+async fn offers_are_kept_in_redis_sealed_and_expire() {
+    let app = spawn_with(Spawn::new().redis().var("CONVERSATION_STATE_TTL_SECS", "2")).await;
+    let ready: Value = app.get_json("/ready").await;
+    assert_eq!(ready["checks"]["state"], "ok", "{ready}");
 
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Pediatrics").await;
-    for day in 0..7 {
-        app.post(
-            &format!("/api/v1/prm/practitioners/{}/schedules", practitioner["id"].as_str().unwrap()),
-            json!({"location_id": location["id"], "day_of_week": day, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 30}),
-        )
+    let c = prm_testkit::clinic::Clinic::plan()
+        .specialty("Pediatrics")
+        .hours("08:00", "12:00")
+        .patient("Juan", "3105550000")
+        .open(&app)
         .await;
-    }
-    let patient: Value = app
-        .post(
-            "/api/v1/prm/patients",
-            json!({"name": "Juan", "phone": "3105550000"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
     let conversation = uuid::Uuid::new_v4();
+    let find = json!({"department": "pediatrics", "conversation_id": conversation, "patient_id": c.patient["id"]});
     let r = app
-        .post(
-            "/api/v1/prm/appointments/find-slots",
-            json!({"department": "pediatrics", "conversation_id": conversation, "patient_id": patient["id"]}),
-        )
+        .post("/api/v1/prm/appointments/find-slots", find.clone())
         .await;
     assert_eq!(r.status(), 200);
 
-    // The offer is in Redis under the configured prefix, with a TTL.
-    let redis = prm_state::from_config(Some(&redis_url), Some(&prefix)).unwrap();
+    // The offer is in Redis under the app's prefix, with a TTL, and sealed.
+    let redis =
+        prm_state::from_config(Some(prm_testkit::REDIS_URL), Some(&app.redis_prefix)).unwrap();
+    let key = format!("slot_offer:{conversation}");
     let stored = redis
-        .get(&format!("slot_offer:{conversation}"))
+        .get(&key)
         .await
-        .unwrap();
-    assert!(stored.is_some_and(|s| s.contains(&conversation.to_string())));
-    assert!(
-        redis
-            .ttl(&format!("slot_offer:{conversation}"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+        .unwrap()
+        .expect("the offer is in Redis");
+    assert!(stored.starts_with("v1."), "sealed: {stored}");
+    assert!(!stored.contains(&conversation.to_string()), "{stored}");
+    assert!(redis.ttl(&key).await.unwrap().is_some());
 
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the offer to expire",
+        || async { redis.get(&key).await.unwrap().is_none() },
+    )
+    .await;
     let expired = app
         .post(
             "/api/v1/prm/appointments/select-slot",
@@ -847,11 +724,7 @@ async fn offers_are_kept_in_redis_and_expire() {
     problem(expired, 404, "not_found").await;
     assert_eq!(app.total("/api/v1/prm/appointments").await, 0);
 
-    app.post(
-        "/api/v1/prm/appointments/find-slots",
-        json!({"department": "pediatrics", "conversation_id": conversation, "patient_id": patient["id"]}),
-    )
-    .await;
+    app.post("/api/v1/prm/appointments/find-slots", find).await;
     let booked = app
         .post(
             "/api/v1/prm/appointments/select-slot",
@@ -859,23 +732,15 @@ async fn offers_are_kept_in_redis_and_expire() {
         )
         .await;
     assert_eq!(booked.status(), 201);
-    redis
-        .delete(&format!("slot_offer:{conversation}"))
-        .await
-        .unwrap();
-}
-
-/// Today's date in Bogotá and the local date of an RFC 3339 slot start.
-fn bogota_today() -> chrono::NaiveDate {
-    Utc::now()
-        .with_timezone(&FixedOffset::west_opt(5 * 3600).unwrap())
-        .date_naive()
+    redis.delete(&key).await.unwrap();
 }
 
 fn local_date(slot: &Value) -> chrono::NaiveDate {
-    DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap())
-        .unwrap()
-        .date_naive()
+    time::local_date(slot["start"].as_str().unwrap())
+}
+
+fn start_of(slot: &Value) -> DateTime<Utc> {
+    time::parse(slot["start"].as_str().unwrap()).with_timezone(&Utc)
 }
 
 async fn find(app: &TestApp, body: Value) -> Vec<Value> {
@@ -885,127 +750,240 @@ async fn find(app: &TestApp, body: Value) -> Vec<Value> {
     body["slots"].as_array().unwrap().clone()
 }
 
-/// A cardiologist working every day round the clock, so any instant has a slot nearby.
-async fn round_the_clock(extra: &[(&str, &str)]) -> (TestApp, Value, Value, Value) {
-    let app = crate::helpers::spawn_app_with(extra).await;
-    let (location, practitioner) = app.cardiologist_every_day("00:00", "23:30").await;
-    let patient = app.create_patient("María Pérez", "3001234567").await;
-    (app, location, practitioner, patient)
+/// A cardiologist working every day round the clock, so any instant has a slot nearby,
+/// on an app whose clock stands at `now`.
+async fn round_the_clock(
+    now: DateTime<Utc>,
+    extra: &[(&str, &str)],
+) -> (TestApp, prm_testkit::clinic::Clinic) {
+    let app = spawn_with(Spawn::new().at(now).vars(extra)).await;
+    let clinic = prm_testkit::clinic::Clinic::plan()
+        .round_the_clock()
+        .open(&app)
+        .await;
+    (app, clinic)
 }
+
+/// The instants that broke tests which read the real clock: late evening (the last
+/// slot of the day is gone), midnight, a Sunday, just before midnight on a Saturday,
+/// and an ordinary morning, each with the first slot a 24 h notice allows (the
+/// schedule runs 00:00–23:30, so the last slot starts at 23:00).
+const NOTICE_CASES: [(&str, &str); 5] = [
+    ("2030-01-09 23:15", "2030-01-11 00:00"),
+    ("2030-01-13 00:00", "2030-01-14 00:00"),
+    ("2030-01-13 14:10", "2030-01-14 14:30"),
+    ("2030-01-12 23:59", "2030-01-14 00:00"),
+    ("2030-01-07 10:00", "2030-01-08 10:00"),
+];
 
 #[tokio::test]
 async fn min_booking_notice_minutes_holds_back_offers_and_bookings() {
-    let (app, location, practitioner, patient) =
-        round_the_clock(&[("MIN_BOOKING_NOTICE_MINUTES", "1440")]).await;
-    let asked = Utc::now();
-    let slots = find(&app, json!({"department": "Cardiology", "limit": 20})).await;
-    assert_eq!(slots.len(), 20);
-    let earliest = asked + Duration::minutes(1440);
-    for slot in &slots {
-        let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
-        assert!(
-            start >= earliest,
-            "{} inside the 24 h notice",
-            slot["start"]
+    let (first_asked, _) = NOTICE_CASES[0];
+    let (app, clinic) = round_the_clock(
+        time::bogota(first_asked),
+        &[("MIN_BOOKING_NOTICE_MINUTES", "1440")],
+    )
+    .await;
+    for (asked, first_free) in NOTICE_CASES {
+        let asked = time::bogota(asked);
+        app.clock().set(asked);
+        let slots = find(&app, json!({"department": "Cardiology", "limit": 20})).await;
+        assert_eq!(slots.len(), 20, "at {asked}");
+        let earliest = asked + Duration::minutes(1440);
+        for slot in &slots {
+            assert!(
+                start_of(slot) >= earliest,
+                "{} inside the 24 h notice asked at {asked}",
+                slot["start"]
+            );
+        }
+        // Sooner is better, so the first offer is the first slot after the notice.
+        assert_eq!(
+            slots[0]["start"],
+            time::bogota_rfc3339(first_free),
+            "asked at {asked}"
         );
     }
-    // Sooner is better, so the first offer is the first slot after the notice.
-    let first = DateTime::parse_from_rfc3339(slots[0]["start"].as_str().unwrap()).unwrap();
-    assert!(first < Utc::now() + Duration::minutes(1440 + 30), "{first}");
 
     // Booking inside the notice is refused, naming it; past it, accepted.
-    let start = |hours: i64| {
-        let t = Utc::now() + Duration::hours(hours);
-        let t = t.with_timezone(&FixedOffset::west_opt(5 * 3600).unwrap());
-        t.date_naive()
-            .and_hms_opt(t.hour(), 0, 0)
-            .unwrap()
-            .and_local_timezone(*t.offset())
-            .unwrap()
-            .to_rfc3339()
-    };
-    let book = |start: String| {
+    app.clock().set(time::bogota("2030-01-09 23:15"));
+    let p = problem(
         app.post(
             "/api/v1/prm/appointments",
-            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": start}),
+            clinic.booking(&time::bogota_rfc3339("2030-01-10 05:00")),
         )
-    };
-    let p = problem(book(start(6)).await, 422, "too_soon").await;
+        .await,
+        422,
+        "too_soon",
+    )
+    .await;
     assert!(
         p["detail"].as_str().unwrap().contains("1440 minutes"),
         "{p}"
     );
-    assert_eq!(book(start(26)).await.status(), 201);
+    clinic
+        .book(&app, &time::bogota_rfc3339("2030-01-11 01:00"))
+        .await;
     assert_eq!(app.total("/api/v1/prm/appointments").await, 1);
 }
 
+/// Sunday 23:15 in Bogotá is Monday 04:15 UTC: the window and the "sooner" boost count
+/// the location's days, not UTC's.
+const WINDOW_INSTANTS: [&str; 3] = ["2030-01-13 23:15", "2030-01-09 10:00", "2030-01-10 00:00"];
+
 #[tokio::test]
 async fn slot_search_window_days_bounds_the_offer() {
-    let (app, ..) = round_the_clock(&[("SLOT_SEARCH_WINDOW_DAYS", "2")]).await;
-    let today = bogota_today();
-    // Prefer a weekday outside the window: with 14 days it would win every offer.
-    let outside = (today + Duration::days(4)).weekday().num_days_from_monday();
-    let body =
-        json!({"department": "Cardiology", "limit": 20, "preferences": {"day_of_week": outside}});
-    let slots = find(&app, body.clone()).await;
-    assert!(!slots.is_empty());
-    for slot in &slots {
-        let days = (local_date(slot) - today).num_days();
-        assert!(
-            (0..2).contains(&days),
-            "{} outside the 2-day window",
-            slot["start"]
-        );
-        // No day preference met; the sooner boost is 14 − days whatever the window.
-        assert_eq!(slot["score"], 14 - days, "{slot}");
-    }
+    for asked in WINDOW_INSTANTS {
+        let now = time::bogota(asked);
+        let today = now.with_timezone(&time::BOGOTA).date_naive();
+        let (app, _) = round_the_clock(now, &[("SLOT_SEARCH_WINDOW_DAYS", "2")]).await;
+        // Prefer a weekday outside the window: with 14 days it would win every offer.
+        let outside = (today + Duration::days(4)).weekday().num_days_from_monday();
+        let body = json!({"department": "Cardiology", "limit": 20, "preferences": {"day_of_week": outside}});
+        let slots = find(&app, body.clone()).await;
+        assert!(!slots.is_empty(), "asked at {asked}");
+        for slot in &slots {
+            let days = (local_date(slot) - today).num_days();
+            assert!(
+                (0..2).contains(&days),
+                "{} outside the 2-day window asked at {asked}",
+                slot["start"]
+            );
+            // No day preference met; the sooner boost is 14 − days whatever the window.
+            assert_eq!(slot["score"], 14 - days, "{slot} asked at {asked}");
+        }
 
-    let (default_app, ..) = round_the_clock(&[]).await;
-    let slots = find(&default_app, body).await;
-    assert!(
-        slots
-            .iter()
-            .all(|s| (local_date(s) - today).num_days() % 7 == 4),
-        "the default 14-day window reaches the preferred weekday"
-    );
+        let (default_app, _) = round_the_clock(now, &[]).await;
+        let slots = find(&default_app, body).await;
+        assert!(
+            slots
+                .iter()
+                .all(|s| (local_date(s) - today).num_days() % 7 == 4),
+            "the default 14-day window reaches the preferred weekday (asked at {asked})"
+        );
+    }
 }
 
 #[tokio::test]
 async fn from_date_moves_the_search_window() {
-    let (app, ..) = round_the_clock(&[]).await;
-    let today = bogota_today();
-    let from = today + Duration::days(7);
-    let slots = find(
-        &app,
-        json!({"department": "Cardiology", "limit": 20, "from_date": from.to_string()}),
-    )
-    .await;
-    assert_eq!(slots.len(), 20);
-    // Spread over days (two per practitioner and day while the next day is nearly as
-    // good), all inside the window, the boost counted from its first day.
-    for slot in &slots {
-        let days = (local_date(slot) - from).num_days();
-        assert!((0..14).contains(&days), "{slot} outside the window");
-        assert_eq!(slot["score"], 14 - days, "{slot}");
-    }
-    assert_eq!(
-        slots[0]["start"],
-        format!("{from}T00:00:00-05:00"),
-        "the window starts at the location's midnight"
-    );
+    for asked in ["2030-01-13 23:15", "2030-01-10 00:00"] {
+        let now = time::bogota(asked);
+        let today = now.with_timezone(&time::BOGOTA).date_naive();
+        let (app, _) = round_the_clock(now, &[]).await;
+        let from = today + Duration::days(7);
+        let slots = find(
+            &app,
+            json!({"department": "Cardiology", "limit": 20, "from_date": from.to_string()}),
+        )
+        .await;
+        assert_eq!(slots.len(), 20);
+        // Spread over days (two per practitioner and day while the next day is nearly as
+        // good), all inside the window, the boost counted from its first day.
+        for slot in &slots {
+            let days = (local_date(slot) - from).num_days();
+            assert!((0..14).contains(&days), "{slot} outside the window");
+            assert_eq!(slot["score"], 14 - days, "{slot}");
+        }
+        assert_eq!(
+            slots[0]["start"],
+            format!("{from}T00:00:00-05:00"),
+            "the window starts at the location's midnight"
+        );
 
-    // A window that started in the past still never offers the past; today is its
-    // fourth day, so today's slots score 14 − 3.
-    let slots = find(
-        &app,
-        json!({"department": "Cardiology", "limit": 5, "from_date": (today - Duration::days(3)).to_string()}),
+        // A window that started in the past still never offers the past (nor inside the
+        // hour's notice); today is its fourth day, so today's slots score 14 − 3.
+        let slots = find(
+            &app,
+            json!({"department": "Cardiology", "limit": 5, "from_date": (today - Duration::days(3)).to_string()}),
+        )
+        .await;
+        assert_eq!(slots.len(), 5);
+        for slot in &slots {
+            assert!(
+                start_of(slot) >= now + TimeDelta::hours(1),
+                "{slot} asked at {asked}"
+            );
+            let days = (local_date(slot) - today).num_days() + 3;
+            assert_eq!(slot["score"], 14 - days, "{slot}");
+        }
+    }
+}
+
+/// The wall-clock times and UTC offsets of the slots offered at a location in New York
+/// on `date`, scheduled 00:00–04:00 every day in 30-minute slots.
+async fn new_york_day(date: &str) -> Vec<(String, i32)> {
+    let from = time::date(date);
+    let app = spawn_with(
+        Spawn::new()
+            .at(time::local(
+                time::NEW_YORK,
+                &format!("{} 12:00", from - Duration::days(2)),
+            )
+            .to_utc())
+            .var("SLOT_SEARCH_WINDOW_DAYS", "1"),
     )
     .await;
-    let now = Utc::now();
-    for slot in &slots {
-        let start = DateTime::parse_from_rfc3339(slot["start"].as_str().unwrap()).unwrap();
-        assert!(start > now);
-        let days = (local_date(slot) - today).num_days() + 3;
-        assert_eq!(slot["score"], 14 - days, "{slot}");
-    }
+    prm_testkit::clinic::Clinic::plan()
+        .timezone(time::NEW_YORK)
+        .hours("00:00", "04:00")
+        .open(&app)
+        .await;
+    let slots = find(
+        &app,
+        json!({"department": "Cardiology", "limit": 20, "from_date": date}),
+    )
+    .await;
+    let mut walls: Vec<(String, i32)> = slots
+        .iter()
+        .map(|s| {
+            let start = time::parse(s["start"].as_str().unwrap());
+            let end = time::parse(s["end"].as_str().unwrap());
+            assert_eq!(end - start, TimeDelta::minutes(30), "{s}");
+            assert_eq!(start.date_naive(), from, "{s}");
+            (
+                format!("{:02}:{:02}", start.hour(), start.minute()),
+                start.offset().local_minus_utc() / 3600,
+            )
+        })
+        .collect();
+    walls.sort();
+    walls
+}
+
+/// Daylight saving neither shifts nor duplicates slots: on the spring-forward Sunday
+/// 02:00 and 02:30 do not exist; on the fall-back Sunday 01:00 and 01:30 happen twice
+/// and are offered once.
+#[tokio::test]
+async fn daylight_saving_changes_neither_shift_nor_duplicate_slots() {
+    let owned = |v: &[(&str, i32)]| -> Vec<(String, i32)> {
+        v.iter().map(|(w, o)| ((*w).to_owned(), *o)).collect()
+    };
+    assert_eq!(
+        new_york_day("2030-03-10").await,
+        owned(&[
+            ("00:00", -5),
+            ("00:30", -5),
+            ("01:00", -5),
+            ("01:30", -5),
+            ("03:00", -4),
+            ("03:30", -4),
+        ]),
+        "spring forward"
+    );
+    assert_eq!(
+        new_york_day("2030-11-03").await,
+        owned(&[
+            ("00:00", -4),
+            ("00:30", -4),
+            ("01:00", -4),
+            ("01:30", -4),
+            ("02:00", -5),
+            ("02:30", -5),
+            ("03:00", -5),
+            ("03:30", -5),
+        ]),
+        "fall back"
+    );
+    // An ordinary Sunday next to them: every half hour, one offset.
+    assert_eq!(new_york_day("2030-03-17").await.len(), 8);
 }

@@ -3,9 +3,7 @@
 
 use serde_json::json;
 
-use reqwest::Method;
-
-use crate::helpers::{bogota_time, fields, problem, spawn_app, urlencode};
+use crate::helpers::{Clinic, fields, problem, spawn_app, urlencode};
 
 const LOCATIONS: &str = "/api/v1/prm/locations";
 
@@ -20,7 +18,12 @@ async fn malformed_json_is_400() {
         "[1, 2",
         "{\"name\": \"a\"} trailing",
     ] {
-        problem(app.post_raw(LOCATIONS, body).await, 400, "malformed_json").await;
+        problem(
+            app.post_json_bytes(LOCATIONS, body).await,
+            400,
+            "malformed_json",
+        )
+        .await;
     }
     assert_eq!(app.total(LOCATIONS).await, 0);
     app.assert_healthy().await;
@@ -61,7 +64,7 @@ async fn a_3_mib_body_is_413_and_the_service_stays_healthy() {
         "{{\"name\": \"{}\", \"timezone\": \"America/Bogota\"}}",
         "x".repeat(3 * 1024 * 1024)
     );
-    let r = app.post_raw(LOCATIONS, big).await;
+    let r = app.post_json_bytes(LOCATIONS, big).await;
     problem(r, 413, "payload_too_large").await;
     assert_eq!(app.total(LOCATIONS).await, 0);
     app.assert_healthy().await;
@@ -75,7 +78,7 @@ async fn a_body_just_over_a_configured_limit_is_413() {
         "x".repeat(2100)
     );
     problem(
-        app.post_raw(LOCATIONS, body).await,
+        app.post_json_bytes(LOCATIONS, body).await,
         413,
         "payload_too_large",
     )
@@ -183,14 +186,21 @@ async fn bad_paging_is_422() {
 #[tokio::test]
 async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothing() {
     let app = spawn_app().await;
-    let (location, practitioner) = app.cardiologist_every_day("08:00", "12:00").await;
-    let patient = app.create_patient("Ana Ruiz", "3001112233").await;
+    let Clinic {
+        location,
+        practitioner,
+        patient,
+    } = Clinic::plan()
+        .hours("08:00", "12:00")
+        .patient("Ana Ruiz", "3001112233")
+        .open(&app)
+        .await;
     let schedules = format!(
         "/api/v1/prm/practitioners/{}/schedules",
         practitioner["id"].as_str().unwrap()
     );
     let booked = app
-        .book(json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(3, 9)}))
+        .book(json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": app.bogota_in(3, "09:00")}))
         .await;
     let appointment = format!(
         "/api/v1/prm/appointments/{}",
@@ -225,7 +235,7 @@ async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothin
                 "start",
             ),
             (
-                app.request(Method::PATCH, &appointment, Some(json!({"start": at})))
+                app.patch(&appointment, json!({"start": at}))
                     .await,
                 "start",
             ),
@@ -267,7 +277,7 @@ async fn dates_outside_years_1_to_9999_are_422_naming_the_field_and_write_nothin
     assert_eq!(app.total("/api/v1/prm/patients").await, 1);
     assert_eq!(app.total(&schedules).await, 7);
     assert_eq!(app.total("/api/v1/prm/appointments").await, 1);
-    let unchanged: serde_json::Value = app.get(&appointment).await.json().await.unwrap();
+    let unchanged: serde_json::Value = app.get_json(&appointment).await;
     assert_eq!(unchanged["start"], booked["start"]);
     app.assert_healthy().await;
 }

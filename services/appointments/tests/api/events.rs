@@ -2,155 +2,53 @@
 //! sees them: a consumer written directly on lapin, bound to `prm.events`.
 //! Each test uses its own name prefix, so tests never see each other's events.
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
-use futures::StreamExt;
-use lapin::{
-    BasicProperties, Connection, ConnectionProperties, Consumer, ExchangeKind,
-    options::{
-        BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
-        QueueDeclareOptions,
-    },
-    types::{AMQPValue, FieldTable},
-};
+use lapin::types::AMQPValue;
+use prm_testkit::{FaultProxy, rabbit::EventTap, require_rabbit};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Clinic, TestApp, at_now, spawn_with};
 
-const BROKER: &str = "127.0.0.1:5672";
-
-fn amqp_url(address: &str) -> String {
-    format!("amqp://guest:guest@{address}/%2f")
-}
-
-/// An outside consumer: an exclusive queue bound to `<prefix>prm.events`.
-async fn journey_consumer(prefix: &str, routing_key: &str) -> (Connection, Consumer) {
-    let connection = Connection::connect(
-        &amqp_url(BROKER),
-        ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio),
-    )
-    .await
-    .expect("RabbitMQ on 127.0.0.1:5672 (run `make services`)");
-    let channel = connection.create_channel().await.unwrap();
-    let exchange = format!("{prefix}prm.events");
-    channel
-        .exchange_declare(
-            &exchange,
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let queue = channel
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().as_str(),
-            &exchange,
-            routing_key,
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let consumer = channel
-        .basic_consume(
-            queue.name().as_str(),
-            "journey-test",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    (connection, consumer)
-}
-
-async fn next_event(consumer: &mut Consumer, wait: Duration) -> Option<(BasicProperties, Value)> {
-    let delivery = tokio::time::timeout(wait, consumer.next())
-        .await
-        .ok()??
-        .ok()?;
-    delivery.ack(BasicAckOptions::default()).await.ok()?;
-    Some((
-        delivery.properties.clone(),
-        serde_json::from_slice(&delivery.data).ok()?,
-    ))
+/// The app on the real RabbitMQ (or `amqp_url`), whatever the test matrix says.
+async fn on_rabbit(amqp_url: Option<&str>) -> TestApp {
+    let options = match amqp_url {
+        Some(url) => at_now().var("AMQP_URL", url),
+        None => at_now().rabbit(),
+    };
+    spawn_with(options).await
 }
 
 async fn clinic(app: &TestApp) -> (Value, Value, Value) {
-    let location = app.create_location().await;
-    let practitioner = app.create_practitioner("Dermatology").await;
-    for day in 0..7 {
-        let r = app
-            .post(
-                &format!("/api/v1/prm/practitioners/{}/schedules", practitioner["id"].as_str().unwrap()),
-                json!({"location_id": location["id"], "day_of_week": day, "start_time": "00:00", "end_time": "23:30", "slot_minutes": 30}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-    }
-    let patient: Value = app
-        .post(
-            "/api/v1/prm/patients",
-            json!({"name": "Lucía Gil", "phone": "3157778899"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    (location, practitioner, patient)
+    let c = Clinic::plan()
+        .specialty("Dermatology")
+        .round_the_clock()
+        .patient("Lucía Gil", "3157778899")
+        .open(app)
+        .await;
+    (c.location, c.practitioner, c.patient)
 }
 
-/// Bogotá slot starts from two days ahead, every 30 minutes.
-fn starts(n: usize) -> Vec<String> {
-    let bogota = chrono::FixedOffset::west_opt(5 * 3600).unwrap();
-    let first =
-        (chrono::Utc::now().with_timezone(&bogota) + chrono::Duration::days(2)).date_naive();
+/// Bogotá slot starts from two days after the app's today, every 30 minutes from
+/// 00:00 to 23:00 (the last slot of the round-the-clock schedule).
+fn starts(app: &TestApp, n: usize) -> Vec<String> {
+    const PER_DAY: i64 = 47;
     (0..)
         .map(|i: i64| {
-            let t = first.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::minutes(30 * i);
-            t.and_local_timezone(bogota).unwrap()
+            let (day, slot) = (i / PER_DAY, i % PER_DAY);
+            let time = format!("{:02}:{:02}", slot / 2, (slot % 2) * 30);
+            app.bogota_in(2 + day, &time)
         })
-        .filter(|t| chrono::Timelike::hour(t) * 60 + chrono::Timelike::minute(t) < 23 * 60 + 30)
         .take(n)
-        .map(|t| t.to_rfc3339())
         .collect()
 }
 
 #[tokio::test]
 async fn a_lapin_consumer_receives_appointment_created_with_the_exact_contract() {
-    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
-    let (_connection, mut consumer) = journey_consumer(&prefix, "appointment.created").await;
-    let app = spawn_app_with(&[
-        ("AMQP_URL", &amqp_url(BROKER)),
-        ("AMQP_NAME_PREFIX", &prefix),
-    ])
-    .await;
+    let app = on_rabbit(None).await;
+    let mut consumer = EventTap::bind(&app.amqp_prefix, "appointment.created").await;
     let (location, practitioner, patient) = clinic(&app).await;
-    let start = starts(1).remove(0);
+    let start = starts(&app, 1).remove(0);
     let r = app
         .post(
             "/api/v1/prm/appointments",
@@ -160,7 +58,8 @@ async fn a_lapin_consumer_receives_appointment_created_with_the_exact_contract()
     assert_eq!(r.status(), 201);
     let appointment: Value = r.json().await.unwrap();
 
-    let (properties, envelope) = next_event(&mut consumer, Duration::from_secs(20))
+    let (properties, envelope) = consumer
+        .next(Duration::from_secs(20))
         .await
         .expect("APPOINTMENT_CREATED arrives");
     assert_eq!(envelope["type"], "APPOINTMENT_CREATED");
@@ -221,9 +120,10 @@ async fn a_lapin_consumer_receives_appointment_created_with_the_exact_contract()
     );
 }
 
-/// The stamp of a change (`rescheduled_at`, `cancelled_at`): RFC 3339, UTC, between
-/// `before` and now. Removed from `data` so the rest can be compared exactly.
-fn take_stamp(data: &mut Value, field: &str, before: chrono::DateTime<chrono::Utc>) {
+/// The stamp of a change (`rescheduled_at`, `cancelled_at`): RFC 3339, UTC, the app's
+/// clock when the change was made. Removed from `data` so the rest can be compared
+/// exactly.
+fn take_stamp(data: &mut Value, field: &str, when: chrono::DateTime<chrono::Utc>) {
     let stamp = data
         .as_object_mut()
         .unwrap()
@@ -231,48 +131,31 @@ fn take_stamp(data: &mut Value, field: &str, before: chrono::DateTime<chrono::Ut
         .unwrap_or_else(|| panic!("{field} missing"));
     let at = chrono::DateTime::parse_from_rfc3339(stamp.as_str().unwrap()).expect("RFC 3339");
     assert_eq!(at.offset().local_minus_utc(), 0, "{field} is UTC: {stamp}");
-    let at = at.with_timezone(&chrono::Utc);
-    assert!(
-        before - chrono::Duration::seconds(1) <= at && at <= chrono::Utc::now(),
-        "{field} is the time of the change: {at}"
-    );
+    assert_eq!(at, when, "{field} is the time of the change");
 }
 
 #[tokio::test]
 async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
-    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
-    let (_connection, mut consumer) = journey_consumer(&prefix, "appointment.*").await;
-    let app = spawn_app_with(&[
-        ("AMQP_URL", &amqp_url(BROKER)),
-        ("AMQP_NAME_PREFIX", &prefix),
-    ])
-    .await;
+    let app = on_rabbit(None).await;
+    let mut consumer = EventTap::bind(&app.amqp_prefix, "appointment.*").await;
     let (location, practitioner, patient) = clinic(&app).await;
-    let slots = starts(2);
+    let slots = starts(&app, 2);
     let booked: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/appointments",
             json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": slots[0], "channel": "whatsapp"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        ).await;
     let path = format!(
         "/api/v1/prm/appointments/{}",
         booked["id"].as_str().unwrap()
     );
-    let before_move = chrono::Utc::now();
-    let r = app
-        .request(
-            reqwest::Method::PATCH,
-            &path,
-            Some(json!({"start": slots[1]})),
-        )
-        .await;
+    app.clock().advance(chrono::TimeDelta::minutes(5));
+    let moved_at = app.now();
+    let r = app.patch(&path, json!({"start": slots[1]})).await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
-    let before_cancel = chrono::Utc::now();
+    app.clock().advance(chrono::TimeDelta::minutes(10));
+    let cancelled_at = app.now();
     let r = app
         .post(
             &format!("{path}/cancel"),
@@ -283,7 +166,8 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
 
     let mut events = Vec::new();
     while events.len() < 3 {
-        let (properties, envelope) = next_event(&mut consumer, Duration::from_secs(20))
+        let (properties, envelope) = consumer
+            .next(Duration::from_secs(20))
             .await
             .expect("three appointment events");
         assert_eq!(
@@ -317,7 +201,7 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
         json!({"id": location["id"], "name": "Sede Norte", "timezone": "America/Bogota"});
 
     let mut rescheduled = events[1]["data"].clone();
-    take_stamp(&mut rescheduled, "rescheduled_at", before_move);
+    take_stamp(&mut rescheduled, "rescheduled_at", moved_at);
     assert_eq!(
         rescheduled,
         json!({
@@ -339,7 +223,7 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
     assert_ne!(moved["end"], booked["end"]);
 
     let mut cancelled = events[2]["data"].clone();
-    take_stamp(&mut cancelled, "cancelled_at", before_cancel);
+    take_stamp(&mut cancelled, "cancelled_at", cancelled_at);
     assert_eq!(
         cancelled,
         json!({
@@ -359,63 +243,12 @@ async fn rescheduled_and_cancelled_events_carry_the_exact_contract() {
     );
 }
 
-/// A TCP proxy in front of the broker that can cut every connection: a real
-/// outage for the service, without stopping the shared RabbitMQ.
-struct Proxy {
-    address: String,
-    open: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let open = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (accept_open, accept_links) = (open.clone(), links.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !accept_open.load(Ordering::SeqCst) {
-                    continue; // dropped: connection refused in effect
-                }
-                let link = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(BROKER).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                accept_links.lock().unwrap().push(link);
-            }
-        });
-        Self {
-            address,
-            open,
-            links,
-        }
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_afterwards() {
-    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
-    let (_connection, mut consumer) = journey_consumer(&prefix, "appointment.created").await;
-    let proxy = Proxy::start().await;
-    let app = spawn_app_with(&[
-        ("AMQP_URL", &amqp_url(&proxy.address)),
-        ("AMQP_NAME_PREFIX", &prefix),
-    ])
-    .await;
+    require_rabbit().await;
+    let proxy = FaultProxy::start("127.0.0.1:5672").await;
+    let app = on_rabbit(Some(&proxy.amqp_url())).await;
+    let mut consumer = EventTap::bind(&app.amqp_prefix, "appointment.created").await;
     let (location, practitioner, patient) = clinic(&app).await;
 
     let book = |start: String| {
@@ -423,32 +256,33 @@ async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_after
         let body = json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": start});
         async move {
             let r = app.post("/api/v1/prm/appointments", body).await;
-            assert_eq!(r.status(), 201, "bookings do not depend on the broker");
-            r.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(
+                status, 201,
+                "bookings do not depend on the broker: {start} {body}"
+            );
+            body["id"].as_str().unwrap().to_owned()
         }
     };
-    let mut starts = starts(101).into_iter();
+    let mut starts = starts(&app, 101).into_iter();
 
     // The bus is connected through the proxy and the relay delivers: one booking's
     // event arrives. Only then is the broker taken away.
     let first = book(starts.next().unwrap()).await;
-    let (_, envelope) = next_event(&mut consumer, Duration::from_secs(20))
+    let (_, envelope) = consumer
+        .next(Duration::from_secs(20))
         .await
         .expect("the event of a booking made while the broker is there");
     assert_eq!(envelope["data"]["appointment_id"], first.as_str());
-    proxy.cut();
+    proxy.cut().await;
     let mut booked = std::collections::BTreeSet::new();
     for start in starts {
         booked.insert(book(start).await);
     }
     assert_eq!(booked.len(), 100);
     assert!(
-        next_event(&mut consumer, Duration::from_secs(2))
-            .await
-            .is_none(),
+        consumer.next(Duration::from_secs(2)).await.is_none(),
         "nothing gets through during the outage"
     );
 
@@ -457,7 +291,7 @@ async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_after
     let mut event_ids = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while received.len() < booked.len() && tokio::time::Instant::now() < deadline {
-        if let Some((_, envelope)) = next_event(&mut consumer, Duration::from_secs(5)).await {
+        if let Some((_, envelope)) = consumer.next(Duration::from_secs(5)).await {
             if envelope["data"]["appointment_id"] == first.as_str() {
                 continue; // its confirm may have been lost in the cut: a harmless duplicate
             }
@@ -485,13 +319,8 @@ async fn bookings_succeed_while_the_broker_is_away_and_every_event_arrives_after
 /// the service starts, is ready, and books; the event waits in the outbox.
 #[tokio::test]
 async fn the_service_starts_and_books_while_the_broker_is_unreachable() {
-    let app = spawn_app_with(&[("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")]).await;
-    let ready = app
-        .client
-        .get(format!("{}/ready", app.address))
-        .send()
-        .await
-        .unwrap();
+    let app = on_rabbit(Some("amqp://guest:guest@127.0.0.1:1/%2f")).await;
+    let ready = app.get("/ready").await;
     assert_eq!(
         ready.status(),
         200,
@@ -501,7 +330,7 @@ async fn the_service_starts_and_books_while_the_broker_is_unreachable() {
     let r = app
         .post(
             "/api/v1/prm/appointments",
-            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": starts(1)[0]}),
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": starts(&app, 1)[0]}),
         )
         .await;
     assert_eq!(r.status(), 201);

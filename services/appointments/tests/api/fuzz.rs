@@ -6,13 +6,13 @@
 //! the rest are arbitrary JSON. The seed is printed with every failure and
 //! `PRM_FUZZ_SEED=<hex>` replays it (`prm_platform::testing`).
 
-use chrono::{Duration, FixedOffset, Utc};
+use chrono::{Duration, FixedOffset};
 use prm_platform::testing::{Tally, any_json, draw};
 use proptest::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Clinic, TestApp, spawn_app};
 
 const CASES: usize = 32;
 
@@ -89,17 +89,14 @@ async fn arbitrary_bodies_on_every_write_route_never_fail_the_service() {
         .await;
     assert_eq!(r.status(), 201);
     let patient: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/patients",
             json!({"name": "María Pérez", "phone": "3001234567"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     // The next Monday at 10:00 in Bogotá, at least two days ahead.
     let bogota = FixedOffset::west_opt(5 * 3600).unwrap();
-    let mut day = (Utc::now().with_timezone(&bogota) + Duration::days(2)).date_naive();
+    let mut day = (app.now().with_timezone(&bogota) + Duration::days(2)).date_naive();
     while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
         day = day.succ_opt().unwrap();
     }
@@ -289,7 +286,11 @@ fn query_strings() -> impl Strategy<Value = String> {
 #[tokio::test]
 async fn arbitrary_query_strings_on_every_list_never_fail_the_service() {
     let app = spawn_app().await;
-    let (_location, practitioner) = app.cardiologist_every_day("08:00", "12:00").await;
+    let practitioner = Clinic::plan()
+        .hours("08:00", "12:00")
+        .open(&app)
+        .await
+        .practitioner;
     let lists = [
         "/api/v1/prm/locations".to_owned(),
         "/api/v1/prm/practitioners".to_owned(),

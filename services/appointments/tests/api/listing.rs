@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, bogota_time, fields, problem, spawn_app, urlencode};
+use crate::helpers::{TestApp, fields, problem, spawn_app, urlencode};
 
 async fn every_list(app: &TestApp) -> Vec<String> {
     let practitioner = app.create_practitioner("Cardiology").await;
@@ -95,24 +95,18 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
     let app = spawn_app().await;
     let norte = app.create_location().await;
     let sur: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/locations",
             json!({"name": "Sede Sur", "timezone": "America/Bogota"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let ana = app.create_practitioner("Cardiology").await;
     let luis: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/practitioners",
             json!({"name": "Dr. Luis Peña", "specialty": "Cardiology"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     app.schedule_every_day(&ana, &norte, "08:00", "18:00").await;
     app.schedule_every_day(&luis, &sur, "08:00", "18:00").await;
     let maria = app.create_patient("María Pérez", "3001234567").await;
@@ -128,7 +122,7 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
         let r = app
             .post(
                 "/api/v1/prm/appointments",
-                json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(days, hour)}),
+                json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": app.bogota_in(days, &format!("{hour:02}:00"))}),
             )
             .await;
         assert_eq!(r.status(), 201);
@@ -175,16 +169,19 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
         (
             format!(
                 "from={}&to={}",
-                urlencode(&bogota_time(3, 10)),
-                urlencode(&bogota_time(5, 12))
+                urlencode(&app.bogota_in(3, "10:00")),
+                urlencode(&app.bogota_in(5, "12:00"))
             ),
             vec![1, 2],
         ),
         (
-            format!("from={}", urlencode(&bogota_time(4, 0))),
+            format!("from={}", urlencode(&app.bogota_in(4, "00:00"))),
             vec![2, 3],
         ),
-        (format!("to={}", urlencode(&bogota_time(3, 0))), vec![0]),
+        (
+            format!("to={}", urlencode(&app.bogota_in(3, "00:00"))),
+            vec![0],
+        ),
         (
             format!("practitioner_id={}&status=booked", id(&luis)),
             vec![3],
@@ -236,14 +233,11 @@ async fn appointments_are_filtered_by_practitioner_location_status_and_dates_and
     );
     assert_eq!(default["items"][0]["cancellation_reason"], Value::Null);
     let one: Value = app
-        .get(&format!(
+        .get_json(&format!(
             "/api/v1/prm/appointments/{}",
             ids[2].as_str().unwrap()
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(one["cancellation_reason"], "Patient is travelling");
     assert_eq!(one["status"], "cancelled");
 }

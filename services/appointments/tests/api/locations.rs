@@ -22,12 +22,7 @@ async fn locations_can_be_created_read_updated_listed_and_deleted() {
         "blank optional text is absent"
     );
 
-    let fetched: Value = app
-        .get(&format!("/api/v1/prm/locations/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&format!("/api/v1/prm/locations/{id}")).await;
     assert_eq!(fetched, created);
 
     let r = app
@@ -46,20 +41,12 @@ async fn locations_can_be_created_read_updated_listed_and_deleted() {
         json!({"name": "Sede Sur", "timezone": "America/Bogota", "city": "Cali"}),
     )
     .await;
-    let list: Value = app
-        .get("/api/v1/prm/locations?city=CALI")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v1/prm/locations?city=CALI").await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["name"], "Sede Sur");
     let list: Value = app
-        .get("/api/v1/prm/locations?name=norte&limit=1&offset=0")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/prm/locations?name=norte&limit=1&offset=0")
+        .await;
     assert_eq!(
         (
             list["total"].as_u64(),
@@ -138,7 +125,7 @@ async fn a_failed_update_changes_nothing() {
         "validation_failed",
     )
     .await;
-    let after: Value = app.get(&path).await.json().await.unwrap();
+    let after: Value = app.get_json(&path).await;
     assert_eq!(after, created);
 }
 

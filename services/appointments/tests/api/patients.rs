@@ -14,11 +14,8 @@ async fn patients_are_registered_with_normalized_phones() {
     assert_eq!(created["birth_date"], "1988-04-12");
 
     let found: Value = app
-        .get("/api/v1/prm/patients?phone=(300)%20123-4567")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/prm/patients?phone=(300)%20123-4567")
+        .await;
     assert_eq!(found["total"], 1, "search by phone in any notation");
     assert_eq!(found["items"][0]["id"], created["id"]);
 
@@ -62,14 +59,11 @@ async fn a_duplicate_phone_is_409_however_it_is_written() {
     )
     .await;
     let other: Value = app
-        .post(
+        .post_json(
             "/api/v1/prm/patients",
             json!({"name": "Juan", "phone": "3109998877"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     problem(
         app.put(
             &format!("/api/v1/prm/patients/{}", other["id"].as_str().unwrap()),
@@ -129,12 +123,7 @@ async fn paging_reports_totals() {
             .await;
         assert_eq!(r.status(), 201);
     }
-    let page: Value = app
-        .get("/api/v1/prm/patients?limit=3&offset=6")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/api/v1/prm/patients?limit=3&offset=6").await;
     assert_eq!(page["total"], 7);
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["name"], "Patient 6");

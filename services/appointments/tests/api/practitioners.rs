@@ -14,11 +14,8 @@ async fn practitioners_are_created_filtered_updated_and_deactivated() {
     .await;
 
     let cardio: Value = app
-        .get("/api/v1/prm/practitioners?specialty=cardiology")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/prm/practitioners?specialty=cardiology")
+        .await;
     assert_eq!(cardio["total"], 1, "specialty filter is case-insensitive");
     assert_eq!(cardio["items"][0]["id"], ana["id"]);
 
@@ -37,19 +34,9 @@ async fn practitioners_are_created_filtered_updated_and_deactivated() {
     assert_eq!(r.status(), 200);
     let deactivated: Value = r.json().await.unwrap();
     assert_eq!(deactivated["active"], false);
-    let active: Value = app
-        .get("/api/v1/prm/practitioners?active=true")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let active: Value = app.get_json("/api/v1/prm/practitioners?active=true").await;
     assert_eq!(active["total"], 1);
-    let all: Value = app
-        .get("/api/v1/prm/practitioners")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/api/v1/prm/practitioners").await;
     assert_eq!(all["total"], 2, "deactivated, not deleted");
 }
 
@@ -65,14 +52,11 @@ async fn practitioners_can_be_found_by_location() {
     )
     .await;
     let there: Value = app
-        .get(&format!(
+        .get_json(&format!(
             "/api/v1/prm/practitioners?location_id={}",
             location["id"].as_str().unwrap()
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(there["total"], 1);
     assert_eq!(there["items"][0]["id"], ana["id"]);
 }
@@ -127,26 +111,20 @@ async fn departments_match_specialties_ignoring_unicode_case_and_spaces() {
     // "Pediatri\u{301}a": the accent as a combining character, as some keyboards send it.
     for department in ["PEDIATRÍA", "pediatría", " Pediatría ", "PEDIATRI\u{301}A"] {
         let list: Value = app
-            .get(&format!(
+            .get_json(&format!(
                 "/api/v1/prm/practitioners?specialty={}",
                 urlencode(department)
             ))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(list["total"], 1, "{department:?}: {list}");
         assert_eq!(list["items"][0]["id"], pediatra["id"]);
 
         let found: Value = app
-            .post(
+            .post_json(
                 "/api/v1/prm/appointments/find-slots",
                 json!({"department": department, "limit": 3}),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         let slots = found["slots"].as_array().unwrap();
         assert_eq!(slots.len(), 3, "{department:?}: {found}");
         assert!(
@@ -156,11 +134,8 @@ async fn departments_match_specialties_ignoring_unicode_case_and_spaces() {
         );
     }
     let none: Value = app
-        .get("/api/v1/prm/practitioners?specialty=Pediatria")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/prm/practitioners?specialty=Pediatria")
+        .await;
     assert_eq!(none["total"], 0, "accents are not ignored");
 
     // Renaming the specialty moves the practitioner to the new department.

@@ -31,14 +31,9 @@ async fn schedules_are_created_listed_replaced_and_deleted() {
     app.post(&path, schedule(&location, 2, "08:00", "12:00", 20))
         .await;
 
-    let list: Value = app.get(&path).await.json().await.unwrap();
+    let list: Value = app.get_json(&path).await;
     assert_eq!(list["total"], 2);
-    let mondays: Value = app
-        .get(&format!("{path}?day_of_week=0"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mondays: Value = app.get_json(&format!("{path}?day_of_week=0")).await;
     assert_eq!(mondays["total"], 1);
 
     let one = format!("{path}/{}", created["id"].as_str().unwrap());
@@ -157,35 +152,11 @@ async fn schedules_of_an_unknown_practitioner_are_404() {
 async fn concurrent_overlapping_schedules_create_one() {
     let (app, location, path) = setup().await;
     let body = schedule(&location, 3, "09:00", "13:00", 30);
-    let requests = (0..12).map(|_| {
-        let client = app.client.clone();
-        let url = format!("{}{path}", app.address);
-        let body = body.clone();
-        async move {
-            let r = client
-                .post(url)
-                .bearer_auth(crate::helpers::API_KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let content_type = r
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body: Value = r.json().await.unwrap();
-            (status, content_type, body)
-        }
-    });
-    let answers = futures::future::join_all(requests).await;
-    let created = answers.iter().filter(|(s, _, _)| *s == 201).count();
+    let answers = app.post_concurrently(&path, &body, 12).await;
+    let created = answers.iter().filter(|a| a.status == 201).count();
     assert_eq!(created, 1, "{answers:?}");
-    for (status, content_type, body) in answers.iter().filter(|(s, _, _)| *s != 201) {
-        assert_eq!(*status, 409, "{body}");
-        assert_eq!(content_type.as_deref(), Some("application/problem+json"));
-        assert_eq!(body["code"], "schedule_overlap", "{body}");
+    for answer in answers.iter().filter(|a| a.status != 201) {
+        answer.assert_problem(409, "schedule_overlap");
     }
     assert_eq!(app.total(&path).await, 1);
 }

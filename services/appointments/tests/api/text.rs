@@ -4,13 +4,16 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{bogota_time, fields, problem, spawn_app};
+use crate::helpers::{Clinic, fields, problem, spawn_app};
 
 #[tokio::test]
 async fn control_characters_in_text_fields_are_422_naming_the_field() {
     let app = spawn_app().await;
-    let (location, practitioner) = app.cardiologist_every_day("08:00", "18:00").await;
-    let patient = app.create_patient("María Pérez", "3001234567").await;
+    let Clinic {
+        location,
+        practitioner,
+        patient,
+    } = Clinic::open(&app).await;
     let location_path = format!("/api/v1/prm/locations/{}", location["id"].as_str().unwrap());
 
     let nul = "Sede\u{0}Norte";
@@ -66,7 +69,7 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
         (
             "POST",
             "/api/v1/prm/appointments".into(),
-            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(2, 9), "reason": "dolor\u{0}", "notes": "\u{1b}[2J"}),
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": app.bogota_in(2, "09:00"), "reason": "dolor\u{0}", "notes": "\u{1b}[2J"}),
             vec!["notes", "reason"],
         ),
     ];
@@ -92,14 +95,14 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
     assert_eq!(app.total("/api/v1/prm/practitioners").await, 1);
     assert_eq!(app.total("/api/v1/prm/patients").await, 1);
     assert_eq!(app.total("/api/v1/prm/appointments").await, 0);
-    let kept: Value = app.get(&location_path).await.json().await.unwrap();
+    let kept: Value = app.get_json(&location_path).await;
     assert_eq!(kept["name"], "Sede Norte", "a refused PUT changes nothing");
 
     // Notes and reasons may span lines.
     let r = app
         .post(
             "/api/v1/prm/appointments",
-            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": bogota_time(2, 9), "reason": "Chest pain\r\nsince Monday", "notes": "1.\tECG\n2.\tBlood test"}),
+            json!({"patient_id": patient["id"], "practitioner_id": practitioner["id"], "location_id": location["id"], "start": app.bogota_in(2, "09:00"), "reason": "Chest pain\r\nsince Monday", "notes": "1.\tECG\n2.\tBlood test"}),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -111,12 +114,7 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
     );
 
     let p = problem(
-        app.request(
-            reqwest::Method::PATCH,
-            &path,
-            Some(json!({"notes": "x\u{0}y"})),
-        )
-        .await,
+        app.patch(&path, json!({"notes": "x\u{0}y"})).await,
         422,
         "validation_failed",
     )
@@ -130,7 +128,7 @@ async fn control_characters_in_text_fields_are_422_naming_the_field() {
     )
     .await;
     assert_eq!(fields(&p), ["reason"]);
-    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    let unchanged: Value = app.get_json(&path).await;
     assert_eq!(unchanged["status"], "booked");
     assert_eq!(unchanged["notes"], "1.\tECG\n2.\tBlood test");
 

@@ -3,86 +3,14 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use lapin::{
-    Connection, ConnectionProperties, ExchangeKind,
-    options::{BasicConsumeOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions},
-    types::FieldTable,
-};
-use prm_bus::BusConfig;
+use prm_testkit::rabbit::EventTap;
 
 use crate::helpers::*;
 
 #[tokio::test]
 async fn twenty_concurrent_copies_reach_rabbitmq_as_one_event() {
-    let amqp = rabbit().await;
-    redis().await;
-    let prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
-    let app = spawn(
-        Spawn {
-            bus: BusConfig::with_prefix(prefix.clone()),
-            ..Spawn::default()
-        }
-        .vars(&[("AMQP_URL", amqp)]),
-    )
-    .await;
-
-    let conn = Connection::connect(
-        amqp,
-        ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio),
-    )
-    .await
-    .expect("connect to RabbitMQ");
-    let channel = conn.create_channel().await.unwrap();
-    let exchange = format!("{prefix}prm.events");
-    channel
-        .exchange_declare(
-            &exchange,
-            ExchangeKind::Topic,
-            lapin::options::ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let queue = channel
-        .queue_declare(
-            "",
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().as_str(),
-            &exchange,
-            "message.received",
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = channel
-        .basic_consume(
-            queue.name().as_str(),
-            "webhooks-test",
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let app = spawn(Spawn::new().redis().rabbit()).await;
+    let mut consumer = EventTap::bind(&app.amqp_prefix, "message.received").await;
 
     let sid = unique_sid();
     let other = unique_sid();
@@ -101,8 +29,9 @@ async fn twenty_concurrent_copies_reach_rabbitmq_as_one_event() {
     let mut quiet_until = None;
     loop {
         let until = quiet_until.unwrap_or(deadline);
-        match tokio::time::timeout_at(until, consumer.next()).await {
-            Ok(Some(Ok(delivery))) => {
+        let wait = until.saturating_duration_since(tokio::time::Instant::now());
+        match consumer.next_delivery(wait).await {
+            Some(delivery) => {
                 let envelope: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
                 let message_id = delivery
                     .properties
@@ -122,8 +51,7 @@ async fn twenty_concurrent_copies_reach_rabbitmq_as_one_event() {
                     quiet_until = Some(tokio::time::Instant::now() + Duration::from_secs(2));
                 }
             }
-            Ok(_) => panic!("consumer ended"),
-            Err(_) => break,
+            None => break,
         }
     }
     let ours: Vec<_> = seen.iter().filter(|(s, _, _)| *s == sid).collect();
@@ -142,32 +70,13 @@ async fn twenty_concurrent_copies_reach_rabbitmq_as_one_event() {
             .await,
         1
     );
-
-    let _ = channel
-        .exchange_delete(&exchange, ExchangeDeleteOptions::default())
-        .await;
-    let _ = channel
-        .exchange_delete(
-            &format!("{prefix}prm.events.dlx"),
-            ExchangeDeleteOptions::default(),
-        )
-        .await;
-    let _ = conn.close(200, "bye").await;
 }
 
 #[tokio::test]
 async fn the_dedup_markers_live_in_redis_when_configured() {
-    let app = spawn_app().await;
-    assert!(app.uses_redis);
-    let health: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/prm/webhooks/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = spawn(Spawn::new().redis()).await;
+    assert!(app.uses_redis());
+    let health: serde_json::Value = app.get_json("/api/v1/prm/webhooks/health").await;
     assert_eq!(health["dedup"], "redis");
 
     // The markers a webhook leaves are in the real Redis with a 24 h TTL.

@@ -44,6 +44,14 @@ async fn openai_answers(fakes: &Fakes, response: ResponseTemplate) {
         .await;
 }
 
+/// OpenAI answers `text`, `seconds` after the request.
+async fn openai_answers_after(fakes: &Fakes, seconds: u64, text: &str) {
+    let answer = ResponseTemplate::new(200)
+        .set_delay(Duration::from_secs(seconds))
+        .set_body_json(json!({ "text": text }));
+    openai_answers(fakes, answer).await;
+}
+
 async fn app_with(fakes: &Fakes) -> TestApp {
     app_with_media(fakes, &fakes.media.uri()).await
 }
@@ -120,13 +128,7 @@ async fn a_twilio_voice_note_is_downloaded_with_basic_auth_and_transcribed() {
 #[tokio::test]
 async fn the_webhook_answers_before_the_transcription_is_done() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(2))
-            .set_body_json(json!({"text": "tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 2, "tarde").await;
     let app = app_with(&fakes).await;
     let sid = unique_sid();
     let url = format!("{}{MEDIA_PATH}", fakes.media.uri());
@@ -256,20 +258,14 @@ async fn a_meta_voice_note_is_resolved_through_the_graph_api_and_transcribed() {
 #[tokio::test]
 async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(3))
-            .set_body_json(json!({"text": "tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 3, "tarde").await;
     let app = app_with(&fakes).await;
     let sid = unique_sid();
     let url = format!("{}{MEDIA_PATH}", fakes.media.uri());
     twiml(app.post_twilio(TWILIO_PATH, &voice_note(&sid, &url)).await).await;
     // As after a crash: the sweep publishes it without transcription…
     assert_eq!(
-        app.service
+        app.service()
             .inbox()
             .recover_pending(Duration::ZERO)
             .await
@@ -280,7 +276,7 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
     assert_eq!(events.len(), 1);
     assert!(events[0]["transcription"].is_null());
     assert_eq!(
-        app.service
+        app.service()
             .inbox()
             .recover_pending(Duration::ZERO)
             .await
@@ -305,16 +301,10 @@ async fn a_voice_note_left_pending_is_published_once_by_the_sweep() {
 #[tokio::test]
 async fn a_voice_note_sent_long_ago_is_not_swept_while_it_is_transcribed() {
     let fakes = fakes().await;
-    openai_answers(
-        &fakes,
-        ResponseTemplate::new(200)
-            .set_delay(Duration::from_secs(2))
-            .set_body_json(json!({"text": "llegó tarde"})),
-    )
-    .await;
+    openai_answers_after(&fakes, 2, "llegó tarde").await;
     meta_media(&fakes).await;
     let app = app_with(&fakes).await;
-    let three_hours_ago = chrono::Utc::now().timestamp() - 3 * 3600;
+    let three_hours_ago = app.now().timestamp() - 3 * 3600;
     let id = post_meta_voice_note(&app, three_hours_ago).await;
     eventually(
         Duration::from_secs(10),
@@ -324,7 +314,7 @@ async fn a_voice_note_sent_long_ago_is_not_swept_while_it_is_transcribed() {
     .await;
     // The sweep with a grace of a minute, while OpenAI is still answering.
     let swept = app
-        .service
+        .service()
         .inbox()
         .recover_pending(Duration::from_secs(60))
         .await

@@ -41,16 +41,16 @@ async fn a_signed_message_becomes_one_event_with_e164_numbers() {
 
 #[tokio::test]
 async fn the_same_message_sid_20_times_at_once_gives_one_event_and_one_row() {
-    let app = spawn_app().await;
-    assert_eq!(app.service.inbox().dedup_backend(), "redis");
+    let app = spawn(Spawn::new().redis()).await;
+    assert_eq!(app.service().inbox().dedup_backend(), "redis");
     twenty_concurrent_copies_give_one_event(&app).await;
 }
 
 #[tokio::test]
 async fn with_redis_unset_the_in_memory_markers_dedup_over_http() {
-    let app = spawn_app_with(&[("REDIS_URL", "")]).await;
-    assert!(!app.uses_redis);
-    assert_eq!(app.service.inbox().dedup_backend(), "memory");
+    let app = spawn(Spawn::new().memory_state()).await;
+    assert!(!app.uses_redis());
+    assert_eq!(app.service().inbox().dedup_backend(), "memory");
     twenty_concurrent_copies_give_one_event(&app).await;
 }
 
@@ -74,11 +74,7 @@ async fn twenty_concurrent_copies_give_one_event(app: &TestApp) {
 async fn the_database_guard_holds_when_the_dedup_marker_is_gone() {
     // Two replicas on one database whose markers are not shared (Redis flushed, or down).
     let first = spawn_app().await;
-    let second = spawn(Spawn {
-        database_url: Some(first.database_url.clone()),
-        ..Spawn::default()
-    })
-    .await;
+    let second = spawn(Spawn::new().same_database(&first)).await;
     let sid = unique_sid();
     let form = twilio_message(&sid, "hola");
     let (a, b) = tokio::join!(
@@ -147,13 +143,7 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
     let sid = unique_sid();
     let form = twilio_message(&sid, "hola");
 
-    let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(TWILIO_PATH, &form, None).await;
     let body = problem(r, 400, "bad_request").await;
     assert!(
         body["detail"]
@@ -163,27 +153,15 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
     );
 
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &form, Some("bm90IGEgc2lnbmF0dXJl"))
+        .await;
     problem(r, 403, "invalid_signature").await;
 
     // Signed for the address we actually called (what a Host-header check would accept).
-    let host_url = format!("{}{TWILIO_PATH}", app.address);
+    let host_url = app.url(TWILIO_PATH);
     let signature = prm_twilio::RequestValidator::new(secrecy::SecretString::from(TWILIO_TOKEN))
         .compute_signature(&host_url, &form);
-    let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", signature)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(TWILIO_PATH, &form, Some(&signature)).await;
     problem(r, 403, "invalid_signature").await;
 
     // Signed correctly, then tampered with.
@@ -194,13 +172,8 @@ async fn a_missing_signature_is_400_and_a_wrong_one_403_with_nothing_stored() {
         .filter(|(k, _)| k == "Body")
         .for_each(|(_, v)| *v = "hola!".into());
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .header("X-Twilio-Signature", signature)
-        .form(&tampered)
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &tampered, Some(&signature))
+        .await;
     problem(r, 403, "invalid_signature").await;
 
     assert_eq!(app.total_rows().await, 0);
@@ -219,14 +192,7 @@ async fn the_query_string_is_part_of_the_signed_url() {
     // The same signature without the query does not verify.
     let form = twilio_message(&unique_sid(), "hola");
     let signature = twilio_signature(TWILIO_PATH, &form);
-    let r = app
-        .client
-        .post(app.url(&path))
-        .header("X-Twilio-Signature", signature)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(&path, &form, Some(&signature)).await;
     problem(r, 403, "invalid_signature").await;
     assert_eq!(app.received(&sid).await.len(), 1);
 }
@@ -263,23 +229,11 @@ async fn validation_can_be_switched_off_explicitly() {
     .await;
     let sid = unique_sid();
     let r = app
-        .client
-        .post(app.url(TWILIO_PATH))
-        .form(&twilio_message(&sid, "demo"))
-        .send()
-        .await
-        .unwrap();
+        .post_form(TWILIO_PATH, &twilio_message(&sid, "demo"), None)
+        .await;
     twiml(r).await;
     assert_eq!(app.received(&sid).await.len(), 1);
-    let health: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/prm/webhooks/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = app.get_json("/api/v1/prm/webhooks/health").await;
     assert_eq!(health["twilio_signature_validation"], false);
 }
 
@@ -407,7 +361,7 @@ async fn events_reach_the_relay_and_are_marked_published() {
         "the relay to publish the outbox",
         || async {
             prm_store::outbox::Outbox::WEBHOOKS
-                .unpublished_count(&app.db)
+                .unpublished_count(app.db())
                 .await
                 .unwrap()
                 == 0

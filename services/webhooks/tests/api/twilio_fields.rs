@@ -125,7 +125,7 @@ async fn nul_and_control_characters_reach_the_event_verbatim() {
         "the relay to publish the outbox",
         || async {
             prm_store::outbox::Outbox::WEBHOOKS
-                .unpublished_count(&app.db)
+                .unpublished_count(app.db())
                 .await
                 .unwrap()
                 == 0
@@ -258,9 +258,8 @@ async fn post_twilio_json(app: &TestApp, path: &str, body: &[u8]) -> reqwest::Re
     let hash = hex::encode(Sha256::digest(body));
     let path = format!("{path}?bodySHA256={hash}");
     let signature = twilio_signature(&path, &[]);
-    app.post_raw(
+    app.post_json_signed(
         &path,
-        "application/json",
         body.to_vec(),
         &[("X-Twilio-Signature", signature.as_str())],
     )
@@ -312,13 +311,8 @@ async fn a_json_body_signed_with_body_sha256_is_accepted_on_both_routes() {
     )
     .unwrap();
     problem(
-        app.post_raw(
-            &path,
-            "application/json",
-            other,
-            &[("X-Twilio-Signature", signature.as_str())],
-        )
-        .await,
+        app.post_json_signed(&path, other, &[("X-Twilio-Signature", signature.as_str())])
+            .await,
         403,
         "invalid_signature",
     )
@@ -326,9 +320,8 @@ async fn a_json_body_signed_with_body_sha256_is_accepted_on_both_routes() {
     // …and so is a signature over another URL.
     let wrong = twilio_signature(TWILIO_PATH, &[]);
     problem(
-        app.post_raw(
+        app.post_json_signed(
             &path,
-            "application/json",
             body.clone(),
             &[("X-Twilio-Signature", wrong.as_str())],
         )

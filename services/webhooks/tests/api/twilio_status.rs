@@ -85,22 +85,9 @@ async fn status_callbacks_are_signed_and_complete() {
     let app = spawn_app().await;
     let sid = unique_sid();
     let form = status(&sid, "delivered");
-    let r = app
-        .client
-        .post(app.url(STATUS_PATH))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(STATUS_PATH, &form, None).await;
     problem(r, 400, "bad_request").await;
-    let r = app
-        .client
-        .post(app.url(STATUS_PATH))
-        .header("X-Twilio-Signature", "AAAA")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form(STATUS_PATH, &form, Some("AAAA")).await;
     problem(r, 403, "invalid_signature").await;
     let incomplete: Vec<_> = form
         .iter()

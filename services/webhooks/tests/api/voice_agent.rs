@@ -102,21 +102,15 @@ async fn missing_wrong_or_unconfigured_signatures_are_refused() {
     let app = spawn_app().await;
     let body = call("call-sig");
     problem(
-        app.post_raw(VOICE_PATH, "application/json", body.clone(), &[])
-            .await,
+        app.post_json_signed(VOICE_PATH, body.clone(), &[]).await,
         400,
         "bad_request",
     )
     .await;
     let wrong = prm_webhooks::http::sign_sha256(b"not-the-secret", &body);
     problem(
-        app.post_raw(
-            VOICE_PATH,
-            "application/json",
-            body.clone(),
-            &[(HEADER, wrong.as_str())],
-        )
-        .await,
+        app.post_json_signed(VOICE_PATH, body.clone(), &[(HEADER, wrong.as_str())])
+            .await,
         403,
         "invalid_signature",
     )
@@ -124,13 +118,8 @@ async fn missing_wrong_or_unconfigured_signatures_are_refused() {
     let bare =
         prm_webhooks::http::sign_sha256(VOICE_SECRET.as_bytes(), &body).replace("sha256=", "");
     problem(
-        app.post_raw(
-            VOICE_PATH,
-            "application/json",
-            body.clone(),
-            &[(HEADER, bare.as_str())],
-        )
-        .await,
+        app.post_json_signed(VOICE_PATH, body.clone(), &[(HEADER, bare.as_str())])
+            .await,
         403,
         "invalid_signature",
     )
@@ -138,13 +127,8 @@ async fn missing_wrong_or_unconfigured_signatures_are_refused() {
     // Valid signature over a different body.
     let other = prm_webhooks::http::sign_sha256(VOICE_SECRET.as_bytes(), &call("call-other"));
     problem(
-        app.post_raw(
-            VOICE_PATH,
-            "application/json",
-            body.clone(),
-            &[(HEADER, other.as_str())],
-        )
-        .await,
+        app.post_json_signed(VOICE_PATH, body.clone(), &[(HEADER, other.as_str())])
+            .await,
         403,
         "invalid_signature",
     )
@@ -203,13 +187,8 @@ async fn invalid_calls_are_400_or_422() {
     for (body, status, code) in cases {
         let signature = sign(&body);
         problem(
-            app.post_raw(
-                VOICE_PATH,
-                "application/json",
-                body,
-                &[(HEADER, signature.as_str())],
-            )
-            .await,
+            app.post_json_signed(VOICE_PATH, body, &[(HEADER, signature.as_str())])
+                .await,
             status,
             code,
         )
