@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use prm_conversations::{ConversationsService, app::App, senders::Senders};
@@ -8,56 +8,45 @@ use prm_domain::{
     Channel, PhoneNumber,
     events::{Envelope, MessageProvider, MessageReceived},
 };
-use prm_platform::Settings;
-use prm_runtime::{Backends, Host, HostOptions};
+use prm_runtime::Backends;
 use prm_twilio::RecordingSender;
 use reqwest::{Method, Response};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub const API_KEY: &str = "conversations-test-key-0123456789";
+pub use prm_testkit::API_KEY;
 pub const PATIENT: &str = "+573001234567";
 pub const CLINIC_NUMBER: &str = "+14155238886";
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const REDIS_URL: &str = prm_testkit::REDIS_URL;
 
-/// Which adapters a test runs on. By default the pass's: the SQLite pass runs on memory
-/// and the in-process bus, the PostgreSQL pass on Redis and RabbitMQ.
+/// Which adapters a test runs on; by default the test matrix's (`PRM_TEST_STATE`,
+/// `PRM_TEST_BUS`: memory and in-process in the SQLite pass, Redis and RabbitMQ in the
+/// PostgreSQL pass).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Adapters {
+    Matrix,
     Embedded,
     Servers,
-}
-
-impl Adapters {
-    pub fn of_this_pass() -> Self {
-        match prm_store::testing::backend() {
-            prm_store::testing::TestBackend::Postgres => Self::Servers,
-            prm_store::testing::TestBackend::Sqlite => Self::Embedded,
-        }
-    }
 }
 
 pub struct Spawn {
     pub vars: Vec<(String, String)>,
     pub adapters: Adapters,
     /// `None`: the recording sender only, whatever the variables say; `Some`: these.
-    /// `from_settings` uses the variables (TWILIO_*, WHATSAPP_*).
     pub senders: Option<Senders>,
+    /// Senders from the variables (TWILIO_*, WHATSAPP_*), not an override.
     pub from_settings: bool,
     pub demo_clinic: bool,
-    pub database_url: Option<String>,
 }
 
 impl Default for Spawn {
     fn default() -> Self {
         Self {
             vars: Vec::new(),
-            adapters: Adapters::of_this_pass(),
+            adapters: Adapters::Matrix,
             senders: None,
             from_settings: false,
             demo_clinic: true,
-            database_url: None,
         }
     }
 }
@@ -69,97 +58,51 @@ impl Spawn {
     }
 }
 
+/// The conversations service under test, on the kit's app (dropped with it: database,
+/// broker queues).
 pub struct TestApp {
+    pub kit: prm_testkit::TestApp,
     pub address: String,
     pub client: reqwest::Client,
     pub backends: Backends,
     pub app: Arc<App>,
     pub recording: Arc<RecordingSender>,
     pub redis_prefix: String,
-    pub adapters: Adapters,
-    pub database_url: String,
-    pub stop: actix_web::dev::ServerHandle,
 }
-
-static TRACING: std::sync::Once = std::sync::Once::new();
 
 pub async fn spawn_app() -> TestApp {
     spawn(Spawn::default()).await
 }
 
 pub async fn spawn(options: Spawn) -> TestApp {
-    TRACING.call_once(|| {
-        std::mem::forget(prm_platform::telemetry::init_for_tests(
-            std::env::var_os("TEST_LOG").is_some(),
-        ));
-    });
-    let database_url = match options.database_url {
-        Some(url) => url,
-        None => prm_store::testing::fresh_database_url().await,
+    let mut kit =
+        prm_testkit::Spawn::new().defaults(&[("PUBLIC_BASE_URL", "https://prm.example.test")]);
+    kit = match options.adapters {
+        Adapters::Matrix => kit,
+        Adapters::Embedded => kit.memory_state().in_process_bus(),
+        Adapters::Servers => kit.redis().rabbit(),
     };
-    let unique = Uuid::new_v4().simple().to_string();
-    let redis_prefix = format!("test-{unique}:");
-    let amqp_prefix = format!("test-{unique}.");
-    let mut vars: HashMap<String, String> = [
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("PRM_API_KEYS", API_KEY),
-        ("DATABASE_URL", database_url.as_str()),
-        ("PUBLIC_BASE_URL", "https://prm.example.test"),
-        ("REDIS_KEY_PREFIX", redis_prefix.as_str()),
-        ("AMQP_NAME_PREFIX", amqp_prefix.as_str()),
-        ("RATE_LIMIT_API_PER_SECOND", "0"),
-        ("RATE_LIMIT_WEBHOOKS_PER_SECOND", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    if options.adapters == Adapters::Servers {
-        vars.insert("REDIS_URL".into(), REDIS_URL.into());
-        vars.insert("AMQP_URL".into(), AMQP_URL.into());
+    for (name, value) in &options.vars {
+        kit = kit.var(name, value);
     }
-    for (k, v) in options.vars {
-        if v.is_empty() {
-            vars.remove(&k);
-        } else {
-            vars.insert(k, v);
-        }
-    }
-    let settings = Settings::from_map(0, &vars).expect("test settings");
-    let mut host_options = HostOptions::default();
     if !options.from_settings {
-        host_options =
-            host_options.with_override(options.senders.unwrap_or_else(Senders::recording_only));
+        kit = kit.with_override(options.senders.unwrap_or_else(Senders::recording_only));
     }
-    let host = Host::build(settings, &[&prm_conversations::SERVICE], host_options)
-        .await
-        .expect("app builds");
+    let kit = prm_testkit::spawn(&[&prm_conversations::SERVICE], kit).await;
     if options.demo_clinic {
-        prm_appointments::demo::seed(&host.backends().store)
+        prm_appointments::demo::seed(&kit.store)
             .await
             .expect("demo clinic");
     }
-    let running = host.start().await.expect("app starts");
-    let app = running
-        .service::<ConversationsService>()
-        .expect("conversations is hosted")
-        .app()
-        .clone();
-    let backends = running.backends().clone();
-    let recording = app.senders.recording.clone();
-    let address = format!("http://127.0.0.1:{}", running.port());
-    let stop = running.stop_handle();
-    tokio::spawn(running.run_until_stopped());
+    let app = kit.service::<ConversationsService>().app().clone();
     TestApp {
-        address,
-        client: reqwest::Client::new(),
-        backends,
+        address: kit.address.clone(),
+        client: kit.client.clone(),
+        backends: kit.backends.clone(),
+        recording: app.senders.recording.clone(),
+        redis_prefix: kit.redis_prefix.clone(),
         app,
-        recording,
-        redis_prefix,
-        adapters: options.adapters,
-        database_url,
-        stop,
+        kit,
     }
 }
 

@@ -104,7 +104,8 @@ async fn with_redis_down_messages_are_still_stored_and_answered() {
             adapters: Adapters::Embedded,
             ..Spawn::default()
         }
-        .var("REDIS_URL", "redis://127.0.0.1:1"),
+        .var("REDIS_URL", "redis://127.0.0.1:1")
+        .var("PRM_ENV", "development"),
     )
     .await;
     let (id, first) = say(&app, "Hola, necesito una cita", 1).await;
