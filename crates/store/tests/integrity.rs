@@ -7,10 +7,8 @@ use prm_domain::{
     Appointment, AppointmentStatus, Location, Patient, PhoneNumber, Practitioner,
     PractitionerSchedule, Weekday,
 };
-use prm_store::{
-    Conflict, NewAppointment, Store, StoreError, TransactionTrait, testing::fresh_store,
-};
-use sea_orm::ConnectionTrait;
+use prm_store::{Conflict, NewAppointment, Store, StoreError, testing::fresh_store};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
 struct Clinic {

@@ -26,9 +26,9 @@ use prm_domain::{
 use prm_runtime::CancellationToken;
 use prm_state::StateStore;
 use prm_store::{
-    Store, TransactionTrait,
-    inbound_messages::{self, NewInboundMessage, is_storable_provider_message_id, provider_name},
-    outbox,
+    Conflict, Store, StoreError,
+    inbound_messages::{NewInboundMessage, is_storable_provider_message_id, provider_name},
+    outbox::{self, Producer},
 };
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -97,10 +97,8 @@ pub enum InboxError {
     /// id, and the database could not store it. Handlers refuse these first.
     #[error("the provider message id is blank, too long or has control characters")]
     InvalidProviderMessageId,
-    #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
-    Outbox(#[from] outbox::OutboxError),
+    Store(#[from] StoreError),
     #[error("could not serialize the event: {0}")]
     Serialize(#[from] serde_json::Error),
 }
@@ -109,6 +107,11 @@ impl From<InboxError> for prm_platform::ApiError {
     fn from(error: InboxError) -> Self {
         match error {
             InboxError::InvalidProviderMessageId => Self::bad_request(error.to_string()),
+            // Nothing is lost: the provider's retry (or a client's) stores it once.
+            InboxError::Store(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable; the delivery is refused for a retry");
+                Self::unavailable("The database is not reachable; retry shortly.")
+            }
             other => Self::internal(other),
         }
     }
@@ -119,7 +122,8 @@ impl From<InboxError> for prm_platform::ApiError {
 pub struct Inbox {
     store: Store,
     dedup: Arc<dyn StateStore>,
-    relay: Option<RelayNotifier>,
+    /// The service's outbox and the relay to wake after a commit.
+    producer: Producer,
     voice_notes: Arc<VoiceNotes>,
 }
 
@@ -133,7 +137,7 @@ impl Inbox {
         Self {
             store,
             dedup,
-            relay,
+            producer: Producer::new(OUTBOX, relay),
             voice_notes,
         }
     }
@@ -208,29 +212,24 @@ impl Inbox {
             updated_at: report.updated_at,
         };
         let envelope = Envelope::at(SOURCE, data, event_id, Utc::now());
-        let result = async {
-            let txn = self.store.connection().begin().await?;
-            match OUTBOX
-                .enqueue(&txn, &envelope, prm_bus::current_traceparent())
-                .await
-            {
-                Ok(()) => {
-                    txn.commit().await?;
-                    Ok(Outcome::Accepted { message_id: None })
-                }
-                Err(outbox::OutboxError::Db(e)) if is_unique_violation(&e) => {
-                    txn.rollback().await?;
-                    Ok(Outcome::Duplicate)
-                }
-                Err(e) => Err(InboxError::from(e)),
-            }
-        }
-        .await;
-        match &result {
-            Ok(Outcome::Accepted { .. }) => self.wake_relay(),
-            Ok(Outcome::Duplicate) => {}
-            Err(_) if claimed => self.release(&key, true).await,
-            Err(_) => {}
+        let envelope = &envelope;
+        let written = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    tx.announce(envelope.clone());
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await;
+        let result = match written {
+            Ok(()) => Ok(Outcome::Accepted { message_id: None }),
+            // The event id is taken: this status was written before.
+            Err(StoreError::Conflict(Conflict::Duplicate)) => Ok(Outcome::Duplicate),
+            Err(e) => Err(InboxError::from(e)),
+        };
+        if result.is_err() && claimed {
+            self.release(&key, true).await;
         }
         result
     }
@@ -315,13 +314,13 @@ impl Inbox {
             },
             provider_fields,
         };
-        let db = self.store.connection();
         let stored = if transcribe {
             // The event waits for the transcription (`pending_event`).
-            inbound_messages::insert_if_new(db, &row).await?
+            self.store.insert_inbound_message(&row).await?
         } else {
-            let traceparent = prm_bus::current_traceparent();
-            inbound_messages::insert_with_event(db, &row, OUTBOX, &envelope, traceparent).await?
+            self.store
+                .accept_inbound_message(&self.producer, &row, &envelope)
+                .await?
         };
         if !stored {
             return Ok(Outcome::Duplicate);
@@ -333,7 +332,6 @@ impl Inbox {
             }
             None => {
                 tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
-                self.wake_relay();
             }
         }
         Ok(Outcome::Accepted {
@@ -366,19 +364,26 @@ impl Inbox {
     /// Writes the event of a stored message whose event is still pending.
     async fn write_pending_event(&self, data: MessageReceived) -> Result<bool, InboxError> {
         let message_id = data.message_id;
-        let envelope = Envelope::new(SOURCE, data);
-        let txn = self.store.connection().begin().await?;
-        if !inbound_messages::mark_event_written(&txn, message_id, envelope.id).await? {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        OUTBOX
-            .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+        let envelope = &Envelope::new(SOURCE, data);
+        let written = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    // Already written (by a concurrent recovery): no second event.
+                    let open = tx
+                        .mark_inbound_event_written(message_id, envelope.id)
+                        .await?;
+                    if open {
+                        tx.announce(envelope.clone());
+                    }
+                    Ok::<_, StoreError>(open)
+                })
+            })
             .await?;
-        txn.commit().await?;
-        tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
-        self.wake_relay();
-        Ok(true)
+        if written {
+            tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
+        }
+        Ok(written)
     }
 
     /// Publishes, without transcription, the events of messages stored before `older_than`
@@ -387,8 +392,7 @@ impl Inbox {
         let before = Utc::now()
             - chrono::Duration::from_std(older_than)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
-        let pending =
-            inbound_messages::pending_before(self.store.connection(), before, 100).await?;
+        let pending = self.store.pending_inbound_messages(before, 100).await?;
         let mut written = 0;
         for row in pending {
             let data = match serde_json::from_str::<MessageReceived>(&row.pending_event) {
@@ -431,12 +435,6 @@ impl Inbox {
             }
         })
     }
-
-    fn wake_relay(&self) {
-        if let Some(relay) = &self.relay {
-            relay.notify();
-        }
-    }
 }
 
 /// The catalog's word for a delivery status (the dedup key of status reports).
@@ -449,11 +447,4 @@ pub fn status_name(status: DeliveryStatus) -> &'static str {
         DeliveryStatus::Failed => "failed",
         DeliveryStatus::Undelivered => "undelivered",
     }
-}
-
-fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }

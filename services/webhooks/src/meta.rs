@@ -195,7 +195,7 @@ pub async fn deliver(
             Ok(Outcome::Accepted { .. }) => response.messages += 1,
             Ok(Outcome::Duplicate) => response.duplicates += 1,
             Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
-            Err(error) => return Err(ApiError::internal(error)),
+            Err(error) => return Err(error.into()),
         }
     }
     for status in items.statuses {
@@ -203,7 +203,7 @@ pub async fn deliver(
             Ok(Outcome::Accepted { .. }) => response.statuses += 1,
             Ok(Outcome::Duplicate) => response.duplicates += 1,
             Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
-            Err(error) => return Err(ApiError::internal(error)),
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(HttpResponse::Ok().json(response))
