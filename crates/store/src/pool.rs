@@ -134,15 +134,17 @@ pub(crate) async fn connect_postgres(
         // Only connections that may have died unseen are pinged (below).
         .test_before_acquire(false)
         .before_acquire(move |conn, meta| {
-            let suspect = health.suspects(meta.idle_for);
+            let health = health.clone();
             Box::pin(async move {
-                if !suspect {
+                if !health.suspects(meta.idle_for) {
                     return Ok(true);
                 }
                 match conn.ping().await {
                     Ok(()) => Ok(true),
                     Err(error) => {
                         tracing::info!(%error, idle_ms = meta.idle_for.as_millis() as u64, "a pooled database connection was dead; replacing it");
+                        // What killed it likely killed the others idle as long.
+                        health.connection_lost();
                         // `false` closes it; the pool then takes another or opens one.
                         Ok(false)
                     }
