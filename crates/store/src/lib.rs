@@ -28,8 +28,7 @@ use sea_orm::{
 pub use appointments::{AppointmentFilter, NewAppointment};
 pub use clinic::{LocationFilter, PatientFilter, PractitionerFilter, ScheduleFilter};
 pub use error::{Conflict, StoreError};
-pub use pool::IDLE_PING_AFTER;
-pub use transaction::Tx;
+pub use transaction::{Tx, Work};
 
 /// `limit`/`offset` of a list request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,7 +47,7 @@ pub(crate) const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
 /// A pooled connection idle for longer than this is pinged before use: proxies and NAT
 /// tables drop idle connections silently (often after a minute or more).
-pub const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
 
 /// Idle connections beyond `min_connections` are closed after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
