@@ -32,6 +32,7 @@
 //! `Debug` of [`IntakeTrigger`] leaves the phone and message out.
 
 pub mod builtin;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod intake;
@@ -41,6 +42,7 @@ pub mod transcription;
 pub mod triage;
 
 pub use builtin::Builtin;
+pub use config::{AiConfigError, AiSettings};
 pub use engine::{Answered, EngineKind, IntakeEngine, TriageEngine, WithFallback};
 pub use error::AiError;
 pub use intake::{

@@ -83,6 +83,30 @@ impl MetaConfig {
         self
     }
 
+    /// The Meta sender's section of the configuration: `WHATSAPP_ACCESS_TOKEN` and
+    /// `WHATSAPP_PHONE_NUMBER_ID` (`None` unless both are set) and
+    /// `WHATSAPP_GRAPH_API_BASE`. `lookup` gives a variable's value (blank is unset);
+    /// errors name the variable, never the token.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let base = graph_api_base(&lookup)?;
+        let (Some(token), Some(id)) = (
+            var("WHATSAPP_ACCESS_TOKEN"),
+            var("WHATSAPP_PHONE_NUMBER_ID"),
+        ) else {
+            return Ok(None);
+        };
+        let config = Self::new(SecretString::from(token), id).with_graph_api_base(base);
+        config.validate()?;
+        Ok(Some(config))
+    }
+
     /// Checks what the client relies on; [`crate::MetaClient::new`] calls it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let token = self.access_token.expose_secret();
@@ -132,9 +156,67 @@ impl MetaConfig {
     }
 }
 
+/// `WHATSAPP_GRAPH_API_BASE` (an http(s) URL, version included), or the default.
+/// Also what media ids of inbound messages are resolved against.
+pub fn graph_api_base(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    match lookup("WHATSAPP_GRAPH_API_BASE")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(DEFAULT_GRAPH_API_BASE.to_owned()),
+        Some(base) if base.starts_with("http://") || base.starts_with("https://") => {
+            Ok(base.trim_end_matches('/').to_owned())
+        }
+        Some(_) => Err(ConfigError::Invalid {
+            var: "WHATSAPP_GRAPH_API_BASE",
+            reason: "must be an http:// or https:// URL".into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_meta_section_names_its_variables() {
+        let from = |vars: &'static [(&'static str, &'static str)]| {
+            MetaConfig::from_lookup(|name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        assert!(matches!(from(&[]), Ok(None)));
+        assert!(matches!(from(&[("WHATSAPP_ACCESS_TOKEN", "t")]), Ok(None)));
+        let config = from(&[
+            ("WHATSAPP_ACCESS_TOKEN", "token"),
+            ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ("WHATSAPP_GRAPH_API_BASE", "http://127.0.0.1:9/v21.0/"),
+        ]);
+        let Ok(Some(config)) = config else {
+            panic!("refused")
+        };
+        assert_eq!(config.graph_api_base, "http://127.0.0.1:9/v21.0");
+        for (vars, expected) in [
+            (
+                &[("WHATSAPP_GRAPH_API_BASE", "graph.facebook.com")][..],
+                "WHATSAPP_GRAPH_API_BASE",
+            ),
+            (
+                &[
+                    ("WHATSAPP_ACCESS_TOKEN", "token"),
+                    ("WHATSAPP_PHONE_NUMBER_ID", "+1 555"),
+                ],
+                "WHATSAPP_PHONE_NUMBER_ID",
+            ),
+        ] {
+            match from(vars) {
+                Err(ConfigError::Invalid { var, .. }) => assert_eq!(var, expected),
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+    }
 
     fn config(token: &str, id: &str) -> MetaConfig {
         MetaConfig::new(SecretString::from(token.to_owned()), id)

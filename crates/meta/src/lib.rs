@@ -40,6 +40,6 @@ pub mod error;
 pub mod sender;
 
 pub use client::{AcceptedMessage, MediaKind, MessageContent, MetaClient, WhatsappMessage};
-pub use config::{ConfigError, DEFAULT_GRAPH_API_BASE, MetaConfig};
+pub use config::{ConfigError, DEFAULT_GRAPH_API_BASE, MetaConfig, graph_api_base};
 pub use error::{MetaError, codes};
 pub use sender::MetaSender;

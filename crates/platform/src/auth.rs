@@ -68,7 +68,7 @@ pub fn generate_dev_key() -> SecretString {
 }
 
 /// The detail of the 401 for a request without a key.
-pub const MISSING_KEY_DETAIL: &str = "Send an API key as `Authorization: Bearer <key>`.";
+pub const MISSING_KEY_DETAIL: &str = crate::error::ErrorCode::Unauthorized.default_detail();
 
 /// Middleware: `Authorization: Bearer <key>` must carry one of the configured keys.
 pub async fn require_api_key(

@@ -30,30 +30,6 @@ pub enum Environment {
     Production,
 }
 
-#[derive(Clone, Debug)]
-pub struct TwilioSettings {
-    pub account_sid: String,
-    pub auth_token: SecretString,
-    /// The clinic's sender number, E.164.
-    pub whatsapp_number: Option<prm_domain::PhoneNumber>,
-    pub api_base: String,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct WhatsappSettings {
-    pub verify_token: Option<SecretString>,
-    pub app_secret: Option<SecretString>,
-    pub access_token: Option<SecretString>,
-    pub phone_number_id: Option<String>,
-    pub graph_api_base: String,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct N8nSettings {
-    pub webhook_url: Option<String>,
-    pub callback_secret: Option<SecretString>,
-}
-
 /// One rate limit: a sustained rate per client (one request per `period`) and the
 /// burst a client may send at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,18 +62,13 @@ pub struct RateLimitSettings {
     pub trusted_proxy_hops: usize,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct OpenAiSettings {
-    pub api_key: Option<SecretString>,
-    pub base_url: Option<String>,
-    pub model: String,
-    pub transcription_model: String,
-}
-
 /// The variables a binary was started with (the environment, or a map in tests), kept so
 /// that each service and adapter parses its own section of the configuration.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
+
+/// How a variable's value is found.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Env {
     pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
@@ -149,7 +120,10 @@ impl fmt::Debug for Env {
     }
 }
 
-/// Everything a PRM binary reads from its environment.
+/// What the platform and the runtime read from the environment. Each service (and each
+/// adapter it builds) parses its own section from [`Settings::env`]: the webhooks'
+/// provider secrets, Twilio's, Meta's and the AI engines' settings live with the crates
+/// that use them.
 #[derive(Clone)]
 pub struct Settings {
     pub host: String,
@@ -165,14 +139,6 @@ pub struct Settings {
     pub amqp_name_prefix: String,
     pub api_keys: Vec<SecretString>,
     pub public_base_url: String,
-    pub twilio: Option<TwilioSettings>,
-    /// Only `TWILIO_VALIDATE_SIGNATURE=false` turns signature checks off (local demos).
-    pub twilio_validate_signature: bool,
-    pub twilio_auth_token: Option<SecretString>,
-    pub whatsapp: WhatsappSettings,
-    pub n8n: N8nSettings,
-    pub openai: OpenAiSettings,
-    pub voice_agent_secret: Option<SecretString>,
     pub default_country_code: String,
     pub default_locale: Locale,
     pub otel_endpoint: Option<String>,
@@ -197,9 +163,6 @@ impl fmt::Debug for Settings {
             .field("amqp", &self.amqp_url.is_some())
             .field("api_keys", &self.api_keys.len())
             .field("public_base_url", &self.public_base_url)
-            .field("twilio", &self.twilio.is_some())
-            .field("n8n", &self.n8n.webhook_url.is_some())
-            .field("openai", &self.openai.api_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -275,7 +238,6 @@ impl Settings {
 
     fn from_env_vars(default_port: u16, env: Env) -> Result<Self, ConfigError> {
         let var = |name: &str| env.var(name);
-        let secret = |name: &str| var(name).map(SecretString::from);
 
         let port = parse_or(&var, "PORT", default_port)?;
         let environment = match var("PRM_ENV").as_deref() {
@@ -352,49 +314,6 @@ impl Settings {
             ));
         }
 
-        let twilio_auth_token = secret("TWILIO_AUTH_TOKEN");
-        let twilio = match (var("TWILIO_ACCOUNT_SID"), twilio_auth_token.clone()) {
-            (Some(account_sid), Some(auth_token)) => {
-                // The SID goes into the REST path, so only `AC` and alphanumerics.
-                if !account_sid.starts_with("AC")
-                    || account_sid.len() < 3
-                    || !account_sid.bytes().all(|b| b.is_ascii_alphanumeric())
-                {
-                    return Err(ConfigError::new(
-                        "TWILIO_ACCOUNT_SID",
-                        "must be `AC` followed by letters and digits",
-                    ));
-                }
-                let whatsapp_number = var("TWILIO_WHATSAPP_NUMBER")
-                    .map(|raw| {
-                        let raw = raw.trim_start_matches("whatsapp:").trim();
-                        if !raw.starts_with('+') {
-                            return Err(ConfigError::new(
-                                "TWILIO_WHATSAPP_NUMBER",
-                                "must be in international form, e.g. +14155238886",
-                            ));
-                        }
-                        prm_domain::PhoneNumber::parse(raw, "1")
-                            .map_err(|e| ConfigError::new("TWILIO_WHATSAPP_NUMBER", e.to_string()))
-                    })
-                    .transpose()?;
-                Some(TwilioSettings {
-                    account_sid,
-                    auth_token,
-                    whatsapp_number,
-                    api_base: url_or(&var, "TWILIO_API_BASE", "https://api.twilio.com")?,
-                })
-            }
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "TWILIO_AUTH_TOKEN",
-                    "is required when TWILIO_ACCOUNT_SID is set",
-                ));
-            }
-            _ => None,
-        };
-        let twilio_validate_signature = parse_or(&var, "TWILIO_VALIDATE_SIGNATURE", true)?;
-
         let default_country_code = var("DEFAULT_COUNTRY_CODE").unwrap_or_else(|| "57".to_owned());
         let default_country_code = default_country_code.trim_start_matches('+').to_owned();
         if default_country_code.is_empty()
@@ -461,32 +380,6 @@ impl Settings {
             amqp_name_prefix: var("AMQP_NAME_PREFIX").unwrap_or_default(),
             api_keys,
             public_base_url,
-            twilio,
-            twilio_validate_signature,
-            twilio_auth_token,
-            whatsapp: WhatsappSettings {
-                verify_token: secret("WHATSAPP_VERIFY_TOKEN"),
-                app_secret: secret("WHATSAPP_APP_SECRET"),
-                access_token: secret("WHATSAPP_ACCESS_TOKEN"),
-                phone_number_id: var("WHATSAPP_PHONE_NUMBER_ID"),
-                graph_api_base: url_or(
-                    &var,
-                    "WHATSAPP_GRAPH_API_BASE",
-                    "https://graph.facebook.com/v21.0",
-                )?,
-            },
-            n8n: N8nSettings {
-                webhook_url: optional_url(&var, "N8N_WEBHOOK_URL")?,
-                callback_secret: secret("N8N_CALLBACK_SECRET"),
-            },
-            openai: OpenAiSettings {
-                api_key: secret("OPENAI_API_KEY"),
-                base_url: optional_url(&var, "OPENAI_BASE_URL")?,
-                model: var("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
-                transcription_model: var("OPENAI_TRANSCRIPTION_MODEL")
-                    .unwrap_or_else(|| "whisper-1".to_owned()),
-            },
-            voice_agent_secret: secret("VOICE_AGENT_SECRET"),
             default_country_code,
             default_locale,
             otel_endpoint: optional_url(&var, "OTEL_EXPORTER_OTLP_ENDPOINT")?,
@@ -626,13 +519,12 @@ mod tests {
         assert_eq!(s.host, "0.0.0.0");
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!(s.database_kind(), "sqlite");
-        assert!(s.redis_url.is_none() && s.amqp_url.is_none() && s.twilio.is_none());
+        assert!(s.redis_url.is_none() && s.amqp_url.is_none());
         assert_eq!(s.public_base_url, "http://localhost:8003");
         assert_eq!(s.conversation_state_ttl, Duration::from_secs(900));
         assert_eq!(s.default_country_code, "57");
         assert_eq!(s.default_locale, Locale::Es);
         assert_eq!(s.max_body_bytes, 1024 * 1024);
-        assert!(s.twilio_validate_signature);
         let limit = |(rate, burst): (u32, u32)| {
             RateLimit::new(f64::from(rate), NonZeroU32::new(burst).unwrap()).unwrap()
         };
@@ -675,17 +567,7 @@ mod tests {
             (&[("PRM_API_KEYS", "short")], "PRM_API_KEYS"),
             (&[("DEFAULT_COUNTRY_CODE", "abc")], "DEFAULT_COUNTRY_CODE"),
             (&[("DEFAULT_LOCALE", "fr")], "DEFAULT_LOCALE"),
-            (&[("TWILIO_ACCOUNT_SID", "AC123")], "TWILIO_AUTH_TOKEN"),
-            (
-                &[("TWILIO_ACCOUNT_SID", "XX1"), ("TWILIO_AUTH_TOKEN", "t")],
-                "TWILIO_ACCOUNT_SID",
-            ),
-            (
-                &[("TWILIO_VALIDATE_SIGNATURE", "nope")],
-                "TWILIO_VALIDATE_SIGNATURE",
-            ),
             (&[("PUBLIC_BASE_URL", "prm.example.com")], "PUBLIC_BASE_URL"),
-            (&[("OPENAI_BASE_URL", "ftp://x")], "OPENAI_BASE_URL"),
             (&[("PRM_MAX_BODY_BYTES", "10")], "PRM_MAX_BODY_BYTES"),
             (
                 &[("CONVERSATION_STATE_TTL_SECS", "0")],
@@ -727,10 +609,6 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379"),
             ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             ("PUBLIC_BASE_URL", "https://prm.example.com/"),
-            ("TWILIO_ACCOUNT_SID", "AC0123"),
-            ("TWILIO_AUTH_TOKEN", "secret-token"),
-            ("TWILIO_WHATSAPP_NUMBER", "whatsapp:+14155238886"),
-            ("TWILIO_API_BASE", "https://api.dublin.ie1.twilio.com/"),
             ("DEFAULT_COUNTRY_CODE", "+91"),
             ("DEFAULT_LOCALE", "en"),
         ])
@@ -739,12 +617,6 @@ mod tests {
         assert_eq!(s.api_keys.len(), 2);
         assert_eq!(s.database_kind(), "postgres");
         assert_eq!(s.public_base_url, "https://prm.example.com");
-        let twilio = s.twilio.as_ref().unwrap();
-        assert_eq!(twilio.api_base, "https://api.dublin.ie1.twilio.com");
-        assert_eq!(
-            twilio.whatsapp_number.as_ref().map(|n| n.as_str()),
-            Some("+14155238886")
-        );
         assert_eq!(s.default_country_code, "91");
         assert_eq!(s.default_locale, Locale::En);
     }

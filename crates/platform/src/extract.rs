@@ -55,13 +55,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(true);
-        // The route's limit is set per request by the server's body-limit middleware.
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .copied()
-            .or_else(|| req.app_data::<BodyLimit>().copied())
-            .map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.0);
+        let limit = body_limit(req);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !content_type_ok {
@@ -87,6 +81,36 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
 /// The body-size limit in force, stored as app data by the server builder.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// The limit of this request's route, set per request by the server's body-limit
+/// middleware (per path prefix), else the server's default.
+pub fn body_limit(req: &HttpRequest) -> usize {
+    req.extensions()
+        .get::<BodyLimit>()
+        .copied()
+        .or_else(|| req.app_data::<BodyLimit>().copied())
+        .map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.0)
+}
+
+/// Reads the whole raw body (signatures are computed over the exact bytes), refusing
+/// more than the route's limit with 413, also for chunked bodies that declare no length.
+pub async fn read_body<P>(req: &HttpRequest, mut payload: P) -> Result<web::Bytes, ApiError>
+where
+    P: futures::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    use futures::StreamExt;
+    let limit = body_limit(req);
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("The request body could not be read."))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
 
 /// Deserializes JSON, telling syntax errors (400) from shape errors (422 naming the field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

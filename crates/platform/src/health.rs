@@ -133,18 +133,24 @@ impl ReadyReport {
 
 /// 503 from `/ready`: a problem (`not_ready`) with every check's outcome.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "type": "urn:prm:problem:not_ready",
-    "title": "Service unavailable",
-    "status": 503,
-    "detail": "Not ready: database.",
-    "code": "not_ready",
-    "checks": {"database": "not reachable", "state": "ok"}
-}))]
+#[schema(example = not_ready_example)]
 pub struct NotReadyProblem {
     #[serde(flatten)]
     pub problem: Problem,
     pub checks: BTreeMap<String, String>,
+}
+
+/// The 503 `/ready` sends with the database down, built as [`ready`] builds it.
+fn not_ready_example() -> serde_json::Value {
+    let checks = [("database", "not reachable"), ("state", "ok")]
+        .into_iter()
+        .map(|(name, outcome)| (name.to_owned(), outcome.to_owned()))
+        .collect();
+    serde_json::to_value(NotReadyProblem {
+        problem: ApiError::not_ready("Not ready: database.").problem(),
+        checks,
+    })
+    .unwrap_or_default()
 }
 
 /// The process is up.

@@ -359,12 +359,14 @@ mod examples {
     use serde_json::Value;
 
     use crate::{
-        auth::MISSING_KEY_DETAIL, config::DEFAULT_MAX_BODY_BYTES, error::ApiError,
+        auth::MISSING_KEY_DETAIL,
+        config::DEFAULT_MAX_BODY_BYTES,
+        error::{ApiError, ErrorCode},
         extract::parse_json,
     };
 
     pub fn problem(error: &ApiError) -> Value {
-        serde_json::to_value(error.problem()).unwrap_or_default()
+        error.example()
     }
 
     pub fn unauthorized() -> Value {
@@ -374,7 +376,7 @@ mod examples {
     pub fn malformed_json() -> Value {
         let error = parse_json::<serde::de::IgnoredAny>(b"{\"name\": ")
             .err()
-            .unwrap_or_else(|| ApiError::malformed_json("The request body is not valid JSON."));
+            .unwrap_or_else(|| ApiError::new(ErrorCode::MalformedJson));
         problem(&error)
     }
 

@@ -143,6 +143,56 @@ impl TwilioConfig {
         self
     }
 
+    /// The Twilio section of the configuration: `TWILIO_ACCOUNT_SID` and
+    /// `TWILIO_AUTH_TOKEN` (both, or neither: `None`), `TWILIO_WHATSAPP_NUMBER` in
+    /// international form and `TWILIO_API_BASE`. `lookup` gives a variable's value
+    /// (blank is unset); errors name the variable, never a secret.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let (sid, token) = match (var("TWILIO_ACCOUNT_SID"), var("TWILIO_AUTH_TOKEN")) {
+            (Some(sid), Some(token)) => (sid, token),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    var: "TWILIO_AUTH_TOKEN",
+                });
+            }
+            _ => return Ok(None),
+        };
+        let mut config = Self::new(sid, SecretString::from(token));
+        if let Some(base) = var("TWILIO_API_BASE") {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    var: "TWILIO_API_BASE",
+                    reason: "must be an http:// or https:// URL".into(),
+                });
+            }
+            config = config.with_api_base(base);
+        }
+        config.whatsapp_number = var("TWILIO_WHATSAPP_NUMBER")
+            .map(|raw| {
+                let raw = raw.trim_start_matches("whatsapp:").trim();
+                let invalid = |reason: String| ConfigError::Invalid {
+                    var: "TWILIO_WHATSAPP_NUMBER",
+                    reason,
+                };
+                if !raw.starts_with('+') {
+                    return Err(invalid(
+                        "must be in international form, e.g. +14155238886".into(),
+                    ));
+                }
+                PhoneNumber::parse(raw, "1").map_err(|e| invalid(e.to_string()))
+            })
+            .transpose()?;
+        config.validate()?;
+        Ok(Some(config))
+    }
+
     /// Checks what the client relies on; [`crate::TwilioClient::new`] calls it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let sid = &self.account_sid;
@@ -186,6 +236,67 @@ impl TwilioConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Option<TwilioConfig>, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        TwilioConfig::from_lookup(|name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn variable(result: Result<Option<TwilioConfig>, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Missing { var } | ConfigError::Invalid { var, .. }) => var,
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_twilio_section_is_all_or_nothing_and_names_its_variables() {
+        assert!(matches!(from(&[]), Ok(None)));
+        assert!(matches!(from(&[("TWILIO_AUTH_TOKEN", "t")]), Ok(None)));
+        let config = from(&[
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("TWILIO_AUTH_TOKEN", "secret-token"),
+            ("TWILIO_WHATSAPP_NUMBER", "whatsapp:+14155238886"),
+            ("TWILIO_API_BASE", "https://api.dublin.ie1.twilio.com/"),
+        ]);
+        let Ok(Some(config)) = config else {
+            panic!("refused: {config:?}")
+        };
+        assert_eq!(config.api_base, "https://api.dublin.ie1.twilio.com");
+        assert_eq!(
+            config.whatsapp_number.as_ref().map(|n| n.as_str()),
+            Some("+14155238886")
+        );
+        assert_eq!(
+            variable(from(&[("TWILIO_ACCOUNT_SID", "AC123")])),
+            "TWILIO_AUTH_TOKEN"
+        );
+        assert_eq!(
+            variable(from(&[
+                ("TWILIO_ACCOUNT_SID", "XX1"),
+                ("TWILIO_AUTH_TOKEN", "t")
+            ])),
+            "TWILIO_ACCOUNT_SID"
+        );
+        for (name, value) in [
+            ("TWILIO_WHATSAPP_NUMBER", "4155238886"),
+            ("TWILIO_API_BASE", "ftp://twilio"),
+        ] {
+            assert_eq!(
+                variable(from(&[
+                    ("TWILIO_ACCOUNT_SID", "AC1"),
+                    ("TWILIO_AUTH_TOKEN", "t"),
+                    (name, value)
+                ])),
+                name
+            );
+        }
+    }
 
     fn config(sid: &str, token: &str) -> TwilioConfig {
         TwilioConfig::new(sid, SecretString::from(token.to_owned()))

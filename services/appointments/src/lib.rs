@@ -14,7 +14,8 @@ use std::sync::Arc;
 use actix_web::{middleware::from_fn, web};
 pub use booking::settings::BookingSettings;
 use prm_bus::RelayNotifier;
-use prm_platform::auth::require_api_key;
+use prm_domain::clock::SharedClock;
+use prm_platform::{auth::require_api_key, list::Page};
 use prm_runtime::{Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
 use prm_store::{Store, outbox::Outbox};
@@ -46,6 +47,7 @@ async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
         state: ctx.backends.state.clone(),
         booking,
         outbox: ctx.outbox,
+        clock: ctx.backends.clock.clone(),
     })))
 }
 
@@ -59,6 +61,9 @@ pub struct AppState {
     pub booking: BookingSettings,
     /// Wakes the outbox relay after a commit; `None` leaves it to its polling.
     pub outbox: Option<RelayNotifier>,
+    /// Every "now" the rules ask for (minimum notice, the search window, offers' and
+    /// changes' times): the system clock in production, a fixed one in tests.
+    pub clock: SharedClock,
 }
 
 impl AppState {
@@ -66,6 +71,14 @@ impl AppState {
         if let Some(notifier) = &self.outbox {
             notifier.notify();
         }
+    }
+}
+
+/// A page of a list as the store reads it.
+pub(crate) fn store_page(page: Page) -> prm_store::Page {
+    prm_store::Page {
+        limit: page.limit,
+        offset: page.offset,
     }
 }
 

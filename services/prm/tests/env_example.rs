@@ -180,11 +180,53 @@ fn every_variable_the_code_reads_is_documented() {
     assert!(missing.is_empty(), ".env.example lacks {missing:#?}");
 }
 
-/// What a binary's configuration amounts to, secrets included (this is a test).
+/// What a binary's configuration amounts to, secrets included (this is a test): the
+/// platform's settings and every section a service or adapter parses from them.
 fn fingerprint(s: &Settings) -> String {
     let expose = |secret: &Option<secrecy::SecretString>| {
         secret.as_ref().map(|s| s.expose_secret().to_owned())
     };
+    let lookup = |name: &str| s.var(name);
+    let webhooks = prm_webhooks::WebhooksConfig::from_settings(s).map(|w| {
+        format!(
+            "{:?}",
+            (
+                (w.validate_twilio_signature, w.twilio_validator.is_some()),
+                w.clinic_number,
+                (
+                    expose(&w.whatsapp_verify_token),
+                    expose(&w.whatsapp_app_secret),
+                    expose(&w.voice_agent_secret),
+                ),
+                (
+                    w.voice_notes.twilio.map(|(sid, token, base)| (
+                        sid,
+                        token.expose_secret().to_owned(),
+                        base
+                    )),
+                    expose(&w.voice_notes.meta_access_token),
+                    w.voice_notes.graph_api_base,
+                ),
+                (
+                    expose(&w.voice_notes.openai_api_key),
+                    w.voice_notes.openai_base_url,
+                    w.voice_notes.transcription_model,
+                ),
+            )
+        )
+    });
+    let ai = prm_ai::AiSettings::from_lookup(lookup).map(|a| {
+        format!(
+            "{:?}",
+            (
+                a.engine(),
+                expose(&a.n8n_callback_secret),
+                expose(&a.openai_api_key),
+                a
+            )
+        )
+    });
+    let meta = prm_meta::MetaConfig::from_lookup(lookup).map(|m| format!("{m:?}"));
     format!(
         "{:?}",
         (
@@ -202,32 +244,13 @@ fn fingerprint(s: &Settings) -> String {
             (expose(&s.amqp_url), &s.amqp_name_prefix, s.api_keys.len()),
             (
                 &s.public_base_url,
-                s.twilio.is_some(),
-                s.twilio_validate_signature
-            ),
-            (
-                expose(&s.twilio_auth_token),
-                expose(&s.whatsapp.verify_token),
-                expose(&s.whatsapp.app_secret),
-                expose(&s.whatsapp.access_token),
-                &s.whatsapp.phone_number_id,
-                &s.whatsapp.graph_api_base,
-            ),
-            (&s.n8n.webhook_url, expose(&s.n8n.callback_secret)),
-            (
-                expose(&s.openai.api_key),
-                &s.openai.base_url,
-                &s.openai.model,
-                &s.openai.transcription_model,
-            ),
-            (
-                expose(&s.voice_agent_secret),
                 &s.default_country_code,
                 s.default_locale
             ),
             (&s.otel_endpoint, &s.otel_service_name, s.max_body_bytes),
             (s.rate_limits, s.log_format),
             prm_appointments::BookingSettings::from_settings(s),
+            (webhooks, ai, meta),
         )
     )
 }

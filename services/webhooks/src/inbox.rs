@@ -15,14 +15,16 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use prm_bus::RelayNotifier;
+use prm_bus::{HandlerError, RelayNotifier};
 use prm_domain::{
     Channel, Media, PhoneNumber,
+    clock::{self, SharedClock},
     events::{
         DeliveryStatus, Envelope, MessageProvider, MessageReceived, MessageStatusUpdated,
         SharedLocation,
     },
 };
+use prm_platform::ApiError;
 use prm_runtime::CancellationToken;
 use prm_state::StateStore;
 use prm_store::{
@@ -103,16 +105,36 @@ pub enum InboxError {
     Serialize(#[from] serde_json::Error),
 }
 
-impl From<InboxError> for prm_platform::ApiError {
+/// How long a provider should wait after our database was not reachable.
+const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The webhooks' one conversion of their failures into answers: a refused id is 400, a
+/// database out of reach 503 with `Retry-After` (the provider retries), anything else
+/// an opaque 500 (the provider retries too).
+impl From<InboxError> for ApiError {
     fn from(error: InboxError) -> Self {
         match error {
-            InboxError::InvalidProviderMessageId => Self::bad_request(error.to_string()),
-            // Nothing is lost: the provider's retry (or a client's) stores it once.
-            InboxError::Store(e) if e.is_unavailable() => {
-                tracing::warn!(error = %e, "database unavailable; the delivery is refused for a retry");
-                Self::unavailable("The database is not reachable; retry shortly.")
+            InboxError::InvalidProviderMessageId => ApiError::bad_request(error.to_string()),
+            // Nothing is lost: the provider's retry stores it once.
+            InboxError::Store(StoreError::Unavailable(e)) => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::unavailable("The database is not reachable; retry shortly.")
+                    .with_retry_after(DATABASE_RETRY_AFTER)
             }
-            other => Self::internal(other),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// For consumers that accept messages from the bus: an unusable id is dead-lettered,
+/// everything else (our database) is retried.
+impl From<InboxError> for HandlerError {
+    fn from(error: InboxError) -> Self {
+        match error {
+            InboxError::InvalidProviderMessageId | InboxError::Serialize(_) => {
+                HandlerError::permanent(error)
+            }
+            other => HandlerError::transient(other),
         }
     }
 }
@@ -125,6 +147,8 @@ pub struct Inbox {
     /// The service's outbox and the relay to wake after a commit.
     producer: Producer,
     voice_notes: Arc<VoiceNotes>,
+    /// How old a pending voice note is (the recovery sweep).
+    clock: SharedClock,
 }
 
 impl Inbox {
@@ -139,7 +163,15 @@ impl Inbox {
             dedup,
             producer: Producer::new(OUTBOX, relay),
             voice_notes,
+            clock: clock::system(),
         }
+    }
+
+    /// Judges the age of pending voice notes by `clock` (tests move it on instead of
+    /// waiting).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -211,6 +243,8 @@ impl Inbox {
             error_code: report.error_code,
             updated_at: report.updated_at,
         };
+        // The envelope's `occurred_at` is when the event was written (the machine's
+        // time, as every envelope's); the report's own time is `updated_at`.
         let envelope = Envelope::at(SOURCE, data, event_id, Utc::now());
         let envelope = &envelope;
         let written = self
@@ -389,7 +423,7 @@ impl Inbox {
     /// Publishes, without transcription, the events of messages stored before `older_than`
     /// ago that still have none (a crash or shutdown interrupted their transcription).
     pub async fn recover_pending(&self, older_than: Duration) -> Result<usize, InboxError> {
-        let before = Utc::now()
+        let before = self.clock.now()
             - chrono::Duration::from_std(older_than)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
         let pending = self.store.pending_inbound_messages(before, 100).await?;

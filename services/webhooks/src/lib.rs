@@ -21,8 +21,11 @@ use std::{sync::Arc, time::Duration};
 
 use actix_web::web;
 use prm_bus::RelayNotifier;
-use prm_domain::PhoneNumber;
-use prm_platform::Settings;
+use prm_domain::{
+    PhoneNumber,
+    clock::{self, SharedClock},
+};
+use prm_platform::{ConfigError, Settings};
 use prm_runtime::{CancellationToken, Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
 use prm_store::{Store, outbox::Outbox};
@@ -66,17 +69,18 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
 };
 
 async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
-    let config = ctx.config(|s| Ok::<_, anyhow::Error>(WebhooksConfig::from_settings(s)))?;
-    let service = WebhooksService::new(
+    let config = ctx.config(WebhooksConfig::from_settings)?;
+    let service = WebhooksService::with_clock(
         config,
         ctx.backends.store.clone(),
         ctx.backends.state.clone(),
         ctx.outbox,
+        ctx.backends.clock.clone(),
     )?;
     Ok(Arc::new(service))
 }
 
-/// The service's configuration, taken from [`Settings`].
+/// The service's own section of the configuration (see [`WebhooksConfig::from_settings`]).
 #[derive(Clone)]
 pub struct WebhooksConfig {
     /// `PUBLIC_BASE_URL`: the URL Twilio signs (never the `Host` header).
@@ -98,42 +102,52 @@ pub struct WebhooksConfig {
 }
 
 impl WebhooksConfig {
-    pub fn from_settings(settings: &Settings) -> Self {
-        let clinic_number = settings
-            .twilio
-            .as_ref()
-            .and_then(|t| t.whatsapp_number.clone());
+    /// The webhooks' section of the configuration, parsed from `settings.env()`:
+    /// `TWILIO_VALIDATE_SIGNATURE` (only `false` turns checks off), `TWILIO_AUTH_TOKEN`
+    /// and the rest of Twilio's section (`prm_twilio`), `WHATSAPP_VERIFY_TOKEN`,
+    /// `WHATSAPP_APP_SECRET`, `WHATSAPP_ACCESS_TOKEN` and `WHATSAPP_GRAPH_API_BASE`
+    /// (`prm_meta`), `VOICE_AGENT_SECRET`, and OpenAI's transcription settings
+    /// (`prm_ai`). Errors name the variable.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let env = settings.env();
+        let lookup = |name: &str| env.var(name);
+        let twilio = prm_twilio::TwilioConfig::from_lookup(lookup).map_err(|e| match e {
+            prm_twilio::ConfigError::Missing { var } => {
+                ConfigError::new(var, "is required when TWILIO_ACCOUNT_SID is set")
+            }
+            prm_twilio::ConfigError::Invalid { var, reason } => ConfigError::new(var, reason),
+            other => ConfigError::new("TWILIO_ACCOUNT_SID", other.to_string()),
+        })?;
+        let graph_api_base = prm_meta::graph_api_base(lookup).map_err(|e| match e {
+            prm_meta::ConfigError::Invalid { var, reason } => ConfigError::new(var, reason),
+            other => ConfigError::new("WHATSAPP_GRAPH_API_BASE", other.to_string()),
+        })?;
+        let ai = prm_ai::AiSettings::from_lookup(lookup)
+            .map_err(|e| ConfigError::new(e.variable, e.message))?;
         let timeout = Duration::from_secs(60);
-        Self {
+        Ok(Self {
             public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
             default_country_code: settings.default_country_code.clone(),
-            validate_twilio_signature: settings.twilio_validate_signature,
-            twilio_validator: settings
-                .twilio_auth_token
-                .clone()
-                .map(RequestValidator::new),
-            clinic_number,
-            whatsapp_verify_token: settings.whatsapp.verify_token.clone(),
-            whatsapp_app_secret: settings.whatsapp.app_secret.clone(),
-            voice_agent_secret: settings.voice_agent_secret.clone(),
+            validate_twilio_signature: env.parse_or("TWILIO_VALIDATE_SIGNATURE", true)?,
+            // The signing key also without an account: a deployment may receive
+            // webhooks and send through Meta.
+            twilio_validator: env.secret("TWILIO_AUTH_TOKEN").map(RequestValidator::new),
+            clinic_number: twilio.as_ref().and_then(|t| t.whatsapp_number.clone()),
+            whatsapp_verify_token: env.secret("WHATSAPP_VERIFY_TOKEN"),
+            whatsapp_app_secret: env.secret("WHATSAPP_APP_SECRET"),
+            voice_agent_secret: env.secret("VOICE_AGENT_SECRET"),
             voice_notes: VoiceNotesConfig {
-                twilio: settings.twilio.as_ref().map(|t| {
-                    (
-                        t.account_sid.clone(),
-                        t.auth_token.clone(),
-                        t.api_base.clone(),
-                    )
-                }),
-                meta_access_token: settings.whatsapp.access_token.clone(),
-                graph_api_base: settings.whatsapp.graph_api_base.clone(),
-                openai_api_key: settings.openai.api_key.clone(),
-                openai_base_url: settings.openai.base_url.clone(),
-                transcription_model: settings.openai.transcription_model.clone(),
+                twilio: twilio.map(|t| (t.account_sid, t.auth_token, t.api_base)),
+                meta_access_token: env.secret("WHATSAPP_ACCESS_TOKEN"),
+                graph_api_base,
+                openai_api_key: ai.openai_api_key,
+                openai_base_url: ai.openai_base_url,
+                transcription_model: ai.transcription_model,
                 timeout,
             },
             // Twice the transcription timeout: a live transcription always finishes first.
             pending_grace: timeout * 2,
-        }
+        })
     }
 }
 
@@ -141,6 +155,9 @@ impl WebhooksConfig {
 pub struct AppState {
     pub config: WebhooksConfig,
     pub inbox: Inbox,
+    /// "Now" for times a provider leaves out (receipt of a message, a status without
+    /// a timestamp): the system clock in production, a fixed one in tests.
+    pub clock: SharedClock,
 }
 
 /// The service's routes.
@@ -158,10 +175,25 @@ impl WebhooksService {
         dedup: Arc<dyn StateStore>,
         relay: Option<RelayNotifier>,
     ) -> anyhow::Result<Self> {
+        Self::with_clock(config, store, dedup, relay, clock::system())
+    }
+
+    /// As [`WebhooksService::new`], with "now" from `clock` (the host's).
+    pub fn with_clock(
+        config: WebhooksConfig,
+        store: Store,
+        dedup: Arc<dyn StateStore>,
+        relay: Option<RelayNotifier>,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let voice_notes = Arc::new(VoiceNotes::new(config.voice_notes.clone())?);
-        let inbox = Inbox::new(store, dedup, relay, voice_notes);
+        let inbox = Inbox::new(store, dedup, relay, voice_notes).with_clock(clock.clone());
         Ok(Self {
-            state: web::Data::new(AppState { config, inbox }),
+            state: web::Data::new(AppState {
+                config,
+                inbox,
+                clock,
+            }),
         })
     }
 
@@ -239,6 +271,64 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<WebhooksConfig, ConfigError> {
+        let map = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        WebhooksConfig::from_settings(&Settings::from_map(DEFAULT_PORT, &map)?)
+    }
+
+    #[test]
+    fn the_webhooks_section_is_parsed_here_and_names_the_bad_variable() {
+        let Ok(defaults) = config(&[]) else {
+            panic!("defaults refused")
+        };
+        assert!(defaults.validate_twilio_signature && defaults.twilio_validator.is_none());
+        assert!(defaults.voice_agent_secret.is_none() && defaults.voice_notes.twilio.is_none());
+        assert_eq!(
+            defaults.voice_notes.graph_api_base,
+            prm_meta::DEFAULT_GRAPH_API_BASE
+        );
+        assert_eq!(defaults.voice_notes.transcription_model, "whisper-1");
+        let Ok(full) = config(&[
+            ("TWILIO_ACCOUNT_SID", "AC0123"),
+            ("TWILIO_AUTH_TOKEN", "secret-token"),
+            ("TWILIO_WHATSAPP_NUMBER", "whatsapp:+14155238886"),
+            ("TWILIO_VALIDATE_SIGNATURE", "false"),
+            ("VOICE_AGENT_SECRET", "voice"),
+        ]) else {
+            panic!("refused")
+        };
+        assert!(!full.validate_twilio_signature && full.twilio_validator.is_some());
+        assert_eq!(
+            full.clinic_number.as_ref().map(|n| n.as_str()),
+            Some("+14155238886")
+        );
+        assert!(full.voice_agent_secret.is_some());
+        for (vars, variable) in [
+            (&[("TWILIO_ACCOUNT_SID", "AC123")][..], "TWILIO_AUTH_TOKEN"),
+            (
+                &[("TWILIO_ACCOUNT_SID", "XX1"), ("TWILIO_AUTH_TOKEN", "t")],
+                "TWILIO_ACCOUNT_SID",
+            ),
+            (
+                &[("TWILIO_VALIDATE_SIGNATURE", "nope")],
+                "TWILIO_VALIDATE_SIGNATURE",
+            ),
+            (&[("OPENAI_BASE_URL", "ftp://x")], "OPENAI_BASE_URL"),
+            (
+                &[("WHATSAPP_GRAPH_API_BASE", "graph.facebook.com")],
+                "WHATSAPP_GRAPH_API_BASE",
+            ),
+        ] {
+            match config(vars) {
+                Err(e) => assert_eq!(e.variable, variable, "{vars:?}: {e}"),
+                Ok(_) => panic!("{vars:?} accepted"),
+            }
+        }
+    }
 
     /// Swagger UI shows what a client gets: every error answer of a webhook route has an
     /// example, and so has every header it must send.

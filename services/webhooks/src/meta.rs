@@ -17,20 +17,42 @@ use prm_domain::{
     Channel, Media, PhoneNumber,
     events::{DeliveryStatus, MessageProvider, SharedLocation},
 };
-use prm_platform::ApiError;
+use prm_platform::{
+    ApiError, ErrorCode,
+    signed::{
+        SignatureSecret, SignedBody, constant_time_eq, invalid_signature_example,
+        missing_signature_example,
+    },
+};
 use prm_store::inbound_messages::is_storable_provider_message_id;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     AppState,
-    http::{constant_time_eq, header, read_body, verify_sha256_signature},
     inbox::{InboundMessage, InboxError, Outcome, StatusReport},
     voice_notes::AudioSource,
 };
 
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+/// The 503's detail while `WHATSAPP_APP_SECRET` is unset.
+const OFF: &str = "The Meta WhatsApp channel is off: WHATSAPP_APP_SECRET is not configured.";
+
+/// `WHATSAPP_APP_SECRET` keys Meta's `X-Hub-Signature-256`.
+pub struct MetaAppSecret;
+
+impl SignatureSecret for MetaAppSecret {
+    const HEADER: &'static str = SIGNATURE_HEADER;
+    const REJECTED: &'static str = "Meta delivery rejected";
+
+    fn secret(req: &HttpRequest) -> Result<SecretString, &'static str> {
+        req.app_data::<web::Data<AppState>>()
+            .and_then(|state| state.config.whatsapp_app_secret.clone())
+            .ok_or(OFF)
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/whatsapp", web::get().to(verify))
@@ -72,19 +94,14 @@ pub struct VerifyQuery {
     responses(
         (status = 200, description = "The challenge, echoed", content_type = "text/plain", body = String, example = json!("1158201444")),
         (status = 403, description = "Wrong mode or token", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:verification_failed", "title": "Forbidden", "status": 403, "detail": "hub.mode or hub.verify_token is wrong.", "code": "verification_failed"})),
+            example = json!(ErrorCode::VerificationFailed.example())),
     )
 )]
 pub async fn verify(
     query: web::Query<VerifyQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let refuse = || {
-        ApiError::forbidden(
-            "verification_failed",
-            "hub.mode or hub.verify_token is wrong.",
-        )
-    };
+    let refuse = || ApiError::new(ErrorCode::VerificationFailed);
     let Some(expected) = &state.config.whatsapp_verify_token else {
         tracing::warn!("Meta verification refused: WHATSAPP_VERIFY_TOKEN is not configured");
         return Err(refuse());
@@ -92,7 +109,7 @@ pub async fn verify(
     let token_ok = query
         .verify_token
         .as_deref()
-        .is_some_and(|t| constant_time_eq(t, expected.expose_secret()));
+        .is_some_and(|t| constant_time_eq(t.as_bytes(), expected.expose_secret().as_bytes()));
     if query.mode.as_deref() != Some("subscribe") || !token_ok {
         tracing::warn!(
             reason = "wrong mode or verify token",
@@ -142,47 +159,24 @@ pub struct MetaDeliveryResponse {
     responses(
         (status = 200, description = "Accepted (duplicates, unsupported types and malformed items included, counted as `ignored`)", body = MetaDeliveryResponse),
         (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "The X-Hub-Signature-256 header is missing.", "code": "bad_request"})),
+            example = json!(missing_signature_example(SIGNATURE_HEADER))),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Hub-Signature-256 does not match the body.", "code": "invalid_signature"})),
+            example = json!(invalid_signature_example(SIGNATURE_HEADER))),
         (status = 413, description = "Body over 4 MiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 4194304 bytes.", "code": "payload_too_large"})),
+            example = json!(ApiError::payload_too_large(crate::WHATSAPP_BODY_LIMIT).example())),
         (status = 503, description = "WHATSAPP_APP_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "The Meta WhatsApp channel is off: WHATSAPP_APP_SECRET is not configured.", "code": "unavailable"})),
+            example = json!(ApiError::unavailable(OFF).example())),
     )
 )]
 pub async fn deliver(
-    req: HttpRequest,
-    payload: web::Payload,
+    body: SignedBody<MetaAppSecret>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload).await?;
-    let Some(secret) = &state.config.whatsapp_app_secret else {
-        tracing::warn!("Meta delivery refused: WHATSAPP_APP_SECRET is not configured");
-        return Err(ApiError::unavailable(
-            "The Meta WhatsApp channel is off: WHATSAPP_APP_SECRET is not configured.",
-        ));
-    };
-    let Some(signature) = header(&req, SIGNATURE_HEADER) else {
-        tracing::warn!(
-            reason = "missing X-Hub-Signature-256",
-            "Meta delivery rejected"
-        );
-        return Err(ApiError::bad_request(
-            "The X-Hub-Signature-256 header is missing.",
-        ));
-    };
-    if !verify_sha256_signature(secret.expose_secret().as_bytes(), &body, signature) {
-        tracing::warn!(reason = "signature mismatch", "Meta delivery rejected");
-        return Err(ApiError::forbidden(
-            "invalid_signature",
-            "The X-Hub-Signature-256 does not match the body.",
-        ));
-    }
-    let delivery: Delivery = prm_platform::extract::parse_json(&body)?;
+    let delivery: Delivery = body.json()?;
     let items = delivery.into_items(
         &state.config.default_country_code,
         &state.config.voice_notes.graph_api_base,
+        state.clock.now(),
     );
     let mut response = MetaDeliveryResponse {
         ignored: items.ignored,
@@ -195,7 +189,7 @@ pub async fn deliver(
             Ok(Outcome::Accepted { .. }) => response.messages += 1,
             Ok(Outcome::Duplicate) => response.duplicates += 1,
             Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(ApiError::from(error)),
         }
     }
     for status in items.statuses {
@@ -203,7 +197,7 @@ pub async fn deliver(
             Ok(Outcome::Accepted { .. }) => response.statuses += 1,
             Ok(Outcome::Duplicate) => response.duplicates += 1,
             Err(InboxError::InvalidProviderMessageId) => response.ignored += 1,
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(ApiError::from(error)),
         }
     }
     Ok(HttpResponse::Ok().json(response))
@@ -342,7 +336,13 @@ pub struct DeliveryItems {
 impl Delivery {
     /// `graph_api_base` names the media: `{graph_api_base}/{media-id}` is the Graph API
     /// resource whose `url` holds the file (fetched with the access token).
-    pub fn into_items(self, default_country_code: &str, graph_api_base: &str) -> DeliveryItems {
+    /// `received_at` (the service clock's now) stands in for timestamps Meta omits.
+    pub fn into_items(
+        self,
+        default_country_code: &str,
+        graph_api_base: &str,
+        received_at: DateTime<Utc>,
+    ) -> DeliveryItems {
         let mut items = DeliveryItems::default();
         for value in self
             .entry
@@ -372,6 +372,7 @@ impl Delivery {
                             &names,
                             default_country_code,
                             graph_api_base,
+                            received_at,
                         )
                     });
                 match converted {
@@ -385,7 +386,7 @@ impl Delivery {
             for raw in value.statuses {
                 match serde_json::from_value::<MetaStatus>(raw)
                     .ok()
-                    .and_then(convert_status)
+                    .and_then(|status| convert_status(status, received_at))
                 {
                     Some(status) => items.statuses.push(status),
                     None => items.ignored += 1,
@@ -414,6 +415,7 @@ fn convert_message(
     names: &HashMap<String, String>,
     default_country_code: &str,
     graph_api_base: &str,
+    now: DateTime<Utc>,
 ) -> Option<InboundMessage> {
     let kind = message.kind.clone().unwrap_or_default();
     let (Some(id), Some(from_raw), Some(to)) = (message.id.clone(), message.from.clone(), to)
@@ -485,7 +487,7 @@ fn convert_message(
             return None;
         }
     };
-    let received_at = sent_at(message.timestamp.as_deref());
+    let received_at = sent_at(message.timestamp.as_deref(), now);
     Some(InboundMessage {
         provider: MessageProvider::Meta,
         provider_message_id: id,
@@ -532,7 +534,7 @@ pub fn meta_delivery_status(status: &str) -> Option<DeliveryStatus> {
     }
 }
 
-fn convert_status(status: MetaStatus) -> Option<StatusReport> {
+fn convert_status(status: MetaStatus, now: DateTime<Utc>) -> Option<StatusReport> {
     let id = status.id?;
     let raw_status = status.status?;
     if !is_storable_provider_message_id(&id) {
@@ -554,7 +556,7 @@ fn convert_status(status: MetaStatus) -> Option<StatusReport> {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-    let updated_at = sent_at(status.timestamp.as_deref());
+    let updated_at = sent_at(status.timestamp.as_deref(), now);
     Some(StatusReport {
         provider: MessageProvider::Meta,
         provider_message_id: id,
@@ -565,15 +567,15 @@ fn convert_status(status: MetaStatus) -> Option<StatusReport> {
     })
 }
 
-/// Meta's Unix `timestamp` of a message or status; the time of receipt when it is
-/// missing, unreadable, or outside the calendar the suite stores (years 1 to 9999:
+/// Meta's Unix `timestamp` of a message or status; the time of receipt (`now`) when it
+/// is missing, unreadable, or outside the calendar the suite stores (years 1 to 9999:
 /// `-998634765788` is a valid integer but no time PostgreSQL can hold).
-fn sent_at(timestamp: Option<&str>) -> DateTime<Utc> {
+fn sent_at(timestamp: Option<&str>, now: DateTime<Utc>) -> DateTime<Utc> {
     timestamp
         .and_then(|t| t.trim().parse::<i64>().ok())
         .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
         .and_then(|at| prm_domain::calendar::instant(&at).ok())
-        .unwrap_or_else(Utc::now)
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -596,11 +598,13 @@ mod tests {
 
     #[test]
     fn timestamps_outside_the_calendar_become_the_time_of_receipt() {
+        let received = DateTime::parse_from_rfc3339("2030-01-07T15:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(
-            sent_at(Some("1767225600")).to_rfc3339(),
+            sent_at(Some("1767225600"), received).to_rfc3339(),
             "2026-01-01T00:00:00+00:00"
         );
-        let before = Utc::now();
         for odd in [
             None,
             Some(""),
@@ -609,8 +613,7 @@ mod tests {
             Some("99999999999999"),
             Some("9223372036854775807"),
         ] {
-            let at = sent_at(odd);
-            assert!(at >= before && at <= Utc::now(), "{odd:?} gave {at}");
+            assert_eq!(sent_at(odd, received), received, "{odd:?}");
         }
     }
 
@@ -623,7 +626,7 @@ mod tests {
             ]}]
         }))
         .unwrap();
-        let items = delivery.into_items("57", "https://graph.example/v21.0");
+        let items = delivery.into_items("57", "https://graph.example/v21.0", Utc::now());
         // No business number in metadata: nothing can be addressed, so it is ignored.
         assert_eq!((items.messages.len(), items.ignored), (0, 1));
     }

@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use prm_domain::{
     Channel, Media, PhoneNumber,
     events::{DeliveryStatus, MessageProvider, SharedLocation},
 };
-use prm_platform::ApiError;
+use prm_platform::{ApiError, ErrorCode};
 use prm_store::inbound_messages::{MAX_PROVIDER_MESSAGE_ID_CHARS, is_storable_provider_message_id};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -241,7 +241,12 @@ impl TwilioInboundForm {
 
     /// The message in our terms: numbers in E.164, the channel from the `whatsapp:` prefix,
     /// the first audio attachment as the voice note to transcribe.
-    pub fn into_message(self, default_country_code: &str) -> Result<InboundMessage, FormError> {
+    /// `received_at`: the service clock's now.
+    pub fn into_message(
+        self,
+        default_country_code: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<InboundMessage, FormError> {
         let channel = if self
             .from
             .trim_start()
@@ -290,7 +295,7 @@ impl TwilioInboundForm {
             wa_id: self.wa_id,
             transcription: None,
             voice_note,
-            received_at: Utc::now(),
+            received_at,
             intent: None,
             extracted_data: None,
             location,
@@ -337,6 +342,15 @@ pub fn delivery_status(twilio_status: &str) -> Option<DeliveryStatus> {
     }
 }
 
+/// The 503's detail while validation is on and `TWILIO_AUTH_TOKEN` unset.
+const OFF: &str = "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.";
+
+fn invalid_signature() -> ApiError {
+    ApiError::new(ErrorCode::InvalidSignature).with_detail(
+        "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).",
+    )
+}
+
 /// Checks the signature of a Twilio request and returns its parameters.
 ///
 /// A form post is signed over the URL and its sorted parameters. When the URL carries
@@ -370,9 +384,7 @@ fn verified_params(
                 route,
                 "Twilio webhook refused: TWILIO_AUTH_TOKEN is not configured"
             );
-            return Err(ApiError::unavailable(
-                "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.",
-            ));
+            return Err(ApiError::unavailable(OFF));
         };
         let Some(signature) = header(req, prm_twilio::SIGNATURE_HEADER) else {
             tracing::warn!(
@@ -400,10 +412,7 @@ fn verified_params(
                 },
                 "Twilio webhook rejected"
             );
-            return Err(ApiError::forbidden(
-                "invalid_signature",
-                "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).",
-            ));
+            return Err(invalid_signature());
         }
     }
     match params {
@@ -458,13 +467,13 @@ pub fn public_url(public_base_url: &str, req: &HttpRequest) -> String {
         (status = 200, description = "Accepted (or a duplicate, ignored)", content_type = "text/xml", body = String,
             example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
         (status = 400, description = "Missing signature; MessageSid, From or To missing or invalid (a MessageSid over 255 characters or with control characters); a malformed form or JSON body", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "the form lacks `MessageSid`", "code": "bad_request"})),
+            example = json!(ApiError::from(FormError::Missing("MessageSid")).example())),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).", "code": "invalid_signature"})),
+            example = json!(invalid_signature().example())),
         (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 65536 bytes.", "code": "payload_too_large"})),
+            example = json!(ApiError::payload_too_large(crate::TWILIO_BODY_LIMIT).example())),
         (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.", "code": "unavailable"})),
+            example = json!(ApiError::unavailable(OFF).example())),
     )
 )]
 pub async fn inbound(
@@ -479,7 +488,7 @@ pub async fn inbound(
         // Names only: values may be patient data.
         tracing::debug!(fields = ?form.other.keys().collect::<Vec<_>>(), "Twilio sent fields we do not use");
     }
-    let message = form.into_message(&state.config.default_country_code)?;
+    let message = form.into_message(&state.config.default_country_code, state.clock.now())?;
     state
         .inbox
         .accept_message(message)
@@ -505,13 +514,13 @@ pub async fn inbound(
         (status = 200, description = "Accepted (or a duplicate, ignored)", content_type = "text/xml", body = String,
             example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")),
         (status = 400, description = "Missing signature; MessageSid or MessageStatus missing, or a MessageSid over 255 characters or with control characters; a malformed body", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "the form lacks `MessageStatus`", "code": "bad_request"})),
+            example = json!(ApiError::from(FormError::Missing("MessageStatus")).example())),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-Twilio-Signature does not match this request (check PUBLIC_BASE_URL and the auth token).", "code": "invalid_signature"})),
+            example = json!(invalid_signature().example())),
         (status = 413, description = "Body over 64 KiB", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 65536 bytes.", "code": "payload_too_large"})),
+            example = json!(ApiError::payload_too_large(crate::TWILIO_BODY_LIMIT).example())),
         (status = 503, description = "TWILIO_AUTH_TOKEN is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "Twilio signature validation is on but TWILIO_AUTH_TOKEN is not configured; the webhook refuses unsigned traffic.", "code": "unavailable"})),
+            example = json!(ApiError::unavailable(OFF).example())),
     )
 )]
 pub async fn status(
@@ -532,7 +541,7 @@ pub async fn status(
         status,
         raw_status: form.message_status,
         error_code: form.error_code,
-        updated_at: Utc::now(),
+        updated_at: state.clock.now(),
     };
     state
         .inbox
@@ -573,7 +582,7 @@ mod tests {
             form.other.get("ChannelMetadata").map(String::as_str),
             Some("{}")
         );
-        let message = form.into_message("57").unwrap();
+        let message = form.into_message("57", Utc::now()).unwrap();
         assert_eq!(message.channel, Channel::Whatsapp);
         assert_eq!(message.from.as_str(), "+573001234567");
         assert_eq!(message.to.as_str(), "+14155238886");
@@ -601,7 +610,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            bad.into_message("57").unwrap_err(),
+            bad.into_message("57", Utc::now()).unwrap_err(),
             FormError::InvalidPhone("From")
         );
         let sms = TwilioInboundForm::from_pairs(pairs(&[
@@ -610,7 +619,7 @@ mod tests {
             ("To", "+14155238886"),
         ]))
         .unwrap();
-        let sms = sms.into_message("57").unwrap();
+        let sms = sms.into_message("57", Utc::now()).unwrap();
         assert_eq!(
             (sms.channel, sms.from.as_str()),
             (Channel::Sms, "+573001234567")

@@ -7,20 +7,61 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use prm_domain::{Channel, PhoneNumber, events::MessageProvider};
-use prm_platform::{ApiError, FieldError};
+use prm_platform::{
+    ApiError, FieldError,
+    config::DEFAULT_MAX_BODY_BYTES,
+    signed::{SignatureSecret, SignedBody, invalid_signature_example, missing_signature_example},
+};
 use prm_store::inbound_messages::{MAX_PROVIDER_MESSAGE_ID_CHARS, is_storable_provider_message_id};
-use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
     AppState,
-    http::{header, read_body, verify_sha256_signature},
     inbox::{InboundMessage, Outcome},
 };
 
-pub const SIGNATURE_HEADER: &str = "X-PRM-Signature";
+pub const SIGNATURE_HEADER: &str = prm_platform::signed::SIGNATURE_HEADER;
+
+/// The 503's detail while `VOICE_AGENT_SECRET` is unset.
+const OFF: &str = "The voice-agent webhook is off: VOICE_AGENT_SECRET is not configured.";
+
+/// `VOICE_AGENT_SECRET` keys the voice agent's `X-PRM-Signature`.
+pub struct VoiceAgentSecret;
+
+impl SignatureSecret for VoiceAgentSecret {
+    const REJECTED: &'static str = "voice-agent call rejected";
+
+    fn secret(req: &HttpRequest) -> Result<SecretString, &'static str> {
+        req.app_data::<web::Data<AppState>>()
+            .and_then(|state| state.config.voice_agent_secret.clone())
+            .ok_or(OFF)
+    }
+}
+
+/// The documented refusals, as the route sends them.
+mod examples {
+    use prm_platform::{ApiError, FieldError};
+    use serde_json::Value;
+
+    pub fn off() -> Value {
+        ApiError::unavailable(super::OFF).example()
+    }
+
+    pub fn invalid_call_id() -> Value {
+        ApiError::validation(vec![FieldError::new(
+            "call_id",
+            super::invalid_call_id_message(),
+        )])
+        .example()
+    }
+}
+
+fn invalid_call_id_message() -> String {
+    format!("must be 1 to {MAX_PROVIDER_MESSAGE_ID_CHARS} characters without control characters")
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/voice-agent", web::post().to(voice_agent));
@@ -123,13 +164,11 @@ impl VoiceAgentCall {
         self,
         default_country_code: &str,
         clinic_number: Option<&PhoneNumber>,
+        now: DateTime<Utc>,
     ) -> Result<InboundMessage, ApiError> {
         let mut errors = Vec::new();
         if !is_storable_provider_message_id(&self.call_id) {
-            errors.push(FieldError::new(
-                "call_id",
-                format!("must be 1 to {MAX_PROVIDER_MESSAGE_ID_CHARS} characters without control characters"),
-            ));
+            errors.push(FieldError::new("call_id", invalid_call_id_message()));
         }
         let from = PhoneNumber::parse(&self.from, default_country_code)
             .map_err(|e| errors.push(FieldError::new("from", e.to_string())))
@@ -185,7 +224,7 @@ impl VoiceAgentCall {
             wa_id: None,
             transcription: Some(transcription),
             voice_note: None,
-            received_at: self.ended_at.unwrap_or_else(Utc::now),
+            received_at: self.ended_at.unwrap_or(now),
             intent: self.intent.filter(|i| !i.trim().is_empty()),
             extracted_data: self.extracted_data.filter(|d| !d.is_null()),
             location: None,
@@ -209,49 +248,26 @@ impl VoiceAgentCall {
     responses(
         (status = 200, description = "Accepted, or a duplicate call ignored", body = VoiceAgentResponse),
         (status = 400, description = "Missing signature or malformed JSON", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:bad_request", "title": "Bad request", "status": 400, "detail": "The X-PRM-Signature header is missing.", "code": "bad_request"})),
+            example = json!(missing_signature_example(SIGNATURE_HEADER))),
         (status = 403, description = "Wrong signature", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:invalid_signature", "title": "Forbidden", "status": 403, "detail": "The X-PRM-Signature does not match the body.", "code": "invalid_signature"})),
+            example = json!(invalid_signature_example(SIGNATURE_HEADER))),
         (status = 413, description = "Body over the server's limit (PRM_MAX_BODY_BYTES, 1 MiB by default)", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:payload_too_large", "title": "Payload too large", "status": 413, "detail": "The request body exceeds the limit of 1048576 bytes.", "code": "payload_too_large"})),
+            example = json!(ApiError::payload_too_large(DEFAULT_MAX_BODY_BYTES).example())),
         (status = 422, description = "Invalid fields (a call_id over 255 characters or with control characters, an unreadable number…)", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:validation_failed", "title": "Validation failed", "status": 422, "detail": "The request has invalid fields.", "code": "validation_failed", "errors": [{"field": "call_id", "message": "must be 1 to 255 characters without control characters"}]})),
+            example = json!(examples::invalid_call_id())),
         (status = 503, description = "VOICE_AGENT_SECRET is not configured", body = prm_platform::error::Problem, content_type = "application/problem+json",
-            example = json!({"type": "urn:prm:problem:unavailable", "title": "Service unavailable", "status": 503, "detail": "The voice-agent webhook is off: VOICE_AGENT_SECRET is not configured.", "code": "unavailable"})),
+            example = json!(examples::off())),
     )
 )]
 pub async fn voice_agent(
-    req: HttpRequest,
-    payload: web::Payload,
+    body: SignedBody<VoiceAgentSecret>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload).await?;
-    let Some(secret) = &state.config.voice_agent_secret else {
-        tracing::warn!("voice-agent call refused: VOICE_AGENT_SECRET is not configured");
-        return Err(ApiError::unavailable(
-            "The voice-agent webhook is off: VOICE_AGENT_SECRET is not configured.",
-        ));
-    };
-    let Some(signature) = header(&req, SIGNATURE_HEADER) else {
-        tracing::warn!(
-            reason = "missing X-PRM-Signature",
-            "voice-agent call rejected"
-        );
-        return Err(ApiError::bad_request(
-            "The X-PRM-Signature header is missing.",
-        ));
-    };
-    if !verify_sha256_signature(secret.expose_secret().as_bytes(), &body, signature) {
-        tracing::warn!(reason = "signature mismatch", "voice-agent call rejected");
-        return Err(ApiError::forbidden(
-            "invalid_signature",
-            "The X-PRM-Signature does not match the body.",
-        ));
-    }
-    let call: VoiceAgentCall = prm_platform::extract::parse_json(&body)?;
+    let call: VoiceAgentCall = body.json()?;
     let message = call.into_message(
         &state.config.default_country_code,
         state.config.clinic_number.as_ref(),
+        state.clock.now(),
     )?;
     let response = match state
         .inbox

@@ -1,6 +1,12 @@
 //! The events appointments publishes, built from the rows they announce.
 //! They are written to the service's own outbox ([`OUTBOX`]) in the transaction of the
-//! change.
+//! change. Built from domain types and [`SlotView`]; the application layer calls these.
+//!
+//! `cancelled_at`/`rescheduled_at` are the change's own instant, taken from the
+//! service's clock by the caller. The envelope's `occurred_at` stays the machine's
+//! time ([`Envelope::new`]): it records when the event was written, for tracing and
+//! ordering beside the other services' events (which use their machines' clocks), and
+//! nothing decides on it.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use prm_domain::{
@@ -82,7 +88,13 @@ pub fn created(a: &Appointment, parties: &Parties) -> Envelope {
     )
 }
 
-pub fn cancelled(a: &Appointment, parties: &Parties, reason: Option<String>, by: &str) -> Envelope {
+pub fn cancelled(
+    a: &Appointment,
+    parties: &Parties,
+    reason: Option<String>,
+    by: &str,
+    cancelled_at: DateTime<Utc>,
+) -> Envelope {
     Envelope::new(
         SOURCE,
         AppointmentCancelled {
@@ -91,7 +103,7 @@ pub fn cancelled(a: &Appointment, parties: &Parties, reason: Option<String>, by:
             start: parties.local(a.start),
             end: parties.local(a.end),
             reason,
-            cancelled_at: Utc::now(),
+            cancelled_at,
             cancelled_by: by.to_owned(),
             patient: parties.patient_ref(),
             practitioner: parties.practitioner_ref(),
@@ -107,6 +119,7 @@ pub fn rescheduled(
     a: &Appointment,
     parties: &Parties,
     previous_location: &Location,
+    rescheduled_at: DateTime<Utc>,
 ) -> Envelope {
     let previous_local = |t: DateTime<Utc>| {
         t.with_timezone(&previous_location.timezone.tz())
@@ -122,7 +135,7 @@ pub fn rescheduled(
             start: parties.local(a.start),
             end: parties.local(a.end),
             reason: None,
-            rescheduled_at: Utc::now(),
+            rescheduled_at,
             patient: parties.patient_ref(),
             practitioner: parties.practitioner_ref(),
             location: parties.location_ref(),

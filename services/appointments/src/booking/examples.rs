@@ -14,14 +14,13 @@ use prm_domain::{
         rejection_message,
     },
 };
-use prm_platform::ApiError;
-use prm_store::{Conflict, StoreError};
+use prm_platform::{ApiError, ErrorCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    app::{invalid_transition, no_current_offer, render_slots},
-    views::{AppointmentView, FindSlotsResponse, SelectionOutcome, SelectionReply},
+    BookingError,
+    views::{AppointmentView, FindSlotsResponse, SelectionOutcome, SelectionReply, render_slots},
 };
 
 /// Ids of the request examples (views.rs) and of the demo clinic (demo.rs).
@@ -232,41 +231,37 @@ pub fn appointment_list() -> Value {
     })
 }
 
-fn problem(e: ApiError) -> Value {
-    to_json(e.problem())
-}
-
 /// 404 for an unknown appointment id.
 pub fn appointment_not_found() -> Value {
-    problem(ApiError::not_found("Appointment"))
+    ApiError::not_found("Appointment").example()
 }
 
 /// 404 from `select-slot` when the conversation's offer expired.
 pub fn offer_not_found() -> Value {
-    problem(no_current_offer())
+    ApiError::from(BookingError::NoCurrentOffer).example()
 }
 
 /// 409 when another booking took the slot first.
 pub fn slot_taken() -> Value {
-    problem(crate::error::api_error(StoreError::Conflict(
-        Conflict::SlotTaken,
-    )))
+    ErrorCode::SlotTaken.example()
 }
 
 /// 409 for a change the appointment's status does not allow.
 pub fn cancelled_twice() -> Value {
-    problem(invalid_transition(
-        AppointmentStatus::Cancelled,
-        "cancelled",
-    ))
+    ApiError::from(BookingError::InvalidTransition {
+        from: AppointmentStatus::Cancelled,
+        to: "cancelled",
+    })
+    .example()
 }
 
 /// 409 for rescheduling a cancelled appointment.
 pub fn rescheduled_after_cancelling() -> Value {
-    problem(invalid_transition(
-        AppointmentStatus::Cancelled,
-        "rescheduled",
-    ))
+    ApiError::from(BookingError::InvalidTransition {
+        from: AppointmentStatus::Cancelled,
+        to: "rescheduled",
+    })
+    .example()
 }
 
 #[cfg(test)]

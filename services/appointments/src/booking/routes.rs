@@ -7,17 +7,22 @@ use actix_web::{
 };
 use chrono::{DateTime, FixedOffset};
 use prm_domain::AppointmentStatus;
-use prm_platform::{ApiError, ValidatedJson, error::Problem};
+use prm_platform::{
+    ApiError, ValidatedJson,
+    error::Problem,
+    fields::FieldErrors,
+    list::{ListResponse, Paging},
+};
 use prm_store::AppointmentFilter;
 use serde::Deserialize;
-use utoipa::{IntoParams, OpenApi};
+use utoipa::{
+    IntoParams, Modify, OpenApi,
+    openapi::{RefOr, Schema, schema::ArrayItems},
+};
 use uuid::Uuid;
 
 use super::{app, examples, views::*};
-use crate::{
-    AppState,
-    setup::{ListResponse, Paging},
-};
+use crate::AppState;
 
 /// Ranked free slots of a department, with a WhatsApp-ready message. With
 /// `conversation_id` the offer is remembered for 15 minutes for `select-slot`.
@@ -127,7 +132,7 @@ pub async fn list(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
-    let mut errors = crate::setup::FieldErrors::default();
+    let mut errors = FieldErrors::default();
     let from = query
         .from
         .and_then(|t| errors.check("from", prm_domain::calendar::instant(&t)));
@@ -144,7 +149,7 @@ pub async fn list(
         to,
     };
     let paged = app::list(&state, &filter, page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
 }
 
 /// Get an appointment.
@@ -214,6 +219,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         UpdateAppointmentRequest,
         CancelAppointmentRequest,
         AppointmentView
-    ))
+    )),
+    modifiers(&SchemaExamples)
 )]
 pub struct Doc;
+
+/// The response schemas' examples, from `examples` (kept out of `views`, which the
+/// examples are built from).
+struct SchemaExamples;
+
+impl Modify for SchemaExamples {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for (name, example) in [
+            ("FindSlotsResponse", examples::find_slots_response()),
+            ("SelectionReply", examples::clarify_reply()),
+            ("AppointmentView", examples::booked_appointment()),
+        ] {
+            if let Some(RefOr::T(Schema::Object(schema))) = components.schemas.get_mut(name) {
+                schema.example = Some(example);
+            }
+        }
+        // The list's schema carries its items' schema inline.
+        if let Some(RefOr::T(Schema::Object(page))) =
+            components.schemas.get_mut("ListResponse_AppointmentView")
+            && let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items")
+            && let ArrayItems::RefOrSchema(item) = &mut items.items
+            && let RefOr::T(Schema::Object(item)) = item.as_mut()
+        {
+            item.example = Some(examples::booked_appointment());
+        }
+    }
+}

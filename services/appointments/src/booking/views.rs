@@ -1,11 +1,23 @@
-//! Request and response bodies of the booking endpoints.
+//! Request and response bodies of the booking endpoints, and how domain values become
+//! them. Built from `prm-domain` types only; the application layer depends on this
+//! module, never the other way round. (Their documented examples are attached by
+//! `routes::Doc`, from `examples`.)
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use prm_domain::{Appointment, AppointmentStatus, Channel, Location};
+use prm_domain::{
+    Appointment, AppointmentStatus, Channel, Locale, Location,
+    scheduling::{Clinic, RankedSlot, no_slots_message, render_offer},
+};
+use prm_platform::limits::{NOTES_CHARS, REASON_CHARS, SELECTION_TEXT_CHARS};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
+
+// `validator` takes its lengths as u64.
+const MAX_SELECTION_TEXT: u64 = SELECTION_TEXT_CHARS as u64;
+const MAX_REASON: u64 = REASON_CHARS as u64;
+const MAX_NOTES: u64 = NOTES_CHARS as u64;
 
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 pub struct PreferencesRequest {
@@ -75,7 +87,6 @@ pub struct SlotView {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = super::examples::find_slots_response)]
 pub struct FindSlotsResponse {
     pub slots: Vec<SlotView>,
     /// The numbered list, ready to send on WhatsApp.
@@ -91,7 +102,7 @@ pub struct FindSlotsResponse {
 pub struct SelectSlotRequest {
     pub conversation_id: Uuid,
     /// The patient's answer, verbatim ("2", "the second one", "2pm", "ninguno"…).
-    #[validate(length(min = 1, max = 2000))]
+    #[validate(length(min = 1, max = MAX_SELECTION_TEXT))]
     pub text: String,
 }
 
@@ -104,7 +115,6 @@ pub enum SelectionOutcome {
 
 /// `select-slot` when nothing was booked: new options, or a question.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = super::examples::clarify_reply)]
 pub struct SelectionReply {
     pub outcome: SelectionOutcome,
     pub message: String,
@@ -128,9 +138,9 @@ pub struct BookAppointmentRequest {
     pub start: DateTime<FixedOffset>,
     pub conversation_id: Option<Uuid>,
     pub channel: Option<Channel>,
-    #[validate(length(max = 1000))]
+    #[validate(length(max = MAX_REASON))]
     pub reason: Option<String>,
-    #[validate(length(max = 4000))]
+    #[validate(length(max = MAX_NOTES))]
     pub notes: Option<String>,
 }
 
@@ -142,7 +152,7 @@ pub struct UpdateAppointmentRequest {
     #[schema(value_type = Option<String>)]
     pub start: Option<DateTime<FixedOffset>>,
     pub location_id: Option<Uuid>,
-    #[validate(length(max = 4000))]
+    #[validate(length(max = MAX_NOTES))]
     pub notes: Option<String>,
     pub status: Option<AppointmentStatus>,
 }
@@ -150,7 +160,7 @@ pub struct UpdateAppointmentRequest {
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
 pub struct CancelAppointmentRequest {
-    #[validate(length(max = 1000))]
+    #[validate(length(max = MAX_REASON))]
     pub reason: Option<String>,
     /// `patient`, `clinic` or `system` (default `clinic`).
     pub cancelled_by: Option<String>,
@@ -158,7 +168,6 @@ pub struct CancelAppointmentRequest {
 
 /// An appointment, with times in the location's offset.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = super::examples::booked_appointment)]
 pub struct AppointmentView {
     pub id: Uuid,
     pub status: AppointmentStatus,
@@ -201,4 +210,50 @@ impl AppointmentView {
             created_at: a.created_at,
         }
     }
+}
+
+/// The slots as the API shows them, and the WhatsApp message listing them.
+pub fn render_slots(
+    locale: Locale,
+    slots: &[RankedSlot],
+    clinic: &Clinic<'_>,
+) -> (Vec<SlotView>, String) {
+    let rendered = render_offer(locale, slots, clinic);
+    let views = slots
+        .iter()
+        .zip(rendered.texts)
+        .enumerate()
+        .filter_map(|(i, (slot, text))| {
+            let practitioner = clinic
+                .practitioners
+                .iter()
+                .find(|p| p.id == slot.slot.practitioner_id)?;
+            let location = clinic
+                .locations
+                .iter()
+                .find(|l| l.id == slot.slot.location_id)?;
+            Some(SlotView {
+                index: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                start: slot.local_start,
+                end: slot.local_end,
+                practitioner: SlotPractitioner {
+                    id: practitioner.id,
+                    name: practitioner.name.clone(),
+                    specialty: practitioner.specialty.clone(),
+                },
+                location: SlotLocation {
+                    id: location.id,
+                    name: location.name.clone(),
+                },
+                score: slot.score,
+                text,
+            })
+        })
+        .collect();
+    let message = if slots.is_empty() {
+        no_slots_message(locale)
+    } else {
+        rendered.message
+    };
+    (views, message)
 }

@@ -2,14 +2,19 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use prm_domain::{Location, PhoneNumber};
-use prm_platform::{ApiError, ValidatedJson};
+use prm_platform::{
+    ApiError, ValidatedJson,
+    fields::{FieldErrors, non_blank, optional_text, text_filter},
+    limits::{ADDRESS_CHARS, NAME_CHARS, PHONE_CHARS},
+    list::{ListResponse, Paging},
+};
 use prm_store::LocationFilter;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, examples, non_blank, optional_text, text_filter};
+use super::examples;
 use crate::{AppState, error::api_error};
 
 /// A location as clinics send it, for create and replace.
@@ -27,13 +32,16 @@ pub struct LocationRequest {
 impl LocationRequest {
     fn into_location(self, id: Uuid, country_code: &str) -> Result<Location, ApiError> {
         let mut errors = FieldErrors::default();
-        let name = errors.check("name", non_blank(&self.name, 200));
+        let name = errors.check("name", non_blank(&self.name, NAME_CHARS));
         let timezone = errors.check("timezone", self.timezone.trim().parse());
-        let address = errors.check("address", optional_text(self.address.as_deref(), 500));
-        let city = errors.check("city", optional_text(self.city.as_deref(), 200));
+        let address = errors.check(
+            "address",
+            optional_text(self.address.as_deref(), ADDRESS_CHARS),
+        );
+        let city = errors.check("city", optional_text(self.city.as_deref(), NAME_CHARS));
         let phone = errors.check(
             "phone",
-            optional_text(self.phone.as_deref(), 40).and_then(|p| {
+            optional_text(self.phone.as_deref(), PHONE_CHARS).and_then(|p| {
                 p.map(|p| PhoneNumber::parse(&p, country_code).map_err(|e| e.to_string()))
                     .transpose()
             }),
@@ -106,10 +114,10 @@ pub async fn list(
     };
     let paged = state
         .store
-        .list_locations(&filter, page)
+        .list_locations(&filter, crate::store_page(page))
         .await
         .map_err(api_error)?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
 }
 
 /// Get a location.

@@ -3,14 +3,19 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::NaiveDate;
 use prm_domain::{Locale, Patient, PhoneNumber};
-use prm_platform::{ApiError, ValidatedJson};
+use prm_platform::{
+    ApiError, ValidatedJson,
+    fields::{FieldErrors, non_blank, text_filter},
+    limits::NAME_CHARS,
+    list::{ListResponse, Paging},
+};
 use prm_store::PatientFilter;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, examples, non_blank, text_filter};
+use super::examples;
 use crate::{AppState, error::api_error};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -25,9 +30,15 @@ pub struct PatientRequest {
 }
 
 impl PatientRequest {
-    fn into_patient(self, id: Uuid, country_code: &str) -> Result<Patient, ApiError> {
+    /// `today` (the service clock's date in UTC) bounds the birth date.
+    fn into_patient(
+        self,
+        id: Uuid,
+        country_code: &str,
+        today: NaiveDate,
+    ) -> Result<Patient, ApiError> {
         let mut errors = FieldErrors::default();
-        let name = errors.check("name", non_blank(&self.name, 200));
+        let name = errors.check("name", non_blank(&self.name, NAME_CHARS));
         let phone = errors.check("phone", PhoneNumber::parse(&self.phone, country_code));
         let locale = errors.check(
             "locale",
@@ -37,7 +48,7 @@ impl PatientRequest {
             && errors
                 .check("birth_date", prm_domain::calendar::date(birth_date))
                 .is_some()
-            && birth_date > chrono::Utc::now().date_naive()
+            && birth_date > today
         {
             errors.push("birth_date", "must not be in the future");
         }
@@ -77,9 +88,11 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ValidatedJson<PatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let patient = body
-        .into_inner()
-        .into_patient(Uuid::now_v7(), &state.default_country_code)?;
+    let patient = body.into_inner().into_patient(
+        Uuid::now_v7(),
+        &state.default_country_code,
+        state.clock.now().date_naive(),
+    )?;
     let created = state
         .store
         .insert_patient(&patient)
@@ -113,10 +126,10 @@ pub async fn list(
     };
     let paged = state
         .store
-        .list_patients(&filter, page)
+        .list_patients(&filter, crate::store_page(page))
         .await
         .map_err(api_error)?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
 }
 
 /// Get a patient.
@@ -141,9 +154,11 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: ValidatedJson<PatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let patient = body
-        .into_inner()
-        .into_patient(*id, &state.default_country_code)?;
+    let patient = body.into_inner().into_patient(
+        *id,
+        &state.default_country_code,
+        state.clock.now().date_naive(),
+    )?;
     Ok(HttpResponse::Ok().json(
         state
             .store

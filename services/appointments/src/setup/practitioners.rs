@@ -2,14 +2,19 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use prm_domain::{PhoneNumber, Practitioner};
-use prm_platform::{ApiError, ValidatedJson};
+use prm_platform::{
+    ApiError, ValidatedJson,
+    fields::{FieldErrors, non_blank, optional_text, text_filter},
+    limits::{DEPARTMENT_CHARS, NAME_CHARS, PHONE_CHARS},
+    list::{ListResponse, Paging},
+};
 use prm_store::PractitionerFilter;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, examples, non_blank, optional_text, text_filter};
+use super::examples;
 use crate::{AppState, error::api_error};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -26,11 +31,11 @@ pub struct PractitionerRequest {
 impl PractitionerRequest {
     fn into_practitioner(self, id: Uuid, country_code: &str) -> Result<Practitioner, ApiError> {
         let mut errors = FieldErrors::default();
-        let name = errors.check("name", non_blank(&self.name, 200));
-        let specialty = errors.check("specialty", non_blank(&self.specialty, 100));
+        let name = errors.check("name", non_blank(&self.name, NAME_CHARS));
+        let specialty = errors.check("specialty", non_blank(&self.specialty, DEPARTMENT_CHARS));
         let phone = errors.check(
             "phone",
-            optional_text(self.phone.as_deref(), 40).and_then(|p| {
+            optional_text(self.phone.as_deref(), PHONE_CHARS).and_then(|p| {
                 p.map(|p| PhoneNumber::parse(&p, country_code).map_err(|e| e.to_string()))
                     .transpose()
             }),
@@ -112,10 +117,10 @@ pub async fn list(
     };
     let paged = state
         .store
-        .list_practitioners(&filter, page)
+        .list_practitioners(&filter, crate::store_page(page))
         .await
         .map_err(api_error)?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
 }
 
 /// Get a practitioner.

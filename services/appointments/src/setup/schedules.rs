@@ -3,14 +3,18 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::NaiveDate;
 use prm_domain::{PractitionerSchedule, Weekday, hhmm};
-use prm_platform::{ApiError, ValidatedJson};
+use prm_platform::{
+    ApiError, ValidatedJson,
+    fields::FieldErrors,
+    list::{ListResponse, Paging},
+};
 use prm_store::ScheduleFilter;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{FieldErrors, ListResponse, Paging, examples};
+use super::examples;
 use crate::{AppState, error::api_error};
 
 /// Weekly working hours of a practitioner at a location.
@@ -142,10 +146,10 @@ pub async fn list(
     };
     let paged = state
         .store
-        .list_schedules(*id, &filter, page)
+        .list_schedules(*id, &filter, crate::store_page(page))
         .await
         .map_err(api_error)?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged, page)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
 }
 
 /// Get one schedule.

@@ -138,7 +138,7 @@ pub async fn spawn(options: Spawn) -> TestApp {
     }
     let uses_redis = vars.get("REDIS_URL").is_some_and(|v| !v.is_empty());
     let settings = Settings::from_map(0, &vars).expect("test settings");
-    let mut config = WebhooksConfig::from_settings(&settings);
+    let mut config = WebhooksConfig::from_settings(&settings).expect("webhooks configuration");
     // Short enough for the timeout tests, long enough for a loaded CI machine.
     config.voice_notes.timeout = Duration::from_secs(10);
     (options.tweak)(&mut config);

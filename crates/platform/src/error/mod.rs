@@ -4,9 +4,12 @@
 //! 5xx bodies are deliberately opaque: the cause chain goes to the log (with the
 //! request id), never to the client.
 
-use std::fmt;
+mod codes;
+
+use std::{fmt, time::Duration};
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+pub use codes::{ErrorCode, Family};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -33,14 +36,7 @@ impl FieldError {
 
 /// RFC 9457 problem details, as every error response body looks.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({
-    "type": "urn:prm:problem:validation_failed",
-    "title": "Validation failed",
-    "status": 422,
-    "detail": "The request has invalid fields.",
-    "code": "validation_failed",
-    "errors": [{"field": "timezone", "message": "`Mars/Olympus` is not an IANA time-zone name (e.g. America/Bogota)"}]
-}))]
+#[schema(example = problem_example)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub problem_type: String,
@@ -53,11 +49,19 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-/// An API failure. Construct it with the named constructors so codes stay stable.
+/// A 422 naming a field, as the server sends it.
+fn problem_example() -> serde_json::Value {
+    ApiError::invalid_field(
+        "timezone",
+        "`Mars/Olympus` is not an IANA time-zone name (e.g. America/Bogota)",
+    )
+    .example()
+}
+
+/// An API failure: an [`ErrorCode`] from the table, plus what this answer adds to it
+/// (a specific detail, the failing fields, a `Retry-After`, the logged cause).
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    title: &'static str,
+    code: ErrorCode,
     detail: String,
     errors: Vec<FieldError>,
     source: Option<anyhow::Error>,
@@ -65,18 +69,18 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code)
+    }
+}
+
 impl ApiError {
-    fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    /// The code's answer with its default detail.
+    pub fn new(code: ErrorCode) -> Self {
         Self {
-            status,
             code,
-            title,
-            detail: detail.into(),
+            detail: code.default_detail().to_owned(),
             errors: Vec::new(),
             source: None,
             retry_after: None,
@@ -84,155 +88,72 @@ impl ApiError {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut e = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Validation failed",
-            "The request has invalid fields.",
-        );
-        e.errors = errors;
-        e
+        Self::new(ErrorCode::ValidationFailed).with_errors(errors)
     }
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
-    /// A rule of the clinic was broken by otherwise well-formed input (e.g. booking
-    /// outside working hours). 422 with a specific code.
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            "Request cannot be processed",
-            detail,
-        )
-    }
-
     pub fn malformed_json(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "Malformed JSON",
-            detail,
-        )
+        Self::new(ErrorCode::MalformedJson).with_detail(detail)
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "Bad request",
-            detail,
-        )
+        Self::new(ErrorCode::BadRequest).with_detail(detail)
     }
 
+    /// 404 `not_found`: "`resource` not found."
     pub fn not_found(resource: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not found",
-            format!("{resource} not found."),
-        )
+        Self::new(ErrorCode::NotFound).with_detail(format!("{resource} not found."))
     }
 
     pub fn route_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            "Not found",
-            "No such route.",
-        )
+        Self::new(ErrorCode::RouteNotFound)
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "Method not allowed",
-            "This route does not accept that method.",
-        )
-    }
-
-    /// 409 with a specific code such as `duplicate_phone`, `schedule_overlap`, `slot_taken`.
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, "Conflict", detail)
+        Self::new(ErrorCode::MethodNotAllowed)
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        )
-    }
-
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
+        Self::new(ErrorCode::Unauthorized).with_detail(detail)
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Payload too large",
-            format!("The request body exceeds the limit of {limit} bytes."),
-        )
+        Self::new(ErrorCode::PayloadTooLarge).with_detail(format!(
+            "The request body exceeds the limit of {limit} bytes."
+        ))
     }
 
     pub fn unsupported_media_type(expected: &str) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-            format!("Send the body as {expected}."),
-        )
+        Self::new(ErrorCode::UnsupportedMediaType)
+            .with_detail(format!("Send the body as {expected}."))
     }
 
     /// 429 with `Retry-After`, rounded up to whole seconds (at least 1).
-    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        let seconds = seconds.max(1);
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many requests",
-            format!("Too many requests from this client. Retry in {seconds} s."),
-        );
-        e.retry_after = Some(seconds);
-        e
+    pub fn too_many_requests(retry_after: Duration) -> Self {
+        let seconds = whole_seconds(retry_after);
+        Self::new(ErrorCode::RateLimited)
+            .with_detail(format!(
+                "Too many requests from this client. Retry in {seconds} s."
+            ))
+            .with_retry_after(retry_after)
     }
 
+    /// 503 `unavailable`; add [`ApiError::with_retry_after`] when the wait is known.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            detail,
-        )
+        Self::new(ErrorCode::Unavailable).with_detail(detail)
     }
 
     /// `/ready`: a dependency does not answer.
     pub fn not_ready(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "Service unavailable",
-            detail,
-        )
+        Self::new(ErrorCode::NotReady).with_detail(detail)
     }
 
     /// An unexpected failure. The client sees an opaque 500; the cause is logged.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error",
-            "Something went wrong on our side. The error has been logged.",
-        );
-        e.source = Some(source.into());
-        e
+        Self::new(ErrorCode::InternalError).with_source(source)
     }
 
     /// Replaces the human-readable detail, keeping code and status.
@@ -241,33 +162,81 @@ impl ApiError {
         self
     }
 
-    pub fn status(&self) -> StatusCode {
-        self.status
+    /// The fields that failed (`errors` of the problem).
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
     }
 
-    pub fn code(&self) -> &'static str {
+    /// A `Retry-After` header, rounded up to whole seconds (at least 1).
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(whole_seconds(after));
+        self
+    }
+
+    /// The cause, logged with a 5xx (never sent to the client).
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
         self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code.as_str()
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
     }
 
     pub fn field_errors(&self) -> &[FieldError] {
         &self.errors
     }
 
+    /// Seconds of the `Retry-After` header, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     pub fn problem(&self) -> Problem {
         Problem {
             problem_type: format!("urn:prm:problem:{}", self.code),
-            title: self.title.to_owned(),
-            status: self.status.as_u16(),
+            title: self.code.title().to_owned(),
+            status: self.status().as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             errors: self.errors.clone(),
         }
     }
+
+    /// The body this error is sent with, as JSON: what OpenAPI examples show.
+    pub fn example(&self) -> serde_json::Value {
+        serde_json::to_value(self.problem()).unwrap_or_default()
+    }
+}
+
+/// Whole seconds, rounded up, at least 1: a client told 0 would retry at once.
+fn whole_seconds(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
+        write!(
+            f,
+            "{} {}: {}",
+            self.status().as_u16(),
+            self.code,
+            self.detail
+        )?;
         if let Some(source) = &self.source {
             write!(f, "\nCaused by: {source:?}")?;
         }
@@ -285,24 +254,25 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status.is_server_error() {
+        let status = self.status();
+        if status.is_server_error() {
             match &self.source {
                 // The cause chain by Display, not Debug: a database error's Debug carries
                 // the server's `detail`, which for a CHECK or NOT NULL failure is "Failing
                 // row contains (…)" — a patient's name and phone.
                 Some(source) => {
-                    tracing::error!(code = self.code, error = %format_args!("{source:#}"), "request failed")
+                    tracing::error!(code = self.code(), error = %format_args!("{source:#}"), "request failed")
                 }
-                None => tracing::error!(code = self.code, "request failed"),
+                None => tracing::error!(code = self.code(), "request failed"),
             }
         }
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(status);
         response.content_type(PROBLEM_JSON);
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
         if let Some(seconds) = self.retry_after {
@@ -400,6 +370,24 @@ mod tests {
         assert!(
             format!("{err:?}").contains("connection refused"),
             "Debug keeps the cause chain"
+        );
+    }
+
+    #[actix_web::test]
+    async fn unavailable_can_say_when_to_retry() {
+        let response = ApiError::unavailable("The database is not reachable; retry shortly.")
+            .with_retry_after(Duration::from_millis(300))
+            .error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+        let response = ApiError::too_many_requests(Duration::from_millis(2100)).error_response();
+        assert_eq!(response.headers().get("retry-after").unwrap(), "3");
+        assert!(
+            ApiError::unavailable("off")
+                .error_response()
+                .headers()
+                .get("retry-after")
+                .is_none()
         );
     }
 
