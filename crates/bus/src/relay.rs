@@ -4,13 +4,10 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
+pub use prm_store::outbox::RelayNotifier;
 use prm_store::outbox::{Outbox, PendingEvent, RelayLease};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
-use tokio::{
-    sync::{Notify, watch},
-    task::JoinHandle,
-    time::Instant,
-};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
 use crate::{Backoff, BusError, EventBus, OutgoingMessage, handler::stopped};
@@ -116,17 +113,6 @@ impl RelayError {
                 ..
             }
         )
-    }
-}
-
-/// Wakes the relay right after a commit that wrote to the outbox, instead of waiting
-/// for the next poll. Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct RelayNotifier(Arc<Notify>);
-
-impl RelayNotifier {
-    pub fn notify(&self) {
-        self.0.notify_one();
     }
 }
 
@@ -395,7 +381,7 @@ impl OutboxRelay {
             let wait = delay
                 .unwrap_or(self.config.poll_interval)
                 .min(next_purge.saturating_duration_since(Instant::now()));
-            let notified = self.notifier.0.notified();
+            let notified = self.notifier.notified();
             tokio::select! {
                 _ = stopped(stop.clone()) => break,
                 _ = tokio::time::sleep(wait) => {}

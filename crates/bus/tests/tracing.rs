@@ -47,6 +47,8 @@ enum Producer<'a> {
     /// Written to the outbox in the producer's transaction; a relay running outside any
     /// span publishes it later with the stored `traceparent`.
     Outbox(&'a sea_orm::DatabaseConnection),
+    /// Announced in a `Store::write`, which takes the trace context itself.
+    StoreWrite(&'a prm_store::Store),
 }
 
 /// Publishes inside a producer span and checks the consumer span's parentage.
@@ -101,6 +103,37 @@ async fn consumer_span_continues_the_producer_trace(bus: Arc<dyn EventBus>, via:
                 ..RelayConfig::default()
             };
             Some(OutboxRelay::new(db.clone(), bus.clone(), Outbox::APPOINTMENTS, config).spawn())
+        }
+        Producer::StoreWrite(store) => {
+            let config = RelayConfig {
+                poll_interval: Duration::from_secs(60),
+                ..RelayConfig::default()
+            };
+            let relay = OutboxRelay::new(
+                store.connection().clone(),
+                bus.clone(),
+                Outbox::APPOINTMENTS,
+                config,
+            );
+            // The write wakes the relay; its poll would come too late for the timeout.
+            let producer_outbox =
+                prm_store::outbox::Producer::new(Outbox::APPOINTMENTS, Some(relay.notifier()));
+            let relay = relay.spawn();
+            let envelope = &envelope;
+            async move {
+                store
+                    .write(&producer_outbox, |tx| {
+                        Box::pin(async move {
+                            tx.announce(envelope.clone());
+                            Ok::<_, prm_store::StoreError>(())
+                        })
+                    })
+                    .await
+                    .unwrap();
+            }
+            .instrument(producer)
+            .await;
+            Some(relay)
         }
     };
     let (id, consumer_trace) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
@@ -161,6 +194,23 @@ async fn through_the_sqlite_outbox_and_in_process_bus_the_consumer_continues_the
         consumer_span_continues_the_producer_trace(
             Arc::new(InProcessBus::new(test_config(""))),
             Producer::Outbox(&db.db),
+        ),
+    )
+    .await
+    .expect("test timed out");
+}
+
+/// `Store::write` records the producer's trace context with the events it commits,
+/// without the service passing it (on the backend of `PRM_TEST_DATABASE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_store_write_and_its_relay_the_consumer_continues_the_trace() {
+    let _one = SERIAL.lock().await;
+    let store = prm_store::testing::fresh_store().await;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        consumer_span_continues_the_producer_trace(
+            Arc::new(InProcessBus::new(test_config(""))),
+            Producer::StoreWrite(&store),
         ),
     )
     .await

@@ -74,12 +74,21 @@ impl Backends {
 
     /// The database and the state store must answer. A broker outage does not stop a
     /// service (events wait in the outbox), so the bus is only reported in the logs.
+    ///
+    /// The database probe is `Store::ping`, which does not take a dead pooled
+    /// connection (after a failover or a terminated session) for an unreachable
+    /// database: it pings again on a new connection before saying so.
     pub fn readiness(&self) -> Readiness {
         let (store, state, bus) = (self.store.clone(), self.state.clone(), self.bus.clone());
         Readiness::new()
             .with(probe("database", move || {
                 let store = store.clone();
-                async move { store.ping().await.map_err(|_| "not reachable".to_owned()) }
+                async move {
+                    store.ping().await.map_err(|error| {
+                        tracing::warn!(%error, "readiness: the database is not reachable");
+                        "not reachable".to_owned()
+                    })
+                }
             }))
             .with(probe("state", move || {
                 let state = state.clone();

@@ -1,15 +1,15 @@
-//! Appointments. Writes take the caller's transaction so that the change and the
-//! events announcing it (outbox) commit together.
+//! Appointments. Writes are operations of a transaction ([`Tx`]), so that the change
+//! and the events announcing it commit together (`Store::write`).
 
 use chrono::{DateTime, Utc};
 use prm_domain::{Appointment, AppointmentStatus, Channel};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::{Conflict, Page, Paged, Store, StoreError, clinic, entities::appointment};
+use crate::{Conflict, Page, Paged, Store, StoreError, Tx, clinic, entities::appointment};
 
 /// An appointment to create.
 #[derive(Debug, Clone)]
@@ -72,47 +72,112 @@ fn active_statuses() -> Vec<&'static str> {
         .collect()
 }
 
+async fn insert(
+    conn: &impl ConnectionTrait,
+    a: &NewAppointment,
+) -> Result<Appointment, StoreError> {
+    let now = Utc::now();
+    let row = appointment::ActiveModel {
+        id: Set(a.id),
+        status: Set(a.status.as_str().to_owned()),
+        start_at: Set(a.start),
+        end_at: Set(a.end),
+        patient_id: Set(a.patient_id),
+        practitioner_id: Set(a.practitioner_id),
+        location_id: Set(a.location_id),
+        conversation_id: Set(a.conversation_id),
+        channel: Set(a.channel.map(|c| c.as_str().to_owned())),
+        reason: Set(a.reason.clone()),
+        notes: Set(a.notes.clone()),
+        cancel_reason: Set(None),
+        booking_key: Set(a.booking_key.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    appointment_from(row)
+}
+
+async fn update(
+    conn: &impl ConnectionTrait,
+    seen: &Appointment,
+    next: &Appointment,
+    cancel_reason: Option<String>,
+) -> Result<Appointment, StoreError> {
+    let existing = appointment::Entity::find_by_id(next.id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("appointment"))?;
+    if appointment_from(existing.clone())? != *seen {
+        return Err(StoreError::Conflict(Conflict::Stale));
+    }
+    let mut row = existing.into_active_model();
+    row.status = Set(next.status.as_str().to_owned());
+    row.start_at = Set(next.start);
+    row.end_at = Set(next.end);
+    row.location_id = Set(next.location_id);
+    row.notes = Set(next.notes.clone());
+    if cancel_reason.is_some() {
+        row.cancel_reason = Set(cancel_reason);
+    }
+    row.updated_at = Set(Utc::now());
+    appointment_from(row.update(conn).await?)
+}
+
+async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Appointment, StoreError> {
+    let row = appointment::Entity::find_by_id(id).one(conn).await?;
+    appointment_from(row.ok_or(StoreError::NotFound("appointment"))?)
+}
+
+impl Tx<'_> {
+    /// Books `a`. An overlap with another active appointment of the practitioner is
+    /// refused by the schema and reported as `Conflict::SlotTaken`; a second booking
+    /// with the same `booking_key` as `Conflict::DuplicateBookingKey`.
+    pub async fn insert_appointment(&self, a: &NewAppointment) -> Result<Appointment, StoreError> {
+        self.check(insert(self.conn(), a).await)
+    }
+
+    /// Writes `next`'s status, times, location and notes, provided the appointment
+    /// still reads as `seen`, the version the caller decided on. The row is read under a
+    /// lock (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time), so of two
+    /// concurrent changes only one can pass this check: the other gets
+    /// `Conflict::Stale` and must decide again on the fresh row. Without it, a notes edit
+    /// racing a cancellation could write `booked` back over `cancelled`.
+    pub async fn update_appointment(
+        &self,
+        seen: &Appointment,
+        next: &Appointment,
+        cancel_reason: Option<String>,
+    ) -> Result<Appointment, StoreError> {
+        self.check(update(self.conn(), seen, next, cancel_reason).await)
+    }
+
+    /// The appointment as this transaction sees it (for read-modify-write).
+    pub async fn appointment(&self, id: Uuid) -> Result<Appointment, StoreError> {
+        self.check(get(self.conn(), id).await)
+    }
+}
+
+/// The transaction-taking operations that `Tx` replaces. They remain until the
+/// appointments service writes through `Store::write`; new code must not use them.
 impl Store {
+    #[doc(hidden)]
     pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
         Ok(self.db.begin().await?)
     }
 
-    /// Inserts within `txn`. An overlap with another active appointment of the
-    /// practitioner is refused by the schema and reported as `Conflict::SlotTaken`.
+    #[doc(hidden)]
     pub async fn insert_appointment(
         &self,
         txn: &DatabaseTransaction,
         a: &NewAppointment,
     ) -> Result<Appointment, StoreError> {
-        let now = Utc::now();
-        let row = appointment::ActiveModel {
-            id: Set(a.id),
-            status: Set(a.status.as_str().to_owned()),
-            start_at: Set(a.start),
-            end_at: Set(a.end),
-            patient_id: Set(a.patient_id),
-            practitioner_id: Set(a.practitioner_id),
-            location_id: Set(a.location_id),
-            conversation_id: Set(a.conversation_id),
-            channel: Set(a.channel.map(|c| c.as_str().to_owned())),
-            reason: Set(a.reason.clone()),
-            notes: Set(a.notes.clone()),
-            cancel_reason: Set(None),
-            booking_key: Set(a.booking_key.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(txn)
-        .await?;
-        appointment_from(row)
+        insert(txn, a).await
     }
 
-    /// Writes `next`'s status, times, location and notes within `txn`, provided the
-    /// appointment still reads as `seen`, the version the caller decided on. The row is
-    /// read under a lock (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time),
-    /// so of two concurrent changes only one can pass this check: the other gets
-    /// `Conflict::Stale` and must decide again on the fresh row. Without it, a notes edit
-    /// racing a cancellation could write `booked` back over `cancelled`.
+    #[doc(hidden)]
     pub async fn update_appointment(
         &self,
         txn: &DatabaseTransaction,
@@ -120,40 +185,22 @@ impl Store {
         next: &Appointment,
         cancel_reason: Option<String>,
     ) -> Result<Appointment, StoreError> {
-        let existing = appointment::Entity::find_by_id(next.id)
-            .lock_exclusive()
-            .one(txn)
-            .await?
-            .ok_or(StoreError::NotFound("appointment"))?;
-        if appointment_from(existing.clone())? != *seen {
-            return Err(StoreError::Conflict(Conflict::Stale));
-        }
-        let mut row = existing.into_active_model();
-        row.status = Set(next.status.as_str().to_owned());
-        row.start_at = Set(next.start);
-        row.end_at = Set(next.end);
-        row.location_id = Set(next.location_id);
-        row.notes = Set(next.notes.clone());
-        if cancel_reason.is_some() {
-            row.cancel_reason = Set(cancel_reason);
-        }
-        row.updated_at = Set(Utc::now());
-        appointment_from(row.update(txn).await?)
+        update(txn, seen, next, cancel_reason).await
     }
 
-    pub async fn get_appointment(&self, id: Uuid) -> Result<Appointment, StoreError> {
-        let row = appointment::Entity::find_by_id(id).one(&self.db).await?;
-        appointment_from(row.ok_or(StoreError::NotFound("appointment"))?)
-    }
-
-    /// Reads an appointment inside a transaction (for read-modify-write).
+    #[doc(hidden)]
     pub async fn get_appointment_in(
         &self,
         txn: &DatabaseTransaction,
         id: Uuid,
     ) -> Result<Appointment, StoreError> {
-        let row = appointment::Entity::find_by_id(id).one(txn).await?;
-        appointment_from(row.ok_or(StoreError::NotFound("appointment"))?)
+        get(txn, id).await
+    }
+}
+
+impl Store {
+    pub async fn get_appointment(&self, id: Uuid) -> Result<Appointment, StoreError> {
+        get(&self.reads(), id).await
     }
 
     pub async fn appointment_by_booking_key(
@@ -162,7 +209,7 @@ impl Store {
     ) -> Result<Option<Appointment>, StoreError> {
         let row = appointment::Entity::find()
             .filter(appointment::Column::BookingKey.eq(key))
-            .one(&self.db)
+            .one(&self.reads())
             .await?;
         row.map(appointment_from).transpose()
     }
@@ -194,7 +241,7 @@ impl Store {
         let q = q
             .order_by_asc(appointment::Column::StartAt)
             .order_by_asc(appointment::Column::Id);
-        clinic::paged(&self.db, q, page, appointment_from).await
+        clinic::paged(&self.reads(), q, page, appointment_from).await
     }
 
     /// Active appointments of these practitioners that overlap [from, to): the time
@@ -210,7 +257,7 @@ impl Store {
             .filter(appointment::Column::Status.is_in(active_statuses()))
             .filter(appointment::Column::StartAt.lt(to))
             .filter(appointment::Column::EndAt.gt(from))
-            .all(&self.db)
+            .all(&self.reads())
             .await?;
         rows.into_iter().map(appointment_from).collect()
     }

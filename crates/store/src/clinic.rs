@@ -7,7 +7,7 @@ use prm_domain::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
     sea_query::{Expr, Func, LockType},
 };
 use uuid::Uuid;
@@ -152,6 +152,9 @@ fn in_use(what: &'static str) -> impl Fn(StoreError) -> StoreError {
     }
 }
 
+/// Clinic set-up writes are each one transaction (`Store::transaction`), so that one
+/// that lost its connection before COMMIT runs again instead of failing. Reads go
+/// through `Store::reads`, which reads again after a lost connection.
 impl Store {
     // ---- locations ----
 
@@ -166,40 +169,52 @@ impl Store {
             phone: Set(l.phone.as_ref().map(|p| p.as_str().to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
+        };
+        let row = &row;
+        let row = self
+            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .await?;
         location_from(row)
     }
 
     pub async fn get_location(&self, id: Uuid) -> Result<Location, StoreError> {
         location_from(not_found_on_missing(
-            location::Entity::find_by_id(id).one(&self.db).await?,
+            location::Entity::find_by_id(id).one(&self.reads()).await?,
             "location",
         )?)
     }
 
     pub async fn update_location(&self, l: &Location) -> Result<Location, StoreError> {
-        let existing = not_found_on_missing(
-            location::Entity::find_by_id(l.id).one(&self.db).await?,
-            "location",
-        )?;
-        let mut row = existing.into_active_model();
-        row.name = Set(l.name.clone());
-        row.timezone = Set(l.timezone.name().to_owned());
-        row.address = Set(l.address.clone());
-        row.city = Set(l.city.clone());
-        row.phone = Set(l.phone.as_ref().map(|p| p.as_str().to_owned()));
-        row.updated_at = Set(Utc::now());
-        location_from(row.update(&self.db).await?)
+        let row = self
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let existing = not_found_on_missing(
+                        tx.db(location::Entity::find_by_id(l.id).one(tx.conn()).await)?,
+                        "location",
+                    )?;
+                    let mut row = existing.into_active_model();
+                    row.name = Set(l.name.clone());
+                    row.timezone = Set(l.timezone.name().to_owned());
+                    row.address = Set(l.address.clone());
+                    row.city = Set(l.city.clone());
+                    row.phone = Set(l.phone.as_ref().map(|p| p.as_str().to_owned()));
+                    row.updated_at = Set(Utc::now());
+                    tx.db(row.update(tx.conn()).await)
+                })
+            })
+            .await?;
+        location_from(row)
     }
 
     /// Deletes a location nobody uses; one with schedules or appointments is `InUse`.
     pub async fn delete_location(&self, id: Uuid) -> Result<(), StoreError> {
-        let result = location::Entity::delete_by_id(id)
-            .exec(&self.db)
-            .await
-            .map_err(StoreError::from);
+        let result = self
+            .transaction(|tx| {
+                Box::pin(
+                    async move { tx.db(location::Entity::delete_by_id(id).exec(tx.conn()).await) },
+                )
+            })
+            .await;
         match result.map_err(in_use("location"))? {
             r if r.rows_affected == 0 => Err(StoreError::NotFound("location")),
             _ => Ok(()),
@@ -221,13 +236,13 @@ impl Store {
         let q = q
             .order_by_asc(location::Column::Name)
             .order_by_asc(location::Column::Id);
-        paged(&self.db, q, page, location_from).await
+        paged(&self.reads(), q, page, location_from).await
     }
 
     pub async fn locations_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Location>, StoreError> {
         let rows = location::Entity::find()
             .filter(location::Column::Id.is_in(ids.to_vec()))
-            .all(&self.db)
+            .all(&self.reads())
             .await?;
         rows.into_iter().map(location_from).collect()
     }
@@ -245,32 +260,43 @@ impl Store {
             active: Set(p.active),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
+        };
+        let row = &row;
+        let row = self
+            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .await?;
         practitioner_from(row)
     }
 
     pub async fn get_practitioner(&self, id: Uuid) -> Result<Practitioner, StoreError> {
         practitioner_from(not_found_on_missing(
-            practitioner::Entity::find_by_id(id).one(&self.db).await?,
+            practitioner::Entity::find_by_id(id)
+                .one(&self.reads())
+                .await?,
             "practitioner",
         )?)
     }
 
     pub async fn update_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
-        let existing = not_found_on_missing(
-            practitioner::Entity::find_by_id(p.id).one(&self.db).await?,
-            "practitioner",
-        )?;
-        let mut row = existing.into_active_model();
-        row.name = Set(p.name.clone());
-        row.specialty = Set(p.specialty.clone());
-        row.specialty_key = Set(specialty_key(&p.specialty));
-        row.phone = Set(p.phone.as_ref().map(|x| x.as_str().to_owned()));
-        row.active = Set(p.active);
-        row.updated_at = Set(Utc::now());
-        practitioner_from(row.update(&self.db).await?)
+        let row = self
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let existing = not_found_on_missing(
+                        tx.db(practitioner::Entity::find_by_id(p.id).one(tx.conn()).await)?,
+                        "practitioner",
+                    )?;
+                    let mut row = existing.into_active_model();
+                    row.name = Set(p.name.clone());
+                    row.specialty = Set(p.specialty.clone());
+                    row.specialty_key = Set(specialty_key(&p.specialty));
+                    row.phone = Set(p.phone.as_ref().map(|x| x.as_str().to_owned()));
+                    row.active = Set(p.active);
+                    row.updated_at = Set(Utc::now());
+                    tx.db(row.update(tx.conn()).await)
+                })
+            })
+            .await?;
+        practitioner_from(row)
     }
 
     /// Practitioners are deactivated, never deleted: their appointments remain history.
@@ -309,7 +335,7 @@ impl Store {
         let q = q
             .order_by_asc(practitioner::Column::Name)
             .order_by_asc(practitioner::Column::Id);
-        paged(&self.db, q, page, practitioner_from).await
+        paged(&self.reads(), q, page, practitioner_from).await
     }
 
     /// Active practitioners of a department: specialty and department compared by
@@ -322,7 +348,7 @@ impl Store {
             .filter(practitioner::Column::SpecialtyKey.eq(specialty_key(department)))
             .filter(practitioner::Column::Active.eq(true))
             .order_by_asc(practitioner::Column::Id)
-            .all(&self.db)
+            .all(&self.reads())
             .await?;
         rows.into_iter().map(practitioner_from).collect()
     }
@@ -333,7 +359,7 @@ impl Store {
     ) -> Result<Vec<Practitioner>, StoreError> {
         let rows = practitioner::Entity::find()
             .filter(practitioner::Column::Id.is_in(ids.to_vec()))
-            .all(&self.db)
+            .all(&self.reads())
             .await?;
         rows.into_iter().map(practitioner_from).collect()
     }
@@ -355,71 +381,74 @@ impl Store {
         s: &PractitionerSchedule,
         replace: bool,
     ) -> Result<PractitionerSchedule, StoreError> {
-        let txn = self.db.begin().await?;
-        if practitioner::Entity::find_by_id(s.practitioner_id)
-            .lock(LockType::NoKeyUpdate)
-            .one(&txn)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound("practitioner"));
-        }
-        if location::Entity::find_by_id(s.location_id)
-            .one(&txn)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::MissingReference);
-        }
-        let siblings = schedule::Entity::find()
-            .filter(schedule::Column::PractitionerId.eq(s.practitioner_id))
-            .filter(schedule::Column::DayOfWeek.eq(i16::from(s.day_of_week.number())))
-            .filter(schedule::Column::Id.ne(s.id))
-            .all(&txn)
+        let saved = self
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let txn = tx.conn();
+                    if tx
+                        .db(practitioner::Entity::find_by_id(s.practitioner_id)
+                            .lock(LockType::NoKeyUpdate)
+                            .one(txn)
+                            .await)?
+                        .is_none()
+                    {
+                        return Err(StoreError::NotFound("practitioner"));
+                    }
+                    if tx
+                        .db(location::Entity::find_by_id(s.location_id).one(txn).await)?
+                        .is_none()
+                    {
+                        return Err(StoreError::MissingReference);
+                    }
+                    let siblings = tx.db(schedule::Entity::find()
+                        .filter(schedule::Column::PractitionerId.eq(s.practitioner_id))
+                        .filter(schedule::Column::DayOfWeek.eq(i16::from(s.day_of_week.number())))
+                        .filter(schedule::Column::Id.ne(s.id))
+                        .all(txn)
+                        .await)?;
+                    for sibling in siblings {
+                        if schedule_from(sibling)?.overlaps(s) {
+                            return Err(StoreError::Conflict(Conflict::ScheduleOverlap));
+                        }
+                    }
+                    let now = Utc::now();
+                    let existing = tx.db(schedule::Entity::find_by_id(s.id).one(txn).await)?;
+                    match (existing, replace) {
+                        (Some(existing), true) => {
+                            if existing.practitioner_id != s.practitioner_id {
+                                return Err(StoreError::NotFound("schedule"));
+                            }
+                            let mut row = existing.into_active_model();
+                            row.location_id = Set(s.location_id);
+                            row.day_of_week = Set(i16::from(s.day_of_week.number()));
+                            row.start_time = Set(s.start_time);
+                            row.end_time = Set(s.end_time);
+                            row.slot_minutes = Set(s.slot_minutes as i32);
+                            row.valid_from = Set(s.valid_from);
+                            row.valid_to = Set(s.valid_to);
+                            row.updated_at = Set(now);
+                            tx.db(row.update(txn).await)
+                        }
+                        (None, true) => Err(StoreError::NotFound("schedule")),
+                        (_, false) => tx.db(schedule::ActiveModel {
+                            id: Set(s.id),
+                            practitioner_id: Set(s.practitioner_id),
+                            location_id: Set(s.location_id),
+                            day_of_week: Set(i16::from(s.day_of_week.number())),
+                            start_time: Set(s.start_time),
+                            end_time: Set(s.end_time),
+                            slot_minutes: Set(s.slot_minutes as i32),
+                            valid_from: Set(s.valid_from),
+                            valid_to: Set(s.valid_to),
+                            created_at: Set(now),
+                            updated_at: Set(now),
+                        }
+                        .insert(txn)
+                        .await),
+                    }
+                })
+            })
             .await?;
-        for sibling in siblings {
-            if schedule_from(sibling)?.overlaps(s) {
-                return Err(StoreError::Conflict(Conflict::ScheduleOverlap));
-            }
-        }
-        let now = Utc::now();
-        let existing = schedule::Entity::find_by_id(s.id).one(&txn).await?;
-        let saved = match (existing, replace) {
-            (Some(existing), true) => {
-                if existing.practitioner_id != s.practitioner_id {
-                    return Err(StoreError::NotFound("schedule"));
-                }
-                let mut row = existing.into_active_model();
-                row.location_id = Set(s.location_id);
-                row.day_of_week = Set(i16::from(s.day_of_week.number()));
-                row.start_time = Set(s.start_time);
-                row.end_time = Set(s.end_time);
-                row.slot_minutes = Set(s.slot_minutes as i32);
-                row.valid_from = Set(s.valid_from);
-                row.valid_to = Set(s.valid_to);
-                row.updated_at = Set(now);
-                row.update(&txn).await?
-            }
-            (None, true) => return Err(StoreError::NotFound("schedule")),
-            (_, false) => {
-                schedule::ActiveModel {
-                    id: Set(s.id),
-                    practitioner_id: Set(s.practitioner_id),
-                    location_id: Set(s.location_id),
-                    day_of_week: Set(i16::from(s.day_of_week.number())),
-                    start_time: Set(s.start_time),
-                    end_time: Set(s.end_time),
-                    slot_minutes: Set(s.slot_minutes as i32),
-                    valid_from: Set(s.valid_from),
-                    valid_to: Set(s.valid_to),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(&txn)
-                .await?
-            }
-        };
-        txn.commit().await?;
         schedule_from(saved)
     }
 
@@ -430,16 +459,22 @@ impl Store {
     ) -> Result<PractitionerSchedule, StoreError> {
         let row = schedule::Entity::find_by_id(id)
             .filter(schedule::Column::PractitionerId.eq(practitioner_id))
-            .one(&self.db)
+            .one(&self.reads())
             .await?;
         schedule_from(not_found_on_missing(row, "schedule")?)
     }
 
     pub async fn delete_schedule(&self, practitioner_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let result = schedule::Entity::delete_many()
-            .filter(schedule::Column::Id.eq(id))
-            .filter(schedule::Column::PractitionerId.eq(practitioner_id))
-            .exec(&self.db)
+        let result = self
+            .transaction(|tx| {
+                Box::pin(async move {
+                    tx.db(schedule::Entity::delete_many()
+                        .filter(schedule::Column::Id.eq(id))
+                        .filter(schedule::Column::PractitionerId.eq(practitioner_id))
+                        .exec(tx.conn())
+                        .await)
+                })
+            })
             .await?;
         if result.rows_affected == 0 {
             Err(StoreError::NotFound("schedule"))
@@ -467,7 +502,7 @@ impl Store {
             .order_by_asc(schedule::Column::DayOfWeek)
             .order_by_asc(schedule::Column::StartTime)
             .order_by_asc(schedule::Column::Id);
-        paged(&self.db, q, page, schedule_from).await
+        paged(&self.reads(), q, page, schedule_from).await
     }
 
     pub async fn schedules_of(
@@ -476,7 +511,7 @@ impl Store {
     ) -> Result<Vec<PractitionerSchedule>, StoreError> {
         let rows = schedule::Entity::find()
             .filter(schedule::Column::PractitionerId.is_in(practitioner_ids.to_vec()))
-            .all(&self.db)
+            .all(&self.reads())
             .await?;
         rows.into_iter().map(schedule_from).collect()
     }
@@ -493,15 +528,17 @@ impl Store {
             locale: Set(p.locale.map(|l| l.as_str().to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
+        };
+        let row = &row;
+        let row = self
+            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .await?;
         patient_from(row)
     }
 
     pub async fn get_patient(&self, id: Uuid) -> Result<Patient, StoreError> {
         patient_from(not_found_on_missing(
-            patient::Entity::find_by_id(id).one(&self.db).await?,
+            patient::Entity::find_by_id(id).one(&self.reads()).await?,
             "patient",
         )?)
     }
@@ -512,31 +549,41 @@ impl Store {
     ) -> Result<Option<Patient>, StoreError> {
         let row = patient::Entity::find()
             .filter(patient::Column::Phone.eq(phone.as_str()))
-            .one(&self.db)
+            .one(&self.reads())
             .await?;
         row.map(patient_from).transpose()
     }
 
     pub async fn update_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
-        let existing = not_found_on_missing(
-            patient::Entity::find_by_id(p.id).one(&self.db).await?,
-            "patient",
-        )?;
-        let mut row = existing.into_active_model();
-        row.name = Set(p.name.clone());
-        row.phone = Set(p.phone.as_str().to_owned());
-        row.birth_date = Set(p.birth_date);
-        row.locale = Set(p.locale.map(|l| l.as_str().to_owned()));
-        row.updated_at = Set(Utc::now());
-        patient_from(row.update(&self.db).await?)
+        let row = self
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let existing = not_found_on_missing(
+                        tx.db(patient::Entity::find_by_id(p.id).one(tx.conn()).await)?,
+                        "patient",
+                    )?;
+                    let mut row = existing.into_active_model();
+                    row.name = Set(p.name.clone());
+                    row.phone = Set(p.phone.as_str().to_owned());
+                    row.birth_date = Set(p.birth_date);
+                    row.locale = Set(p.locale.map(|l| l.as_str().to_owned()));
+                    row.updated_at = Set(Utc::now());
+                    tx.db(row.update(tx.conn()).await)
+                })
+            })
+            .await?;
+        patient_from(row)
     }
 
     /// Deletes a patient without appointments; one with appointments is `InUse`.
     pub async fn delete_patient(&self, id: Uuid) -> Result<(), StoreError> {
-        let result = patient::Entity::delete_by_id(id)
-            .exec(&self.db)
-            .await
-            .map_err(StoreError::from);
+        let result = self
+            .transaction(|tx| {
+                Box::pin(
+                    async move { tx.db(patient::Entity::delete_by_id(id).exec(tx.conn()).await) },
+                )
+            })
+            .await;
         match result.map_err(in_use("patient"))? {
             r if r.rows_affected == 0 => Err(StoreError::NotFound("patient")),
             _ => Ok(()),
@@ -558,6 +605,6 @@ impl Store {
         let q = q
             .order_by_asc(patient::Column::Name)
             .order_by_asc(patient::Column::Id);
-        paged(&self.db, q, page, patient_from).await
+        paged(&self.reads(), q, page, patient_from).await
     }
 }

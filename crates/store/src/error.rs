@@ -39,6 +39,12 @@ pub enum StoreError {
     /// A reference points at nothing (e.g. an unknown location id).
     #[error("a referenced record does not exist")]
     MissingReference,
+    /// The database could not be reached, or the connection was lost, and nothing is
+    /// known to have been written (reads and transactions that failed before COMMIT were
+    /// already tried again, see [`Store::write`](crate::Store::write)). Services answer
+    /// 503 `unavailable` with `Retry-After`. The one exception is a connection lost
+    /// during COMMIT ([`StoreError::is_outcome_unknown`]): the change may or may not be
+    /// saved, which a retry of an idempotent request resolves.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] DbErr),
     #[error("stored data is invalid: {0}")]
@@ -49,6 +55,9 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            return Self::Unavailable(err);
+        }
         let text = err.to_string();
         if is_overlap(&text) {
             return Self::Conflict(Conflict::SlotTaken);
@@ -64,12 +73,67 @@ impl From<DbErr> for StoreError {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(msg)) => Self::Conflict(classify_unique(&msg)),
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::MissingReference,
-            _ if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => {
-                Self::Unavailable(err)
-            }
+            _ if matches!(err, DbErr::Conn(_)) => Self::Unavailable(err),
             _ => Self::Database(err),
         }
     }
+}
+
+/// The sqlx error inside a sea-orm error, if any.
+fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// The connection the statement ran on is gone (or none could be opened): the server
+/// terminated it (failover, restart, `pg_terminate_backend`, an idle timeout), a proxy
+/// or the network dropped it, or the server refuses new connections for now.
+///
+/// Such a failure rolled back whatever the transaction had done, so the transaction can
+/// run again on another connection, unless it happened during COMMIT (then the outcome
+/// is unknown). Classified as:
+/// * sqlx `Io` (reset, broken pipe, unexpected end of file), `Tls`, `Protocol` (the
+///   stream is out of step, the connection unusable) and `WorkerCrashed` (SQLite);
+/// * PostgreSQL SQLSTATE class `08` (connection exception), `57P01` admin_shutdown,
+///   `57P02` crash_shutdown, `57P03` cannot_connect_now, `57P05` idle_session_timeout,
+///   `25P03` idle_in_transaction_session_timeout and `53300` too_many_connections.
+///
+/// Not a pool that timed out or was closed: [`is_unavailable`] covers those, and waiting
+/// again would only double the wait.
+pub(crate) fn is_connection_lost(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error;
+    match sqlx_error(err) {
+        Some(Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::WorkerCrashed) => true,
+        Some(Error::Database(e))
+            if e.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            let code = e.code().unwrap_or_default();
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "57P05" | "25P03" | "53300"
+                )
+        }
+        _ => false,
+    }
+}
+
+/// The database cannot be used right now: a lost connection ([`is_connection_lost`]),
+/// no pooled connection within the acquire timeout, or a closed pool.
+pub(crate) fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error;
+    is_connection_lost(err)
+        || matches!(err, DbErr::ConnectionAcquire(_))
+        || matches!(
+            sqlx_error(err),
+            Some(Error::PoolTimedOut | Error::PoolClosed)
+        )
 }
 
 /// Failures that say "another transaction got in the way; try again": PostgreSQL's
@@ -116,8 +180,33 @@ fn classify_unique(msg: &str) -> Conflict {
     }
 }
 
+/// The text that marks a COMMIT whose outcome is unknown (see
+/// [`StoreError::is_outcome_unknown`]).
+const OUTCOME_UNKNOWN: &str = "the connection was lost during COMMIT";
+
 impl StoreError {
     pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Self {
         Self::Corrupt(format!("{what}: {e}"))
+    }
+
+    /// A COMMIT that lost its connection: the server may have committed or not, and
+    /// nothing here can tell. Reported as unavailable; never retried blindly.
+    pub(crate) fn outcome_unknown(err: &DbErr) -> Self {
+        Self::Unavailable(DbErr::Custom(format!(
+            "{OUTCOME_UNKNOWN}; the transaction may or may not have been saved: {err}"
+        )))
+    }
+
+    /// True for [`StoreError::Unavailable`]: the database could not be used and the
+    /// request may be sent again later (503 with `Retry-After`).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    /// True when the connection was lost during COMMIT, so the change may or may not be
+    /// saved. Callers whose write is idempotent by key (a booking key, a provider message
+    /// id, a derived event id) can simply send it again; others must read before retrying.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Self::Unavailable(DbErr::Custom(text)) if text.starts_with(OUTCOME_UNKNOWN))
     }
 }

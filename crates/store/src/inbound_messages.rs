@@ -1,13 +1,20 @@
 //! Inbound provider messages, de-duplicated by provider message id (owned by the webhooks service).
 //!
 //! The row is the final guard of "each provider message is processed once": the webhooks
-//! service inserts it with its MESSAGE_RECEIVED event ([`insert_with_event`]: one
-//! statement on PostgreSQL, one transaction on SQLite), so either both are written or
+//! service stores it with its MESSAGE_RECEIVED event ([`Store::accept_inbound_message`]:
+//! one statement on PostgreSQL, one transaction on SQLite), so either both are written or
 //! neither is, and a duplicate delivery (a retry, a concurrent copy) inserts nothing.
 //!
-//! A voice note is stored before its transcription is known: the row then keeps the
-//! event's data in `pending_event` with no `event_id`, and [`mark_event_written`] closes it
-//! once the event went to the outbox. [`pending_before`] finds rows a crash left open.
+//! Both writes are idempotent by the provider's message id, so a write that lost its
+//! database connection, even during COMMIT, is simply made again: the unique index
+//! keeps it to one row, and the row's id (ours) tells whether an earlier attempt of
+//! this same call wrote it. A lost connection never loses or doubles a message.
+//!
+//! A voice note is stored before its transcription is known
+//! ([`Store::insert_inbound_message`]): the row then keeps the event's data in
+//! `pending_event` with no `event_id`, and [`Tx::mark_inbound_event_written`] closes it
+//! once the event went to the outbox. [`Store::pending_inbound_messages`] finds rows a
+//! crash left open.
 
 use chrono::{DateTime, Utc};
 use prm_domain::events::Envelope;
@@ -19,7 +26,12 @@ use sea_orm::{
     sea_query::{Expr, Func, OnConflict},
 };
 
-use crate::outbox::{Outbox, OutboxError};
+use crate::{
+    Store, StoreError, Tx,
+    error::is_connection_lost,
+    outbox::{Outbox, OutboxError, Producer, current_traceparent},
+    pool::RETRY_DELAYS,
+};
 use uuid::Uuid;
 
 /// The longest provider message id the table holds (`provider_message_id` is
@@ -30,7 +42,7 @@ pub const MAX_PROVIDER_MESSAGE_ID_CHARS: usize = 255;
 /// Whether `id` can be stored as a provider message id: 1 to
 /// [`MAX_PROVIDER_MESSAGE_ID_CHARS`] characters, not blank, and no control characters
 /// (PostgreSQL refuses U+0000 in text; no provider id has control characters). Callers
-/// refuse other ids before [`insert_if_new`], which would fail on them.
+/// refuse other ids before storing, which would fail on them.
 pub fn is_storable_provider_message_id(id: &str) -> bool {
     !id.trim().is_empty()
         && id.chars().count() <= MAX_PROVIDER_MESSAGE_ID_CHARS
@@ -109,7 +121,7 @@ pub fn provider_name(provider: MessageProvider) -> &'static str {
 /// Inserts the message unless `(provider, provider_message_id)` is already stored.
 /// `true` when this call inserted it; `false` means a duplicate (on PostgreSQL a
 /// concurrent duplicate waits for the first transaction, then sees the conflict).
-pub async fn insert_if_new(
+pub(crate) async fn insert_if_new(
     conn: &impl ConnectionTrait,
     message: &NewInboundMessage,
 ) -> Result<bool, DbErr> {
@@ -127,7 +139,7 @@ pub async fn insert_if_new(
 /// instead of four (`BEGIN`, two inserts, `COMMIT`), so a webhook holds its pooled
 /// connection that much shorter. SQLite has no data-modifying `WITH`, and no network
 /// between the two: there it is one transaction.
-pub async fn insert_with_event(
+pub(crate) async fn insert_with_event(
     db: &DatabaseConnection,
     message: &NewInboundMessage,
     outbox: Outbox,
@@ -197,7 +209,7 @@ fn insert_statement(
 /// Records that the event of message `id` was written, clearing its pending data.
 /// `false` when it had been written already (by a concurrent recovery): the caller must
 /// then roll back its own outbox write.
-pub async fn mark_event_written(
+pub(crate) async fn mark_event_written(
     conn: &impl ConnectionTrait,
     id: Uuid,
     event_id: Uuid,
@@ -216,7 +228,7 @@ pub async fn mark_event_written(
 }
 
 /// Messages stored before `before` whose event is still unwritten, oldest first.
-pub async fn pending_before(
+pub(crate) async fn pending_before(
     conn: &impl ConnectionTrait,
     before: DateTime<Utc>,
     limit: u64,
@@ -290,4 +302,212 @@ pub async fn provider_fields_of(
 /// All stored inbound messages (tests, metrics).
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
     row::Entity::find().count(conn).await
+}
+
+/// The id of the row holding `(provider, provider_message_id)`, if any.
+async fn stored_id(
+    conn: &impl ConnectionTrait,
+    message: &NewInboundMessage,
+) -> Result<Option<String>, DbErr> {
+    Ok(row::Entity::find()
+        .filter(row::Column::Provider.eq(provider_name(message.provider)))
+        .filter(row::Column::ProviderMessageId.eq(message.provider_message_id.as_str()))
+        .one(conn)
+        .await?
+        .map(|r| r.id))
+}
+
+impl Store {
+    /// Stores a provider message with its MESSAGE_RECEIVED `event` in `producer`'s
+    /// outbox, both or neither, and wakes the relay. `false`: the message was stored
+    /// before (a provider retry or a concurrent copy), and nothing was written.
+    pub async fn accept_inbound_message(
+        &self,
+        producer: &Producer,
+        message: &NewInboundMessage,
+        event: &Envelope,
+    ) -> Result<bool, StoreError> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return self
+                .write(producer, |tx| {
+                    Box::pin(async move {
+                        let stored = tx.db(insert_if_new(tx.conn(), message).await)?;
+                        if stored {
+                            tx.announce(event.clone());
+                        }
+                        Ok(stored)
+                    })
+                })
+                .await;
+        }
+        let traceparent = current_traceparent();
+        let stored = self
+            .store_once(message, || {
+                insert_with_event(
+                    &self.db,
+                    message,
+                    producer.outbox(),
+                    event,
+                    traceparent.clone(),
+                )
+            })
+            .await?;
+        if stored {
+            producer.wake_relay();
+        }
+        Ok(stored)
+    }
+
+    /// Stores a provider message whose event is still to come (`pending_event`).
+    /// `false`: it was stored before.
+    pub async fn insert_inbound_message(
+        &self,
+        message: &NewInboundMessage,
+    ) -> Result<bool, StoreError> {
+        self.store_once(message, || async {
+            insert_if_new(&self.db, message)
+                .await
+                .map_err(OutboxError::Db)
+        })
+        .await
+    }
+
+    /// Messages stored before `before` whose event is still unwritten, oldest first.
+    pub async fn pending_inbound_messages(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        Ok(pending_before(&self.reads(), before, limit).await?)
+    }
+
+    /// Runs `insert` (one statement, `true` when it inserted `message`) until it did not
+    /// lose its connection. After a lost connection an earlier attempt may have
+    /// committed; the unique index then refuses the next, and the row's id tells whether
+    /// the row is this message (stored by us: `true`) or a copy stored by another call.
+    async fn store_once<F, Fut>(
+        &self,
+        message: &NewInboundMessage,
+        insert: F,
+    ) -> Result<bool, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<bool, OutboxError>>,
+    {
+        let mut delays = RETRY_DELAYS.iter();
+        let mut maybe_written = false;
+        loop {
+            match insert().await {
+                Ok(true) => return Ok(true),
+                Ok(false) if !maybe_written => return Ok(false),
+                Ok(false) => {
+                    let ours = message.id.to_string();
+                    return Ok(stored_id(&self.reads(), message).await? == Some(ours));
+                }
+                Err(OutboxError::Db(e)) if is_connection_lost(&e) => {
+                    self.health.connection_lost();
+                    maybe_written = true;
+                    let Some(delay) = delays.next() else {
+                        return Err(StoreError::from(e));
+                    };
+                    tracing::info!(error = %e, "storing an inbound message lost its database connection; storing it again");
+                    tokio::time::sleep(*delay).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Records that the event of message `id` is written, clearing its pending data.
+    /// `false` when it had been written already (by a concurrent recovery): then write
+    /// no event.
+    pub async fn mark_inbound_event_written(
+        &self,
+        id: Uuid,
+        event_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        self.db(mark_event_written(self.conn(), id, event_id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sea_orm::{RuntimeErr, sqlx};
+
+    use super::*;
+    use crate::testing::fresh_store;
+
+    fn voice_note(provider_message_id: &str) -> NewInboundMessage {
+        NewInboundMessage {
+            id: Uuid::now_v7(),
+            provider: MessageProvider::Twilio,
+            provider_message_id: provider_message_id.to_owned(),
+            channel: Channel::Whatsapp,
+            from: PhoneNumber::parse("+573001234567", "57").unwrap(),
+            to: None,
+            received_at: Utc::now(),
+            event_id: None,
+            pending_event: Some("{}".to_owned()),
+            provider_fields: None,
+        }
+    }
+
+    fn lost_connection() -> OutboxError {
+        OutboxError::Db(DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Io(
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"),
+        ))))
+    }
+
+    /// The insert commits but its answer is lost with the connection (the server went
+    /// away right after COMMIT): the next attempt finds the row, and its id says whose.
+    #[tokio::test]
+    async fn a_message_whose_insert_lost_its_answer_is_stored_once_and_reported_stored() {
+        let store = fresh_store().await;
+        let store = &store;
+        let original = &voice_note("SMlostanswer000000000000000000000");
+        let attempts = &AtomicUsize::new(0);
+        let insert = |message: &NewInboundMessage| {
+            let message = message.clone();
+            async move {
+                let inserted = insert_if_new(&store.db, &message).await?;
+                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(lost_connection());
+                }
+                Ok(inserted)
+            }
+        };
+        assert!(
+            store
+                .store_once(original, || insert(original))
+                .await
+                .unwrap(),
+            "the row an earlier attempt wrote is this message's"
+        );
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+
+        // A copy of the delivery (our new id, the same provider id) in the same
+        // situation is a duplicate: the row is the original's.
+        attempts.store(0, Ordering::SeqCst);
+        let copy = &NewInboundMessage {
+            id: Uuid::now_v7(),
+            ..original.clone()
+        };
+        assert!(!store.store_once(copy, || insert(copy)).await.unwrap());
+        assert_eq!(
+            count_for(
+                &store.db,
+                MessageProvider::Twilio,
+                &original.provider_message_id
+            )
+            .await
+            .unwrap(),
+            1
+        );
+    }
 }

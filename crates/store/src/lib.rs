@@ -1,6 +1,11 @@
 //! Persistence of the PRM suite: sea-orm entities (private) and repositories
 //! that speak domain types. Runs on PostgreSQL and on SQLite (embedded mode)
 //! from the same code; the schema itself enforces integrity (see `prm-migrations`).
+//!
+//! Services see domain types, [`Store`], [`Tx`] and [`StoreError`], never sea-orm:
+//! a change and the events announcing it are one [`Store::write`]. Lost database
+//! connections are replaced and the work tried again where that is safe (see the
+//! `pool` and `transaction` modules); what still fails is [`StoreError::Unavailable`].
 
 mod appointments;
 mod clinic;
@@ -9,17 +14,22 @@ mod entities;
 mod error;
 pub mod inbound_messages;
 pub mod outbox;
+mod pool;
 pub mod testing;
+mod transaction;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use prm_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    TransactionTrait,
+};
 
 pub use appointments::{AppointmentFilter, NewAppointment};
 pub use clinic::{LocationFilter, PatientFilter, PractitionerFilter, ScheduleFilter};
 pub use error::{Conflict, StoreError};
-pub use sea_orm::{DatabaseTransaction, TransactionTrait};
+pub use transaction::{Tx, Work};
 
 /// `limit`/`offset` of a list request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +53,24 @@ const MIGRATION_LOCK_KEY: i64 = 0x70726d6d_69677274;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    health: Arc<pool::Health>,
+    /// How to reach PostgreSQL outside the pool (`None` on SQLite).
+    postgres: Option<pool::PostgresOptions>,
 }
 
 impl Store {
     /// Connects to `postgres://…` or `sqlite://…` (creating the SQLite file and its
     /// folder when needed). Does not migrate: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let health = pool::Health::new();
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let (db, options) = pool::connect_postgres(url, health.clone()).await?;
+            return Ok(Self {
+                db,
+                health,
+                postgres: Some(options),
+            });
+        }
         let sqlite = url.starts_with("sqlite:");
         if sqlite {
             prepare_sqlite_path(url)?;
@@ -56,14 +78,17 @@ impl Store {
         let mut options = ConnectOptions::new(url.to_owned());
         // SQLite allows one writer; with several connections a transaction that reads and
         // then writes fails (SQLITE_BUSY_SNAPSHOT) when another commits in between. One
-        // connection serializes the embedded mode's writes instead.
+        // connection serializes the embedded mode's writes instead. An embedded file has
+        // no server to lose its connection to: no health checks.
         options
-            .max_connections(if sqlite { 1 } else { 16 })
+            .max_connections(if sqlite {
+                1
+            } else {
+                pool::POSTGRES_MAX_CONNECTIONS
+            })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
-            // sqlx already pings every connection when it goes back to the pool; a second
-            // ping when it is taken out again costs every transaction another round trip.
             .test_before_acquire(false)
             .sqlx_logging(false);
         let db = Database::connect(options)
@@ -72,7 +97,11 @@ impl Store {
         if sqlite {
             use_write_ahead_log(&db).await?;
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            health,
+            postgres: None,
+        })
     }
 
     /// Connects and brings the schema up to date.
@@ -111,16 +140,38 @@ impl Store {
         }
     }
 
-    /// A trivial query, for readiness probes.
+    /// Whether the database answers, for readiness probes. A pooled connection that
+    /// turns out dead does not make the database unreachable: the ping is then tried on
+    /// a new connection of its own (PostgreSQL), or once more on the pool (SQLite).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await.map_err(StoreError::Unavailable)
+        let Err(error) = self.db.ping().await else {
+            return Ok(());
+        };
+        if !error::is_connection_lost(&error) {
+            return Err(StoreError::Unavailable(error));
+        }
+        self.health.connection_lost();
+        tracing::info!(%error, "a pooled database connection was dead; pinging on a new one");
+        match &self.postgres {
+            Some(options) => pool::ping_fresh(options).await,
+            None => self.db.ping().await.map_err(StoreError::Unavailable),
+        }
+    }
+
+    /// The pool for reads: a `SELECT` that lost its connection is read again.
+    pub(crate) fn reads(&self) -> pool::Reads<'_> {
+        pool::Reads {
+            db: &self.db,
+            health: &self.health,
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
 
-    /// The pool, for adapters that write in the caller's transaction (outbox).
+    /// The sea-orm pool, for the other adapters (the bus's outbox relay and idempotent
+    /// consumers) and for tests. Services use the repositories and [`Store::write`].
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }

@@ -12,9 +12,13 @@
 //! * [`ProcessedEvents`] names one service's processed-events table: its consumers record
 //!   each event id in the transaction of their work ([`ProcessedEvents::record`]).
 //!
+//! * [`Producer`] is a service's outbox as its code holds it: the table and the
+//!   [`RelayNotifier`] of its relay. `Store::write` takes it, so that a change and the
+//!   events announcing it commit together and the relay wakes right after.
+//!
 //! Table names are fixed here (they come from the migrations), never from input.
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use prm_domain::events::Envelope;
@@ -24,7 +28,67 @@ use sea_orm::{
         Alias, Expr, Func, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
     },
 };
+use tokio::sync::Notify;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
+
+use crate::StoreError;
+
+/// Wakes a relay right after a commit that wrote to its outbox, instead of leaving the
+/// events to its next poll. Cheap to clone; every clone wakes the same relay. The relay
+/// (`prm_bus::OutboxRelay`) waits on [`notified`](Self::notified).
+#[derive(Debug, Clone, Default)]
+pub struct RelayNotifier(Arc<Notify>);
+
+impl RelayNotifier {
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+
+    /// Resolves at the next [`notify`](Self::notify), or at once if one came since the
+    /// last wait (a wake-up is never lost between two waits).
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// A service that announces its changes: the outbox its events go to, and the relay to
+/// wake once they are committed (`None`: the relay finds them at its next poll).
+#[derive(Debug, Clone)]
+pub struct Producer {
+    outbox: Outbox,
+    relay: Option<RelayNotifier>,
+}
+
+impl Producer {
+    pub fn new(outbox: Outbox, relay: Option<RelayNotifier>) -> Self {
+        Self { outbox, relay }
+    }
+
+    pub fn outbox(&self) -> Outbox {
+        self.outbox
+    }
+
+    /// Tells the relay that committed events wait.
+    pub fn wake_relay(&self) {
+        if let Some(relay) = &self.relay {
+            relay.notify();
+        }
+    }
+}
+
+/// The current span's W3C `traceparent`, if tracing with OpenTelemetry is on and the
+/// span is sampled into a valid trace. Outbox rows keep it so that the relay forwards
+/// it and consumers continue the producer's trace (`prm_bus` re-exports this).
+pub fn current_traceparent() -> Option<String> {
+    use opentelemetry::propagation::TextMapPropagator;
+    let context = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    // W3C is the suite's contract, whatever global propagator the binary installed.
+    opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
 
 /// An event written to an outbox and not yet confirmed by the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +113,15 @@ pub enum OutboxError {
     Db(#[from] DbErr),
     #[error("could not serialize the event envelope: {0}")]
     Serialize(#[from] serde_json::Error),
+}
+
+impl From<OutboxError> for StoreError {
+    fn from(error: OutboxError) -> Self {
+        match error {
+            OutboxError::Db(e) => Self::from(e),
+            OutboxError::Serialize(e) => Self::corrupt("event envelope", e),
+        }
+    }
 }
 
 #[derive(DeriveIden)]
@@ -142,6 +215,28 @@ impl Outbox {
             .values(Self::row_values(envelope, traceparent)?.map(Into::into))
             .map_err(|e| DbErr::Custom(format!("outbox insert: {e}")))?
             .to_owned();
+        conn.execute(conn.get_database_backend().build(&insert))
+            .await?;
+        Ok(())
+    }
+
+    /// Writes `envelopes`, in order, in one statement (see [`enqueue`](Self::enqueue)).
+    pub(crate) async fn enqueue_all(
+        &self,
+        conn: &impl ConnectionTrait,
+        envelopes: &[Envelope],
+        traceparent: Option<String>,
+    ) -> Result<(), OutboxError> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let mut insert = Query::insert();
+        insert.into_table(self.iden()).columns(Self::ROW_COLUMNS);
+        for envelope in envelopes {
+            insert
+                .values(Self::row_values(envelope, traceparent.clone())?.map(Into::into))
+                .map_err(|e| DbErr::Custom(format!("outbox insert: {e}")))?;
+        }
         conn.execute(conn.get_database_backend().build(&insert))
             .await?;
         Ok(())

@@ -5,13 +5,14 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use chrono::Utc;
+use futures::FutureExt;
 use prm_domain::{
     Channel, PhoneNumber,
     events::{Envelope, EventData, MessageProvider, MessageReceived},
 };
 use prm_store::{
-    inbound_messages::{NewInboundMessage, insert_with_event},
-    outbox::Outbox,
+    inbound_messages::NewInboundMessage,
+    outbox::{Outbox, Producer, RelayNotifier},
     testing::fresh_store,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -48,27 +49,33 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 async fn a_message_and_its_event_are_written_together_once() {
     let store = fresh_store().await;
     let db = store.connection();
+    let relay = RelayNotifier::default();
+    let producer = Producer::new(Outbox::WEBHOOKS, Some(relay.clone()));
     let envelope = Envelope::new("webhooks", MessageReceived::example());
     let first = message("SM0123456789abcdef0123456789abcdef", envelope.id);
     assert!(
-        insert_with_event(
-            db,
-            &first,
-            Outbox::WEBHOOKS,
-            &envelope,
-            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into())
-        )
-        .await
-        .unwrap()
+        store
+            .accept_inbound_message(&producer, &first, &envelope)
+            .await
+            .unwrap()
+    );
+    assert!(
+        relay.notified().now_or_never().is_some(),
+        "the relay is woken for the new event"
     );
 
     // The provider retries: a new message id and event, the same provider id.
     let retry_envelope = Envelope::new("webhooks", MessageReceived::example());
     let retry = message("SM0123456789abcdef0123456789abcdef", retry_envelope.id);
     assert!(
-        !insert_with_event(db, &retry, Outbox::WEBHOOKS, &retry_envelope, None)
+        !store
+            .accept_inbound_message(&producer, &retry, &retry_envelope)
             .await
             .unwrap()
+    );
+    assert!(
+        relay.notified().now_or_never().is_none(),
+        "nothing new to relay"
     );
 
     assert_eq!(count(db, "SELECT count(*) FROM inbound_messages").await, 1);
@@ -94,7 +101,6 @@ async fn a_message_and_its_event_are_written_together_once() {
         serde_json::from_str::<Envelope>(&get("payload")).unwrap(),
         envelope
     );
-    assert!(get("headers").contains("0af7651916cd43dd8448eb211c80319c"));
     assert_eq!(get("provider_fields"), r#"{"Latitude":"4.7110"}"#);
 }
 
@@ -103,11 +109,13 @@ async fn concurrent_deliveries_of_one_message_store_one_row_and_one_event() {
     let store = fresh_store().await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
-            let db = store.connection().clone();
+            let store = store.clone();
             tokio::spawn(async move {
                 let envelope = Envelope::new("webhooks", MessageReceived::example());
                 let m = message("SMconcurrent00000000000000000000000", envelope.id);
-                insert_with_event(&db, &m, Outbox::WEBHOOKS, &envelope, None)
+                let producer = Producer::new(Outbox::WEBHOOKS, None);
+                store
+                    .accept_inbound_message(&producer, &m, &envelope)
                     .await
                     .unwrap()
             })
@@ -128,8 +136,6 @@ async fn concurrent_deliveries_of_one_message_store_one_row_and_one_event() {
 /// delivery retried late (or a replayed one) is long past the moment it arrived here.
 #[tokio::test]
 async fn pending_rows_are_aged_by_when_they_were_stored_not_by_the_providers_time() {
-    use prm_store::inbound_messages::{insert_if_new, pending_before};
-
     let store = fresh_store().await;
     let db = store.connection();
     let pending = |sid: &str| NewInboundMessage {
@@ -139,23 +145,25 @@ async fn pending_rows_are_aged_by_when_they_were_stored_not_by_the_providers_tim
         ..message(sid, Uuid::nil())
     };
     let late = pending("SMlate0000000000000000000000000000");
-    assert!(insert_if_new(db, &late).await.unwrap());
+    assert!(store.insert_inbound_message(&late).await.unwrap());
     let an_hour_ago = Utc::now() - chrono::TimeDelta::hours(1);
     assert!(
-        pending_before(db, an_hour_ago, 10)
+        store
+            .pending_inbound_messages(an_hour_ago, 10)
             .await
             .unwrap()
             .is_empty(),
         "stored just now, though the provider sent it three hours ago"
     );
-    let found = pending_before(db, Utc::now() + chrono::TimeDelta::seconds(1), 10)
+    let found = store
+        .pending_inbound_messages(Utc::now() + chrono::TimeDelta::seconds(1), 10)
         .await
         .unwrap();
     assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [late.id]);
 
     // A row written before `stored_at` existed is judged by `received_at`, as before.
     let legacy = pending("SMlegacy00000000000000000000000000");
-    assert!(insert_if_new(db, &legacy).await.unwrap());
+    assert!(store.insert_inbound_message(&legacy).await.unwrap());
     db.execute(Statement::from_sql_and_values(
         db.get_database_backend(),
         match db.get_database_backend() {
@@ -168,6 +176,9 @@ async fn pending_rows_are_aged_by_when_they_were_stored_not_by_the_providers_tim
     ))
     .await
     .unwrap();
-    let found = pending_before(db, an_hour_ago, 10).await.unwrap();
+    let found = store
+        .pending_inbound_messages(an_hour_ago, 10)
+        .await
+        .unwrap();
     assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [legacy.id]);
 }

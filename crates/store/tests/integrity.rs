@@ -8,9 +8,11 @@ use prm_domain::{
     PractitionerSchedule, Weekday,
 };
 use prm_store::{
-    Conflict, NewAppointment, Store, StoreError, TransactionTrait, testing::fresh_store,
+    Conflict, NewAppointment, Store, StoreError,
+    outbox::{Outbox, Producer},
+    testing::fresh_store,
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
 struct Clinic {
@@ -112,16 +114,18 @@ async fn assert_refused(c: &Clinic, statements: &[&str]) {
     txn.rollback().await.unwrap();
 }
 
-/// The error of an update the store must refuse; the transaction is rolled back.
+fn producer() -> Producer {
+    Producer::new(Outbox::APPOINTMENTS, None)
+}
+
+/// The error of an update the store must refuse (nothing is saved).
 async fn refused_update(c: &Clinic, seen: &Appointment, next: &Appointment) -> StoreError {
-    let txn = c.store.begin().await.unwrap();
-    let err = c
-        .store
-        .update_appointment(&txn, seen, next, None)
+    c.store
+        .write(&producer(), |tx| {
+            Box::pin(async move { tx.update_appointment(seen, next, None).await })
+        })
         .await
-        .unwrap_err();
-    txn.rollback().await.unwrap();
-    err
+        .unwrap_err()
 }
 
 fn assert_slot_taken(err: &StoreError) {
@@ -132,10 +136,11 @@ fn assert_slot_taken(err: &StoreError) {
 }
 
 async fn book(c: &Clinic, a: &NewAppointment) -> Result<(), StoreError> {
-    let txn = c.store.begin().await?;
-    c.store.insert_appointment(&txn, a).await?;
-    txn.commit().await?;
-    Ok(())
+    c.store
+        .write(&producer(), |tx| {
+            Box::pin(async move { tx.insert_appointment(a).await.map(|_| ()) })
+        })
+        .await
 }
 
 #[tokio::test]
@@ -359,12 +364,16 @@ async fn a_write_decided_on_a_stale_read_is_refused_and_changes_nothing() {
     // Someone else cancels after our read…
     let mut cancelled = seen.clone();
     cancelled.status = AppointmentStatus::Cancelled;
-    let txn = c.store.begin().await.unwrap();
+    let (seen_first, cancelled) = (&seen, &cancelled);
     c.store
-        .update_appointment(&txn, &seen, &cancelled, Some("patient asked".into()))
+        .write(&producer(), |tx| {
+            Box::pin(async move {
+                tx.update_appointment(seen_first, cancelled, Some("patient asked".into()))
+                    .await
+            })
+        })
         .await
         .unwrap();
-    txn.commit().await.unwrap();
 
     // …so our notes edit, decided on the booked version, must not write `booked` back.
     let mut edited = seen.clone();

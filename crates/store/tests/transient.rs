@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use prm_domain::{Location, Practitioner};
 use prm_store::{
-    Conflict, Store, StoreError, TransactionTrait,
+    Conflict, Store, StoreError,
     testing::{TestBackend, backend, fresh_database_url},
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
 fn practitioner() -> Practitioner {

@@ -28,9 +28,9 @@ use prm_platform::ApiError;
 use prm_runtime::CancellationToken;
 use prm_state::StateStore;
 use prm_store::{
-    Store, StoreError, TransactionTrait,
-    inbound_messages::{self, NewInboundMessage, is_storable_provider_message_id, provider_name},
-    outbox,
+    Conflict, Store, StoreError,
+    inbound_messages::{NewInboundMessage, is_storable_provider_message_id, provider_name},
+    outbox::{self, Producer},
 };
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -99,10 +99,8 @@ pub enum InboxError {
     /// id, and the database could not store it. Handlers refuse these first.
     #[error("the provider message id is blank, too long or has control characters")]
     InvalidProviderMessageId,
-    #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
-    Outbox(#[from] outbox::OutboxError),
+    Store(#[from] StoreError),
     #[error("could not serialize the event: {0}")]
     Serialize(#[from] serde_json::Error),
 }
@@ -110,35 +108,20 @@ pub enum InboxError {
 /// How long a provider should wait after our database was not reachable.
 const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-impl InboxError {
-    /// The storage failure behind this error, classified by the store (a lost
-    /// connection is `Unavailable`), or the error itself.
-    fn into_store(self) -> Result<StoreError, Self> {
-        match self {
-            InboxError::Db(db) | InboxError::Outbox(outbox::OutboxError::Db(db)) => {
-                Ok(StoreError::from(db))
-            }
-            other => Err(other),
-        }
-    }
-}
-
 /// The webhooks' one conversion of their failures into answers: a refused id is 400, a
 /// database out of reach 503 with `Retry-After` (the provider retries), anything else
 /// an opaque 500 (the provider retries too).
 impl From<InboxError> for ApiError {
     fn from(error: InboxError) -> Self {
-        if let InboxError::InvalidProviderMessageId = error {
-            return ApiError::bad_request(error.to_string());
-        }
-        match error.into_store() {
-            Ok(StoreError::Unavailable(e)) => {
+        match error {
+            InboxError::InvalidProviderMessageId => ApiError::bad_request(error.to_string()),
+            // Nothing is lost: the provider's retry stores it once.
+            InboxError::Store(StoreError::Unavailable(e)) => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::unavailable("The database is not reachable; retry shortly.")
                     .with_retry_after(DATABASE_RETRY_AFTER)
             }
-            Ok(other) => ApiError::internal(other),
-            Err(other) => ApiError::internal(other),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -161,7 +144,8 @@ impl From<InboxError> for HandlerError {
 pub struct Inbox {
     store: Store,
     dedup: Arc<dyn StateStore>,
-    relay: Option<RelayNotifier>,
+    /// The service's outbox and the relay to wake after a commit.
+    producer: Producer,
     voice_notes: Arc<VoiceNotes>,
     /// How old a pending voice note is (the recovery sweep).
     clock: SharedClock,
@@ -177,7 +161,7 @@ impl Inbox {
         Self {
             store,
             dedup,
-            relay,
+            producer: Producer::new(OUTBOX, relay),
             voice_notes,
             clock: clock::system(),
         }
@@ -262,29 +246,24 @@ impl Inbox {
         // The envelope's `occurred_at` is when the event was written (the machine's
         // time, as every envelope's); the report's own time is `updated_at`.
         let envelope = Envelope::at(SOURCE, data, event_id, Utc::now());
-        let result = async {
-            let txn = self.store.connection().begin().await?;
-            match OUTBOX
-                .enqueue(&txn, &envelope, prm_bus::current_traceparent())
-                .await
-            {
-                Ok(()) => {
-                    txn.commit().await?;
-                    Ok(Outcome::Accepted { message_id: None })
-                }
-                Err(outbox::OutboxError::Db(e)) if is_unique_violation(&e) => {
-                    txn.rollback().await?;
-                    Ok(Outcome::Duplicate)
-                }
-                Err(e) => Err(InboxError::from(e)),
-            }
-        }
-        .await;
-        match &result {
-            Ok(Outcome::Accepted { .. }) => self.wake_relay(),
-            Ok(Outcome::Duplicate) => {}
-            Err(_) if claimed => self.release(&key, true).await,
-            Err(_) => {}
+        let envelope = &envelope;
+        let written = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    tx.announce(envelope.clone());
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await;
+        let result = match written {
+            Ok(()) => Ok(Outcome::Accepted { message_id: None }),
+            // The event id is taken: this status was written before.
+            Err(StoreError::Conflict(Conflict::Duplicate)) => Ok(Outcome::Duplicate),
+            Err(e) => Err(InboxError::from(e)),
+        };
+        if result.is_err() && claimed {
+            self.release(&key, true).await;
         }
         result
     }
@@ -369,13 +348,13 @@ impl Inbox {
             },
             provider_fields,
         };
-        let db = self.store.connection();
         let stored = if transcribe {
             // The event waits for the transcription (`pending_event`).
-            inbound_messages::insert_if_new(db, &row).await?
+            self.store.insert_inbound_message(&row).await?
         } else {
-            let traceparent = prm_bus::current_traceparent();
-            inbound_messages::insert_with_event(db, &row, OUTBOX, &envelope, traceparent).await?
+            self.store
+                .accept_inbound_message(&self.producer, &row, &envelope)
+                .await?
         };
         if !stored {
             return Ok(Outcome::Duplicate);
@@ -387,7 +366,6 @@ impl Inbox {
             }
             None => {
                 tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
-                self.wake_relay();
             }
         }
         Ok(Outcome::Accepted {
@@ -420,19 +398,26 @@ impl Inbox {
     /// Writes the event of a stored message whose event is still pending.
     async fn write_pending_event(&self, data: MessageReceived) -> Result<bool, InboxError> {
         let message_id = data.message_id;
-        let envelope = Envelope::new(SOURCE, data);
-        let txn = self.store.connection().begin().await?;
-        if !inbound_messages::mark_event_written(&txn, message_id, envelope.id).await? {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        OUTBOX
-            .enqueue(&txn, &envelope, prm_bus::current_traceparent())
+        let envelope = &Envelope::new(SOURCE, data);
+        let written = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    // Already written (by a concurrent recovery): no second event.
+                    let open = tx
+                        .mark_inbound_event_written(message_id, envelope.id)
+                        .await?;
+                    if open {
+                        tx.announce(envelope.clone());
+                    }
+                    Ok::<_, StoreError>(open)
+                })
+            })
             .await?;
-        txn.commit().await?;
-        tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
-        self.wake_relay();
-        Ok(true)
+        if written {
+            tracing::info!(%message_id, event_id = %envelope.id, "MESSAGE_RECEIVED written to the outbox");
+        }
+        Ok(written)
     }
 
     /// Publishes, without transcription, the events of messages stored before `older_than`
@@ -441,8 +426,7 @@ impl Inbox {
         let before = self.clock.now()
             - chrono::Duration::from_std(older_than)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
-        let pending =
-            inbound_messages::pending_before(self.store.connection(), before, 100).await?;
+        let pending = self.store.pending_inbound_messages(before, 100).await?;
         let mut written = 0;
         for row in pending {
             let data = match serde_json::from_str::<MessageReceived>(&row.pending_event) {
@@ -485,12 +469,6 @@ impl Inbox {
             }
         })
     }
-
-    fn wake_relay(&self) {
-        if let Some(relay) = &self.relay {
-            relay.notify();
-        }
-    }
 }
 
 /// The catalog's word for a delivery status (the dedup key of status reports).
@@ -503,11 +481,4 @@ pub fn status_name(status: DeliveryStatus) -> &'static str {
         DeliveryStatus::Failed => "failed",
         DeliveryStatus::Undelivered => "undelivered",
     }
-}
-
-fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }
