@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Page, Paged, Store, StoreError, clinic};
+use crate::{Page, Paged, Store, StoreError, Tx, clinic};
 
 pub(crate) mod conversation {
     use sea_orm::entity::prelude::*;
@@ -259,6 +259,263 @@ fn message_from(m: message::Model) -> Result<Message, StoreError> {
 }
 
 impl Store {
+    pub async fn get_conversation(&self, id: Uuid) -> Result<ConversationRecord, StoreError> {
+        let row = conversation::Entity::find_by_id(id)
+            .one(self.connection())
+            .await?;
+        conversation_from(row.ok_or(StoreError::NotFound("conversation"))?)
+    }
+
+    /// Newest `last_message_at` first (conversations without messages last, newest
+    /// first among them).
+    pub async fn list_conversations(
+        &self,
+        f: &ConversationFilter,
+        page: Page,
+    ) -> Result<Paged<Conversation>, StoreError> {
+        let mut q = conversation::Entity::find();
+        if let Some(phone) = &f.phone {
+            q = q.filter(conversation::Column::Phone.eq(phone.as_str()));
+        }
+        if let Some(status) = f.status {
+            q = q.filter(conversation::Column::Status.eq(status.as_str()));
+        }
+        if let Some(stage) = f.stage {
+            q = q.filter(conversation::Column::Stage.eq(stage.as_str()));
+        }
+        if let Some(id) = f.patient_id {
+            q = q.filter(conversation::Column::PatientId.eq(id));
+        }
+        if let Some(channel) = f.channel {
+            q = q.filter(conversation::Column::Channel.eq(channel.as_str()));
+        }
+        if let Some(paused) = f.bot_paused {
+            q = q.filter(conversation::Column::BotPaused.eq(paused));
+        }
+        let q = q
+            .order_by(
+                Expr::col(conversation::Column::LastMessageAt).is_null(),
+                sea_orm::Order::Asc,
+            )
+            .order_by_desc(conversation::Column::LastMessageAt)
+            .order_by_desc(conversation::Column::CreatedAt)
+            .order_by_asc(conversation::Column::Id);
+        clinic::paged(self.connection(), q, page, |m| {
+            conversation_from(m).map(|r| r.conversation)
+        })
+        .await
+    }
+
+    /// Conversations whose awaited turn is due (`awaiting_until` ≤ `now`).
+    pub async fn conversations_awaiting_before(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        Ok(conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::AwaitingUntil.lte(now))
+            .limit(limit)
+            .into_tuple()
+            .all(self.connection())
+            .await?)
+    }
+
+    /// Conversations changed at or after `since` (the staff stream), oldest change first.
+    pub async fn conversations_changed_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows = conversation::Entity::find()
+            .filter(conversation::Column::UpdatedAt.gte(since))
+            .order_by_asc(conversation::Column::UpdatedAt)
+            .limit(limit)
+            .all(self.connection())
+            .await?;
+        rows.into_iter()
+            .map(|m| conversation_from(m).map(|r| r.conversation))
+            .collect()
+    }
+
+    pub async fn get_message(&self, id: Uuid) -> Result<Message, StoreError> {
+        let row = message::Entity::find()
+            .filter(message::Column::Id.eq(id))
+            .one(self.connection())
+            .await?;
+        message_from(row.ok_or(StoreError::NotFound("message"))?)
+    }
+
+    /// A conversation's messages, oldest first.
+    pub async fn list_messages(
+        &self,
+        conversation_id: Uuid,
+        page: Page,
+    ) -> Result<Paged<Message>, StoreError> {
+        let q = message::Entity::find()
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .order_by_asc(message::Column::Seq);
+        clinic::paged(self.connection(), q, page, message_from).await
+    }
+
+    /// Messages written or updated at or after `since` (the staff stream).
+    pub async fn messages_changed_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let rows = message::Entity::find()
+            .filter(message::Column::UpdatedAt.gte(since))
+            .order_by_asc(message::Column::UpdatedAt)
+            .order_by_asc(message::Column::Seq)
+            .limit(limit)
+            .all(self.connection())
+            .await?;
+        rows.into_iter().map(message_from).collect()
+    }
+
+    /// Claims the oldest pending message of a conversation for sending, unless another
+    /// of its messages is being sent (then that sender sends this one next) or it must
+    /// wait until `next_attempt_at`. The conversation row is locked for the decision, so
+    /// two senders never claim messages of one conversation at once.
+    pub async fn claim_outbound(
+        &self,
+        conversation_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboundClaim>, StoreError> {
+        use sea_orm::TransactionTrait;
+        let txn = self.connection().begin().await?;
+        let record = Ops.lock_conversation(&txn, conversation_id).await?;
+        let sending = message::Entity::find()
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
+            .one(&txn)
+            .await?;
+        if sending.is_some() {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let next = message::Entity::find()
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Dispatch.eq(Dispatch::Pending.as_str()))
+            .order_by_asc(message::Column::Seq)
+            .one(&txn)
+            .await?;
+        let Some(next) = next else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        if next.next_attempt_at.is_some_and(|at| at > now) {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let attempt = next.send_attempts + 1;
+        let mut row = next.into_active_model();
+        row.dispatch = Set(Dispatch::Sending.as_str().to_owned());
+        row.send_attempts = Set(attempt);
+        row.updated_at = Set(now);
+        let claimed = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(Some(OutboundClaim {
+            message: message_from(claimed)?,
+            to: record.conversation.phone,
+            reply_provider: record.conversation.reply_provider,
+            last_inbound_at: record.conversation.last_inbound_at,
+            attempt,
+        }))
+    }
+
+    /// The provider surely did not take the message and asked us to wait: pending again
+    /// from `retry_at`.
+    pub async fn outbound_retry_later(
+        &self,
+        id: Uuid,
+        code: Option<&str>,
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        message::Entity::update_many()
+            .col_expr(
+                message::Column::Dispatch,
+                Expr::value(Dispatch::Pending.as_str()),
+            )
+            .col_expr(message::Column::NextAttemptAt, Expr::value(Some(retry_at)))
+            .col_expr(
+                message::Column::ErrorCode,
+                Expr::value(code.map(|c| c.chars().take(64).collect::<String>())),
+            )
+            .col_expr(message::Column::UpdatedAt, Expr::value(now))
+            .filter(message::Column::Id.eq(id))
+            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// Conversations with a message due to be sent (written more than `older_than` ago
+    /// and still pending, or waiting out a provider's delay that has passed): what a
+    /// crash or a refusal to wait left behind.
+    pub async fn conversations_with_due_messages(
+        &self,
+        written_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows: Vec<Uuid> = message::Entity::find()
+            .select_only()
+            .column(message::Column::ConversationId)
+            .distinct()
+            .filter(message::Column::Dispatch.eq(Dispatch::Pending.as_str()))
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(message::Column::NextAttemptAt.is_null())
+                            .add(message::Column::CreatedAt.lt(written_before)),
+                    )
+                    .add(message::Column::NextAttemptAt.lte(now)),
+            )
+            .limit(limit)
+            .into_tuple()
+            .all(self.connection())
+            .await?;
+        Ok(rows)
+    }
+
+    /// Messages claimed for sending before `claimed_before` that never got an answer
+    /// recorded (the sender crashed, or could not record it): whether the provider has
+    /// them cannot be known, so they are not sent again but marked failed with
+    /// `outcome_unknown` for staff to see. Returns them.
+    pub async fn abandon_stuck_sends(
+        &self,
+        claimed_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Message>, StoreError> {
+        let stuck = message::Entity::find()
+            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
+            .filter(message::Column::UpdatedAt.lt(claimed_before))
+            .limit(100)
+            .all(self.connection())
+            .await?;
+        let mut abandoned = Vec::with_capacity(stuck.len());
+        for row in stuck {
+            let mut row = row.into_active_model();
+            row.dispatch = Set(Dispatch::Done.as_str().to_owned());
+            row.delivery_status = Set(Some(DeliveryStatus::Failed.as_str().to_owned()));
+            row.error_code = Set(Some("outcome_unknown".to_owned()));
+            row.updated_at = Set(now);
+            abandoned.push(message_from(row.update(self.connection()).await?)?);
+        }
+        Ok(abandoned)
+    }
+}
+
+/// The operations that run on a caller's connection or transaction; [`Tx`] and
+/// [`Store`] expose them.
+pub(crate) struct Ops;
+
+impl Ops {
     /// Opens a conversation. A phone that already has one that is not closed is refused
     /// by the schema: `Conflict::ConversationExists`.
     pub async fn insert_conversation(
@@ -304,24 +561,17 @@ impl Store {
             .transpose()
     }
 
-    pub async fn get_conversation(&self, id: Uuid) -> Result<ConversationRecord, StoreError> {
-        let row = conversation::Entity::find_by_id(id)
-            .one(self.connection())
-            .await?;
-        conversation_from(row.ok_or(StoreError::NotFound("conversation"))?)
-    }
-
     /// Reads a conversation inside `txn` and locks it until `txn` ends (PostgreSQL
     /// `FOR UPDATE`; SQLite has one writer at a time), so that the turns of one
     /// conversation are decided one after the other.
     pub async fn lock_conversation(
         &self,
-        txn: &impl ConnectionTrait,
+        conn: &impl ConnectionTrait,
         id: Uuid,
     ) -> Result<ConversationRecord, StoreError> {
         let row = conversation::Entity::find_by_id(id)
             .lock_exclusive()
-            .one(txn)
+            .one(conn)
             .await?;
         conversation_from(row.ok_or(StoreError::NotFound("conversation"))?)
     }
@@ -401,79 +651,6 @@ impl Store {
         Ok(())
     }
 
-    /// Newest `last_message_at` first (conversations without messages last, newest
-    /// first among them).
-    pub async fn list_conversations(
-        &self,
-        f: &ConversationFilter,
-        page: Page,
-    ) -> Result<Paged<Conversation>, StoreError> {
-        let mut q = conversation::Entity::find();
-        if let Some(phone) = &f.phone {
-            q = q.filter(conversation::Column::Phone.eq(phone.as_str()));
-        }
-        if let Some(status) = f.status {
-            q = q.filter(conversation::Column::Status.eq(status.as_str()));
-        }
-        if let Some(stage) = f.stage {
-            q = q.filter(conversation::Column::Stage.eq(stage.as_str()));
-        }
-        if let Some(id) = f.patient_id {
-            q = q.filter(conversation::Column::PatientId.eq(id));
-        }
-        if let Some(channel) = f.channel {
-            q = q.filter(conversation::Column::Channel.eq(channel.as_str()));
-        }
-        if let Some(paused) = f.bot_paused {
-            q = q.filter(conversation::Column::BotPaused.eq(paused));
-        }
-        let q = q
-            .order_by(
-                Expr::col(conversation::Column::LastMessageAt).is_null(),
-                sea_orm::Order::Asc,
-            )
-            .order_by_desc(conversation::Column::LastMessageAt)
-            .order_by_desc(conversation::Column::CreatedAt)
-            .order_by_asc(conversation::Column::Id);
-        clinic::paged(self.connection(), q, page, |m| {
-            conversation_from(m).map(|r| r.conversation)
-        })
-        .await
-    }
-
-    /// Conversations whose awaited turn is due (`awaiting_until` ≤ `now`).
-    pub async fn conversations_awaiting_before(
-        &self,
-        now: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        Ok(conversation::Entity::find()
-            .select_only()
-            .column(conversation::Column::Id)
-            .filter(conversation::Column::AwaitingUntil.lte(now))
-            .limit(limit)
-            .into_tuple()
-            .all(self.connection())
-            .await?)
-    }
-
-    /// Conversations changed at or after `since` (the staff stream), oldest change first.
-    pub async fn conversations_changed_since(
-        &self,
-        since: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<Conversation>, StoreError> {
-        let rows = conversation::Entity::find()
-            .filter(conversation::Column::UpdatedAt.gte(since))
-            .order_by_asc(conversation::Column::UpdatedAt)
-            .limit(limit)
-            .all(self.connection())
-            .await?;
-        rows.into_iter()
-            .map(|m| conversation_from(m).map(|r| r.conversation))
-            .collect()
-    }
-
     /// Records a message. A second inbound message with the same webhooks id, or a
     /// second message with the same id, is refused: `Conflict::Duplicate`.
     pub async fn insert_message(
@@ -509,14 +686,6 @@ impl Store {
         message_from(row)
     }
 
-    pub async fn get_message(&self, id: Uuid) -> Result<Message, StoreError> {
-        let row = message::Entity::find()
-            .filter(message::Column::Id.eq(id))
-            .one(self.connection())
-            .await?;
-        message_from(row.ok_or(StoreError::NotFound("message"))?)
-    }
-
     /// Whether a message with this id exists (a redelivered request to send it).
     pub async fn message_exists(
         &self,
@@ -543,18 +712,6 @@ impl Store {
             .is_some())
     }
 
-    /// A conversation's messages, oldest first.
-    pub async fn list_messages(
-        &self,
-        conversation_id: Uuid,
-        page: Page,
-    ) -> Result<Paged<Message>, StoreError> {
-        let q = message::Entity::find()
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .order_by_asc(message::Column::Seq);
-        clinic::paged(self.connection(), q, page, message_from).await
-    }
-
     /// The latest `n` messages of a conversation, oldest first.
     pub async fn latest_messages(
         &self,
@@ -570,73 +727,6 @@ impl Store {
             .await?;
         rows.reverse();
         rows.into_iter().map(message_from).collect()
-    }
-
-    /// Messages written or updated at or after `since` (the staff stream).
-    pub async fn messages_changed_since(
-        &self,
-        since: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<Message>, StoreError> {
-        let rows = message::Entity::find()
-            .filter(message::Column::UpdatedAt.gte(since))
-            .order_by_asc(message::Column::UpdatedAt)
-            .order_by_asc(message::Column::Seq)
-            .limit(limit)
-            .all(self.connection())
-            .await?;
-        rows.into_iter().map(message_from).collect()
-    }
-
-    /// Claims the oldest pending message of a conversation for sending, unless another
-    /// of its messages is being sent (then that sender sends this one next) or it must
-    /// wait until `next_attempt_at`. The conversation row is locked for the decision, so
-    /// two senders never claim messages of one conversation at once.
-    pub async fn claim_outbound(
-        &self,
-        conversation_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<OutboundClaim>, StoreError> {
-        use sea_orm::TransactionTrait;
-        let txn = self.connection().begin().await?;
-        let record = self.lock_conversation(&txn, conversation_id).await?;
-        let sending = message::Entity::find()
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
-            .one(&txn)
-            .await?;
-        if sending.is_some() {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        let next = message::Entity::find()
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::Dispatch.eq(Dispatch::Pending.as_str()))
-            .order_by_asc(message::Column::Seq)
-            .one(&txn)
-            .await?;
-        let Some(next) = next else {
-            txn.rollback().await?;
-            return Ok(None);
-        };
-        if next.next_attempt_at.is_some_and(|at| at > now) {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        let attempt = next.send_attempts + 1;
-        let mut row = next.into_active_model();
-        row.dispatch = Set(Dispatch::Sending.as_str().to_owned());
-        row.send_attempts = Set(attempt);
-        row.updated_at = Set(now);
-        let claimed = row.update(&txn).await?;
-        txn.commit().await?;
-        Ok(Some(OutboundClaim {
-            message: message_from(claimed)?,
-            to: record.conversation.phone,
-            reply_provider: record.conversation.reply_provider,
-            last_inbound_at: record.conversation.last_inbound_at,
-            attempt,
-        }))
     }
 
     /// The provider took the message: records its id and status, and applies any
@@ -699,33 +789,6 @@ impl Store {
             row.updated_at = Set(at);
         })
         .await
-    }
-
-    /// The provider surely did not take the message and asked us to wait: pending again
-    /// from `retry_at`.
-    pub async fn outbound_retry_later(
-        &self,
-        id: Uuid,
-        code: Option<&str>,
-        retry_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        message::Entity::update_many()
-            .col_expr(
-                message::Column::Dispatch,
-                Expr::value(Dispatch::Pending.as_str()),
-            )
-            .col_expr(message::Column::NextAttemptAt, Expr::value(Some(retry_at)))
-            .col_expr(
-                message::Column::ErrorCode,
-                Expr::value(code.map(|c| c.chars().take(64).collect::<String>())),
-            )
-            .col_expr(message::Column::UpdatedAt, Expr::value(now))
-            .filter(message::Column::Id.eq(id))
-            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
-            .exec(self.connection())
-            .await?;
-        Ok(())
     }
 
     async fn finish_outbound(
@@ -802,61 +865,133 @@ impl Store {
         row.updated_at = Set(at);
         Ok(Some(message_from(row.update(conn).await?)?))
     }
+}
 
-    /// Conversations with a message due to be sent (written more than `older_than` ago
-    /// and still pending, or waiting out a provider's delay that has passed): what a
-    /// crash or a refusal to wait left behind.
-    pub async fn conversations_with_due_messages(
+/// The conversations' writes, inside [`Store::write`].
+impl Tx<'_> {
+    /// Opens a conversation. A phone that already has one that is not closed is refused
+    /// by the schema: `Conflict::ConversationExists`.
+    pub async fn insert_conversation(
         &self,
-        written_before: DateTime<Utc>,
-        now: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let rows: Vec<Uuid> = message::Entity::find()
-            .select_only()
-            .column(message::Column::ConversationId)
-            .distinct()
-            .filter(message::Column::Dispatch.eq(Dispatch::Pending.as_str()))
-            .filter(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(message::Column::NextAttemptAt.is_null())
-                            .add(message::Column::CreatedAt.lt(written_before)),
-                    )
-                    .add(message::Column::NextAttemptAt.lte(now)),
-            )
-            .limit(limit)
-            .into_tuple()
-            .all(self.connection())
-            .await?;
-        Ok(rows)
+        new: &NewConversation,
+    ) -> Result<Conversation, StoreError> {
+        self.check(Ops.insert_conversation(self.conn(), new).await)
     }
 
-    /// Messages claimed for sending before `claimed_before` that never got an answer
-    /// recorded (the sender crashed, or could not record it): whether the provider has
-    /// them cannot be known, so they are not sent again but marked failed with
-    /// `outcome_unknown` for staff to see. Returns them.
-    pub async fn abandon_stuck_sends(
+    /// Reads a conversation and locks it until the transaction ends (PostgreSQL
+    /// `FOR UPDATE`; SQLite has one writer at a time), so that the turns of one
+    /// conversation are decided one after the other.
+    pub async fn lock_conversation(&self, id: Uuid) -> Result<ConversationRecord, StoreError> {
+        self.check(Ops.lock_conversation(self.conn(), id).await)
+    }
+
+    /// Writes every field of `c` and its journey (locked first).
+    pub async fn save_conversation(
         &self,
-        claimed_before: DateTime<Utc>,
-        now: DateTime<Utc>,
+        c: &Conversation,
+        journey: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        self.check(Ops.save_conversation(self.conn(), c, journey).await)
+    }
+
+    /// [`Tx::save_conversation`], also setting when a turn waiting for an outside engine
+    /// is due to be answered without it (`None`: nothing is awaited).
+    pub async fn save_conversation_awaiting(
+        &self,
+        c: &Conversation,
+        journey: Option<&serde_json::Value>,
+        awaiting_until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.check(
+            Ops.save_conversation_awaiting(self.conn(), c, journey, awaiting_until)
+                .await,
+        )
+    }
+
+    /// Records a message. A second inbound message with the same webhooks id, or a
+    /// second message with the same id, is refused: `Conflict::Duplicate`.
+    pub async fn insert_message(&self, m: &NewMessage) -> Result<Message, StoreError> {
+        self.check(Ops.insert_message(self.conn(), m).await)
+    }
+
+    /// Whether a message with this id exists (a redelivered request to send it).
+    pub async fn message_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.check(Ops.message_exists(self.conn(), id).await)
+    }
+
+    /// Whether the inbound message with this webhooks id is stored already.
+    pub async fn inbound_message_stored(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.check(Ops.inbound_message_stored(self.conn(), id).await)
+    }
+
+    /// The provider took the message (see [`Store::outbound_accepted`]).
+    pub async fn outbound_accepted(
+        &self,
+        id: Uuid,
+        provider: Provider,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Message, StoreError> {
+        self.check(
+            Ops.outbound_accepted(self.conn(), id, provider, provider_message_id, status, at)
+                .await,
+        )
+    }
+
+    /// A provider's status report: moves the status forward only; a report for a send
+    /// whose answer is not recorded yet is kept until it is. The message when it changed.
+    pub async fn apply_delivery_report(
+        &self,
+        provider: Provider,
+        provider_message_id: &str,
+        reported: DeliveryStatus,
+        error_code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Message>, StoreError> {
+        self.check(
+            Ops.apply_delivery_report(
+                self.conn(),
+                provider,
+                provider_message_id,
+                reported,
+                error_code,
+                at,
+            )
+            .await,
+        )
+    }
+}
+
+/// Reads on the pool.
+impl Store {
+    /// The conversation of `phone` that is not closed, if any.
+    pub async fn open_conversation_of(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        Ops.open_conversation_of(self.connection(), phone).await
+    }
+
+    /// The latest `n` messages of a conversation, oldest first.
+    pub async fn latest_messages(
+        &self,
+        conversation_id: Uuid,
+        n: u64,
     ) -> Result<Vec<Message>, StoreError> {
-        let stuck = message::Entity::find()
-            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
-            .filter(message::Column::UpdatedAt.lt(claimed_before))
-            .limit(100)
-            .all(self.connection())
-            .await?;
-        let mut abandoned = Vec::with_capacity(stuck.len());
-        for row in stuck {
-            let mut row = row.into_active_model();
-            row.dispatch = Set(Dispatch::Done.as_str().to_owned());
-            row.delivery_status = Set(Some(DeliveryStatus::Failed.as_str().to_owned()));
-            row.error_code = Set(Some("outcome_unknown".to_owned()));
-            row.updated_at = Set(now);
-            abandoned.push(message_from(row.update(self.connection()).await?)?);
-        }
-        Ok(abandoned)
+        Ops.latest_messages(self.connection(), conversation_id, n)
+            .await
+    }
+
+    /// The message will not go out: `failed` with the reason (a provider code or ours).
+    pub async fn outbound_failed(
+        &self,
+        id: Uuid,
+        provider: Provider,
+        code: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Message, StoreError> {
+        Ops.outbound_failed(self.connection(), id, provider, code, at)
+            .await
     }
 }

@@ -716,6 +716,20 @@ impl ProcessedEvents {
     }
 }
 
+impl crate::Tx<'_> {
+    /// Records that `consumer` processed event `event_id` in this transaction (see
+    /// [`ProcessedEvents::record`]): `false` when it did already, and the work is to be
+    /// skipped.
+    pub async fn record_processed(
+        &self,
+        table: ProcessedEvents,
+        consumer: &str,
+        event_id: Uuid,
+    ) -> Result<bool, crate::StoreError> {
+        self.db(table.record(self.conn(), consumer, event_id).await)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

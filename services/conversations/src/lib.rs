@@ -112,7 +112,7 @@ impl ConversationsService {
             n8n,
             config: Arc::new(config),
             clock: ctx.backends.clock.clone(),
-            outbox: ctx.outbox,
+            producer: prm_store::outbox::Producer::new(Outbox::CONVERSATIONS, ctx.outbox),
             stream: Arc::new(StreamHub::default()),
             clinic: ClinicCache::default(),
         };

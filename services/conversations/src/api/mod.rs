@@ -205,7 +205,7 @@ async fn get_one(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiE
     let c = app.conversation(*id).await?;
     let latest = app
         .store
-        .latest_messages(app.store.connection(), c.id, DETAIL_MESSAGES)
+        .latest_messages(c.id, DETAIL_MESSAGES)
         .await
         .map_err(crate::app::ConversationError::from)?;
     Ok(HttpResponse::Ok().json(ConversationDetail {

@@ -25,41 +25,44 @@ impl App {
         self: &Arc<Self>,
         delivery: &Delivery,
         conversation_id: impl Fn(&E) -> Option<Uuid>,
-        decide: impl FnOnce(
+        decide: impl Fn(
             &E,
             &prm_domain::conversation::Conversation,
             &JourneyState,
-        ) -> Option<TurnOutcome>,
+        ) -> Option<TurnOutcome>
+        + Sync,
     ) -> Result<(), ConversationError> {
         let data: E = delivery.envelope.data_as()?;
         let Some(id) = conversation_id(&data) else {
             return Ok(());
         };
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await.map_err(ConversationError::from)?;
-        if !PROCESSED
-            .record(&txn, &delivery.consumer, delivery.envelope.id)
-            .await
-            .map_err(ConversationError::from)?
-        {
-            txn.rollback().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let record = match self.store.lock_conversation(&txn, id).await {
-            Ok(record) => record,
-            Err(prm_store::StoreError::NotFound(_)) => {
-                tracing::debug!(conversation_id = %id, event_type = %delivery.envelope.event_type, "event about an unknown conversation; ignored");
-                txn.commit().await.map_err(ConversationError::from)?;
-                return Ok(());
-            }
-            Err(e) => return Err(ConversationError::from(e)),
-        };
-        let journey = JourneyState::from_json(record.journey.as_ref());
-        if let Some(outcome) = decide(&data, &record.conversation, &journey) {
-            self.commit_outcome(&txn, record.conversation, outcome, &mut after)
-                .await?;
-        }
-        txn.commit().await.map_err(ConversationError::from)?;
+        let (app, data, decide) = (self, &data, &decide);
+        let (consumer, event_id) = (delivery.consumer.as_str(), delivery.envelope.id);
+        let after = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let mut after = AfterCommit::default();
+                    if !tx.record_processed(PROCESSED, consumer, event_id).await? {
+                        return Ok(after);
+                    }
+                    let record = match tx.lock_conversation(id).await {
+                        Ok(record) => record,
+                        Err(prm_store::StoreError::NotFound(_)) => {
+                            tracing::debug!(conversation_id = %id, "event about an unknown conversation; ignored");
+                            return Ok(after);
+                        }
+                        Err(e) => return Err(ConversationError::from(e)),
+                    };
+                    let journey = JourneyState::from_json(record.journey.as_ref());
+                    if let Some(outcome) = decide(data, &record.conversation, &journey) {
+                        app.commit_outcome(tx, record.conversation, outcome, &mut after)
+                            .await?;
+                    }
+                    Ok(after)
+                })
+            })
+            .await?;
         self.after_commit(after).await;
         Ok(())
     }

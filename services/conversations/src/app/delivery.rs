@@ -20,28 +20,27 @@ impl App {
         delivery: &Delivery,
     ) -> Result<(), ConversationError> {
         let data: MessageStatusUpdated = delivery.envelope.data_as()?;
-        let txn = self.store.begin().await.map_err(ConversationError::from)?;
-        if !PROCESSED
-            .record(&txn, &delivery.consumer, delivery.envelope.id)
-            .await
-            .map_err(ConversationError::from)?
-        {
-            txn.rollback().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
+        let (data, consumer, event_id) = (&data, delivery.consumer.as_str(), delivery.envelope.id);
+        let now = self.now();
         let changed = self
             .store
-            .apply_delivery_report(
-                &txn,
-                Provider::from(data.provider),
-                &data.provider_message_id,
-                data.status.into(),
-                data.error_code.as_deref(),
-                self.now(),
-            )
-            .await
-            .map_err(ConversationError::from)?;
-        txn.commit().await.map_err(ConversationError::from)?;
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    if !tx.record_processed(PROCESSED, consumer, event_id).await? {
+                        return Ok::<_, ConversationError>(None);
+                    }
+                    Ok(tx
+                        .apply_delivery_report(
+                            Provider::from(data.provider),
+                            &data.provider_message_id,
+                            data.status.into(),
+                            data.error_code.as_deref(),
+                            now,
+                        )
+                        .await?)
+                })
+            })
+            .await?;
         if let Some(message) = changed {
             tracing::debug!(message_id = %message.id, status = ?message.delivery_status, "delivery status updated");
             self.refresh_cache(message.conversation_id).await;
@@ -71,39 +70,43 @@ impl App {
                     .await?
             }
         };
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await.map_err(ConversationError::from)?;
-        if !PROCESSED
-            .record(&txn, &delivery.consumer, delivery.envelope.id)
-            .await
-            .map_err(ConversationError::from)?
-        {
-            txn.rollback().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let record = self.store.lock_conversation(&txn, conversation_id).await?;
-        if self.store.message_exists(&txn, data.message_id).await? {
-            txn.commit().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let mut c = record.conversation;
-        self.record_outbound(
-            &txn,
-            &c,
-            data.message_id,
-            Author::Bot,
-            &data.body,
-            data.media.clone(),
-            data.purpose.clone(),
-            &mut after,
-        )
-        .await?;
-        c.last_message_at = Some(self.now());
-        c.updated_at = self.now();
-        self.store
-            .save_conversation(&txn, &c, record.journey.as_ref())
+        let (app, data, consumer, event_id) = (
+            self,
+            &data,
+            delivery.consumer.as_str(),
+            delivery.envelope.id,
+        );
+        let after = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let mut after = AfterCommit::default();
+                    if !tx.record_processed(PROCESSED, consumer, event_id).await? {
+                        return Ok(after);
+                    }
+                    let record = tx.lock_conversation(conversation_id).await?;
+                    if tx.message_exists(data.message_id).await? {
+                        return Ok(after);
+                    }
+                    let mut c = record.conversation;
+                    app.record_outbound(
+                        tx,
+                        &c,
+                        data.message_id,
+                        Author::Bot,
+                        &data.body,
+                        data.media.clone(),
+                        data.purpose.clone(),
+                        &mut after,
+                    )
+                    .await?;
+                    c.last_message_at = Some(app.now());
+                    c.updated_at = app.now();
+                    tx.save_conversation(&c, record.journey.as_ref()).await?;
+                    Ok::<_, ConversationError>(after)
+                })
+            })
             .await?;
-        txn.commit().await.map_err(ConversationError::from)?;
         self.after_commit(after).await;
         Ok(())
     }

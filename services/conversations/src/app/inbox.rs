@@ -41,109 +41,106 @@ impl App {
         let known = clinic::known_patient(&self.store, &data.from).await?;
         let clinic = self.clinic.context(&self.store).await?;
         let today = self.clinic.today(&self.store, self.now()).await;
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await.map_err(ConversationError::from)?;
-        if !PROCESSED
-            .record(&txn, &delivery.consumer, delivery.envelope.id)
-            .await
-            .map_err(ConversationError::from)?
-        {
-            txn.rollback().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let record = self.store.lock_conversation(&txn, conversation_id).await?;
-        let mut c = record.conversation;
-        if c.status == ConversationStatus::Closed {
-            // Closed between the lookup and the lock: the next attempt opens a new one.
-            return Err(ConversationError::Transient(
-                "the conversation was just closed",
-            ));
-        }
-        if self
+        let (app, data, known, clinic) = (self, &data, &known, &clinic);
+        let (consumer, event_id) = (delivery.consumer.as_str(), delivery.envelope.id);
+        let after = self
             .store
-            .inbound_message_stored(&txn, data.message_id)
-            .await?
-        {
-            txn.commit().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let provider = Provider::from(data.provider);
-        metrics::counter!("prm_messages_received_total", "provider" => provider.as_str())
-            .increment(1);
-        let message = self
-            .store
-            .insert_message(
-                &txn,
-                &NewMessage {
-                    id: Uuid::now_v7(),
-                    conversation_id: c.id,
-                    direction: Direction::Inbound,
-                    author: Author::Patient,
-                    channel: data.channel,
-                    provider,
-                    body: data.body.clone(),
-                    media: data.media.clone(),
-                    transcription: data.transcription.clone(),
-                    purpose: None,
-                    inbound_message_id: Some(data.message_id),
-                    provider_message_id: Some(data.provider_message_id.clone()),
-                    dispatch: Dispatch::Inbound,
-                    delivery_status: None,
-                    at: self.now(),
-                },
-            )
-            .await?;
-        let now = self.now();
-        c.last_message_at = Some(now);
-        // The 24-hour window runs from when the patient wrote, never from the future.
-        c.last_inbound_at = Some(data.received_at.min(now));
-        if matches!(
-            data.provider,
-            MessageProvider::Twilio | MessageProvider::Meta
-        ) {
-            c.reply_provider = Some(provider);
-        }
-        if c.patient_id.is_none() {
-            c.patient_id = known.as_ref().map(|p| p.id);
-        }
-        c.updated_at = now;
-        let journey = JourneyState::from_json(record.journey.as_ref());
-        let booking_call = data.provider != MessageProvider::VoiceAgent || is_booking_call(&data);
-        if c.bot_paused || !booking_call {
-            self.store
-                .save_conversation(&txn, &c, record.journey.as_ref())
-                .await?;
-            after.touch(c.id);
-        } else {
-            let mut journey = journey;
-            let voice_data = voice_intake(&data, &clinic, today, &mut journey);
-            let known = known.as_ref().map(clinic::as_known);
-            let text = message.text().to_owned();
-            let unreadable_audio = data.transcription.is_none()
-                && data
-                    .media
-                    .iter()
-                    .any(|m| m.content_type.starts_with("audio/"));
-            let outcome = self
-                .journey
-                .on_message(TurnInput {
-                    conversation: &c,
-                    journey: &journey,
-                    message_id: message.id,
-                    text: &text,
-                    unreadable_audio,
-                    received_at: data.received_at,
-                    clinic: &clinic,
-                    today,
-                    known_patient: known.as_ref(),
-                    voice_data,
-                    now,
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let mut after = AfterCommit::default();
+                    if !tx.record_processed(PROCESSED, consumer, event_id).await? {
+                        return Ok(after);
+                    }
+                    let record = tx.lock_conversation(conversation_id).await?;
+                    let mut c = record.conversation;
+                    if c.status == ConversationStatus::Closed {
+                        // Closed between the lookup and the lock: the next attempt opens
+                        // a new one.
+                        return Err(ConversationError::Transient(
+                            "the conversation was just closed",
+                        ));
+                    }
+                    if tx.inbound_message_stored(data.message_id).await? {
+                        return Ok(after);
+                    }
+                    let provider = Provider::from(data.provider);
+                    let now = app.now();
+                    let message = tx
+                        .insert_message(&NewMessage {
+                            id: Uuid::now_v7(),
+                            conversation_id: c.id,
+                            direction: Direction::Inbound,
+                            author: Author::Patient,
+                            channel: data.channel,
+                            provider,
+                            body: data.body.clone(),
+                            media: data.media.clone(),
+                            transcription: data.transcription.clone(),
+                            purpose: None,
+                            inbound_message_id: Some(data.message_id),
+                            provider_message_id: Some(data.provider_message_id.clone()),
+                            dispatch: Dispatch::Inbound,
+                            delivery_status: None,
+                            at: now,
+                        })
+                        .await?;
+                    c.last_message_at = Some(now);
+                    // The 24-hour window runs from when the patient wrote, never from
+                    // the future.
+                    c.last_inbound_at = Some(data.received_at.min(now));
+                    if matches!(
+                        data.provider,
+                        MessageProvider::Twilio | MessageProvider::Meta
+                    ) {
+                        c.reply_provider = Some(provider);
+                    }
+                    if c.patient_id.is_none() {
+                        c.patient_id = known.as_ref().map(|p| p.id);
+                    }
+                    c.updated_at = now;
+                    let mut journey = JourneyState::from_json(record.journey.as_ref());
+                    let booking_call =
+                        data.provider != MessageProvider::VoiceAgent || is_booking_call(data);
+                    if c.bot_paused || !booking_call {
+                        tx.save_conversation(&c, record.journey.as_ref()).await?;
+                        after.touch(c.id);
+                        return Ok(after);
+                    }
+                    let voice_data = voice_intake(data, clinic, today, &mut journey);
+                    let known = known.as_ref().map(clinic::as_known);
+                    let text = message.text().to_owned();
+                    let unreadable_audio = data.transcription.is_none()
+                        && data
+                            .media
+                            .iter()
+                            .any(|m| m.content_type.starts_with("audio/"));
+                    let outcome = app
+                        .journey
+                        .on_message(TurnInput {
+                            conversation: &c,
+                            journey: &journey,
+                            message_id: message.id,
+                            text: &text,
+                            unreadable_audio,
+                            received_at: data.received_at,
+                            clinic,
+                            today,
+                            known_patient: known.as_ref(),
+                            voice_data,
+                            now,
+                        })
+                        .await;
+                    tracing::debug!(conversation_id = %c.id, engine = outcome.engine.unwrap_or("none"), stage = %outcome.stage, "journey turn");
+                    app.commit_outcome(tx, c, outcome, &mut after).await?;
+                    Ok(after)
                 })
-                .await;
-            tracing::debug!(conversation_id = %c.id, engine = outcome.engine.unwrap_or("none"), stage = %outcome.stage, "journey turn");
-            self.commit_outcome(&txn, c, outcome, &mut after).await?;
-        }
-        txn.commit().await.map_err(ConversationError::from)?;
+            })
+            .await?;
+        metrics::counter!(
+            "prm_messages_received_total",
+            "provider" => Provider::from(data.provider).as_str()
+        )
+        .increment(1);
         self.after_commit(after).await;
         Ok(())
     }
@@ -166,11 +163,7 @@ impl App {
             {
                 return Ok(id);
             }
-            if let Some(r) = self
-                .store
-                .open_conversation_of(self.store.connection(), phone)
-                .await?
-            {
+            if let Some(r) = self.store.open_conversation_of(phone).await? {
                 return Ok(r.conversation.id);
             }
             match self
@@ -212,36 +205,37 @@ impl App {
                 .await?
                 .map(|p| p.id),
         };
-        let txn = self.store.begin().await?;
+        let new = NewConversation {
+            id: Uuid::now_v7(),
+            phone: phone.clone(),
+            channel,
+            patient_id,
+            locale,
+            stage: Stage::Intake,
+            at: now,
+        };
+        let new = &new;
         let c = self
             .store
-            .insert_conversation(
-                &txn,
-                &NewConversation {
-                    id: Uuid::now_v7(),
-                    phone: phone.clone(),
-                    channel,
-                    patient_id,
-                    locale,
-                    stage: Stage::Intake,
-                    at: now,
-                },
-            )
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let c = tx.insert_conversation(new).await?;
+                    tx.announce(Envelope::new(
+                        SOURCE,
+                        ConversationOpened {
+                            conversation_id: c.id,
+                            phone: c.phone.clone(),
+                            channel: c.channel,
+                            patient_id: c.patient_id,
+                            locale: c.locale,
+                            opened_by: opened_by.to_owned(),
+                            opened_at: now,
+                        },
+                    ));
+                    Ok::<_, ConversationError>(c)
+                })
+            })
             .await?;
-        let opened = Envelope::new(
-            SOURCE,
-            ConversationOpened {
-                conversation_id: c.id,
-                phone: c.phone.clone(),
-                channel: c.channel,
-                patient_id: c.patient_id,
-                locale: c.locale,
-                opened_by: opened_by.to_owned(),
-                opened_at: now,
-            },
-        );
-        self.enqueue(&txn, &[opened], &mut after).await?;
-        txn.commit().await?;
         tracing::info!(conversation_id = %c.id, opened_by, "conversation opened");
         metrics::counter!("prm_conversations_opened_total", "opened_by" => opened_by.to_owned())
             .increment(1);

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use prm_ai::N8nClient;
-use prm_bus::RelayNotifier;
 use prm_domain::{
     Channel,
     clock::SharedClock,
@@ -25,9 +24,9 @@ use prm_domain::{
     events::Envelope,
 };
 use prm_store::{
-    DatabaseTransaction, Store,
+    Store, Tx,
     conversations::{Dispatch, NewMessage},
-    outbox::{Outbox, ProcessedEvents},
+    outbox::{Outbox, ProcessedEvents, Producer},
 };
 use uuid::Uuid;
 
@@ -57,12 +56,14 @@ pub struct App {
     pub n8n: Option<N8nClient>,
     pub config: Arc<ConversationsConfig>,
     pub clock: SharedClock,
-    pub outbox: Option<RelayNotifier>,
+    /// Writes the service's events with its changes and wakes its relay.
+    pub producer: Producer,
     pub stream: Arc<StreamHub>,
     pub clinic: ClinicCache,
 }
 
-/// What must happen once a transaction committed.
+/// What must happen once a transaction committed (built by the transaction's work, so
+/// a run that did not commit leaves none).
 #[derive(Default)]
 #[must_use]
 pub struct AfterCommit {
@@ -70,7 +71,6 @@ pub struct AfterCommit {
     /// Conversations with messages to send.
     send: Vec<Uuid>,
     trigger: Option<(Uuid, prm_ai::IntakeTrigger)>,
-    events: bool,
 }
 
 impl AfterCommit {
@@ -86,27 +86,17 @@ impl App {
         self.clock.now()
     }
 
-    /// Writes events to the outbox in `txn`.
-    async fn enqueue(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[Envelope],
-        after: &mut AfterCommit,
-    ) -> Result<(), ConversationError> {
+    /// Announces events with the transaction's change.
+    fn announce(tx: &Tx<'_>, events: &[Envelope]) {
         for event in events {
-            OUTBOX
-                .enqueue(txn, event, prm_bus::current_traceparent())
-                .await
-                .map_err(|e| ConversationError::Internal(e.to_string()))?;
-            after.events = true;
+            tx.announce(event.clone());
         }
-        Ok(())
     }
 
-    /// Records the bot's replies as pending outbound messages in `txn`.
+    /// Records the bot's replies as pending outbound messages.
     async fn record_replies(
         &self,
-        txn: &DatabaseTransaction,
+        tx: &Tx<'_>,
         c: &Conversation,
         replies: &[Reply],
         after: &mut AfterCommit,
@@ -115,7 +105,7 @@ impl App {
         for reply in replies {
             let m = self
                 .record_outbound(
-                    txn,
+                    tx,
                     c,
                     Uuid::now_v7(),
                     Author::Bot,
@@ -135,7 +125,7 @@ impl App {
     #[allow(clippy::too_many_arguments)]
     async fn record_outbound(
         &self,
-        txn: &DatabaseTransaction,
+        tx: &Tx<'_>,
         c: &Conversation,
         id: Uuid,
         author: Author,
@@ -149,29 +139,24 @@ impl App {
             Some(_) => (self.senders.route(c.reply_provider).0, Dispatch::Pending),
             None => (Provider::Staff, Dispatch::Done),
         };
-        let message = self
-            .store
-            .insert_message(
-                txn,
-                &NewMessage {
-                    id,
-                    conversation_id: c.id,
-                    direction: Direction::Outbound,
-                    author,
-                    channel: channel.unwrap_or(c.channel),
-                    provider,
-                    body: body.to_owned(),
-                    media,
-                    transcription: None,
-                    purpose,
-                    inbound_message_id: None,
-                    provider_message_id: None,
-                    dispatch,
-                    delivery_status: channel
-                        .map(|_| prm_domain::conversation::DeliveryStatus::Queued),
-                    at: self.now(),
-                },
-            )
+        let message = tx
+            .insert_message(&NewMessage {
+                id,
+                conversation_id: c.id,
+                direction: Direction::Outbound,
+                author,
+                channel: channel.unwrap_or(c.channel),
+                provider,
+                body: body.to_owned(),
+                media,
+                transcription: None,
+                purpose,
+                inbound_message_id: None,
+                provider_message_id: None,
+                dispatch,
+                delivery_status: channel.map(|_| prm_domain::conversation::DeliveryStatus::Queued),
+                at: self.now(),
+            })
             .await?;
         if dispatch == Dispatch::Pending && !after.send.contains(&c.id) {
             after.send.push(c.id);
@@ -180,11 +165,11 @@ impl App {
         Ok(message)
     }
 
-    /// Applies a journey step to a conversation in `txn`: its new stage and state, the
-    /// replies to send and the events to publish.
+    /// Applies a journey step to a conversation in the transaction: its new stage and
+    /// state, the replies to send and the events to publish.
     async fn commit_outcome(
         &self,
-        txn: &DatabaseTransaction,
+        tx: &Tx<'_>,
         mut c: Conversation,
         outcome: TurnOutcome,
         after: &mut AfterCommit,
@@ -198,12 +183,10 @@ impl App {
             c.last_message_at = Some(self.now());
         }
         let awaiting_until = outcome.journey.awaiting.as_ref().map(|a| a.deadline);
-        self.store
-            .save_conversation_awaiting(txn, &c, Some(&outcome.journey.to_json()), awaiting_until)
+        tx.save_conversation_awaiting(&c, Some(&outcome.journey.to_json()), awaiting_until)
             .await?;
-        self.record_replies(txn, &c, &outcome.replies, after)
-            .await?;
-        self.enqueue(txn, &outcome.events, after).await?;
+        self.record_replies(tx, &c, &outcome.replies, after).await?;
+        Self::announce(tx, &outcome.events);
         if let Some(trigger) = outcome.trigger {
             after.trigger = Some((c.id, trigger));
         }
@@ -211,17 +194,12 @@ impl App {
         Ok(c)
     }
 
-    /// Once committed: wake the relay, refresh the cache, tell the staff stream, send
-    /// what was recorded, trigger n8n.
+    /// Once committed: refresh the cache, tell the staff stream, send what was recorded,
+    /// trigger n8n (the write already woke the relay).
     ///
     /// Boxed (and so `Send` by its type): it spawns work that commits and ends here again.
     fn after_commit(self: &Arc<Self>, after: AfterCommit) -> futures::future::BoxFuture<'_, ()> {
         Box::pin(async move {
-            if after.events
-                && let Some(outbox) = &self.outbox
-            {
-                outbox.notify();
-            }
             for id in &after.conversations {
                 self.refresh_cache(*id).await;
             }
@@ -273,11 +251,7 @@ impl App {
         let journey = JourneyState::from_json(record.journey.as_ref());
         let recent = self
             .store
-            .latest_messages(
-                self.store.connection(),
-                id,
-                self.config.recent_messages as u64,
-            )
+            .latest_messages(id, self.config.recent_messages as u64)
             .await
             .unwrap_or_default();
         self.cache

@@ -74,7 +74,10 @@ impl App {
         delivery: &Delivery,
     ) -> Result<(), ConversationError> {
         let data: IntakeUpdated = delivery.envelope.data_as()?;
-        self.once(delivery, data.conversation_id, move |app, c, journey, context| {
+        let id = data.conversation_id;
+        self.once(delivery, id, move |app, c, journey, context| {
+            // The step may run again (a lost connection): each run takes its own copy.
+            let data = data.clone();
             Box::pin(async move {
                 let TurnContext::Callback { clinic, today, .. } = context else {
                     return None;
@@ -109,7 +112,10 @@ impl App {
         delivery: &Delivery,
     ) -> Result<(), ConversationError> {
         let data: TriageProposed = delivery.envelope.data_as()?;
-        self.once(delivery, data.conversation_id, move |app, c, journey, context| {
+        let id = data.conversation_id;
+        self.once(delivery, id, move |app, c, journey, context| {
+            // The step may run again (a lost connection): each run takes its own copy.
+            let data = data.clone();
             Box::pin(async move {
                 let TurnContext::Callback { clinic, .. } = context else {
                     return None;
@@ -143,78 +149,87 @@ impl App {
         step: F,
     ) -> Result<(), ConversationError>
     where
-        F: for<'a> FnOnce(
-            &'a App,
-            &'a Conversation,
-            &'a JourneyState,
-            &'a TurnContext<'a>,
-        ) -> futures::future::BoxFuture<'a, Option<TurnOutcome>>,
+        F: for<'a> Fn(
+                &'a App,
+                &'a Conversation,
+                &'a JourneyState,
+                &'a TurnContext<'a>,
+            ) -> futures::future::BoxFuture<'a, Option<TurnOutcome>>
+            + Sync,
     {
-        let clinic = self
-            .clinic
-            .context(&self.store)
-            .await
-            .map_err(ConversationError::from)?;
-        let today = self.clinic.today(&self.store, self.now()).await;
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await.map_err(ConversationError::from)?;
-        if !PROCESSED
-            .record(&txn, &delivery.consumer, delivery.envelope.id)
-            .await
-            .map_err(ConversationError::from)?
-        {
-            txn.rollback().await.map_err(ConversationError::from)?;
-            return Ok(());
-        }
-        let record = match self.store.lock_conversation(&txn, id).await {
-            Ok(r) => r,
-            Err(prm_store::StoreError::NotFound(_)) => {
-                txn.commit().await.map_err(ConversationError::from)?;
-                return Ok(());
-            }
-            Err(e) => return Err(ConversationError::from(e)),
-        };
-        let journey = JourneyState::from_json(record.journey.as_ref());
-        let context = TurnContext::Callback {
-            now: self.now(),
-            clinic: &clinic,
-            today,
-        };
-        if let Some(outcome) = step(self, &record.conversation, &journey, &context).await {
-            self.commit_outcome(&txn, record.conversation, outcome, &mut after)
-                .await?;
-        }
-        txn.commit().await.map_err(ConversationError::from)?;
-        self.after_commit(after).await;
-        Ok(())
+        self.step_on(
+            Some((delivery.consumer.as_str(), delivery.envelope.id)),
+            id,
+            step,
+        )
+        .await
     }
 
     /// Like [`App::once`] without an event (deadlines, a failed trigger).
     async fn locked_step<F>(self: &Arc<Self>, id: Uuid, step: F) -> Result<(), ConversationError>
     where
-        F: for<'a> FnOnce(
-            &'a App,
-            &'a Conversation,
-            &'a JourneyState,
-            &'a TurnContext<'a>,
-        ) -> futures::future::BoxFuture<'a, Option<TurnOutcome>>,
+        F: for<'a> Fn(
+                &'a App,
+                &'a Conversation,
+                &'a JourneyState,
+                &'a TurnContext<'a>,
+            ) -> futures::future::BoxFuture<'a, Option<TurnOutcome>>
+            + Sync,
     {
+        self.step_on(None, id, step).await
+    }
+
+    /// Runs `step` on the locked conversation (once per `event` when given) and commits
+    /// what it decided. An unknown conversation is left alone.
+    async fn step_on<F>(
+        self: &Arc<Self>,
+        event: Option<(&str, Uuid)>,
+        id: Uuid,
+        step: F,
+    ) -> Result<(), ConversationError>
+    where
+        F: for<'a> Fn(
+                &'a App,
+                &'a Conversation,
+                &'a JourneyState,
+                &'a TurnContext<'a>,
+            ) -> futures::future::BoxFuture<'a, Option<TurnOutcome>>
+            + Sync,
+    {
+        // Read before the transaction: on SQLite it holds the only connection.
         let clinic = self.clinic.context(&self.store).await?;
         let today = self.clinic.today(&self.store, self.now()).await;
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await?;
-        let record = self.store.lock_conversation(&txn, id).await?;
-        let journey = JourneyState::from_json(record.journey.as_ref());
-        let context = TurnContext::Callback {
-            now: self.now(),
-            clinic: &clinic,
-            today,
-        };
-        if let Some(outcome) = step(self, &record.conversation, &journey, &context).await {
-            self.commit_outcome(&txn, record.conversation, outcome, &mut after)
-                .await?;
-        }
-        txn.commit().await?;
+        let (app, clinic, step) = (self, &clinic, &step);
+        let after = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let mut after = AfterCommit::default();
+                    if let Some((consumer, event_id)) = event
+                        && !tx.record_processed(PROCESSED, consumer, event_id).await?
+                    {
+                        return Ok(after);
+                    }
+                    let record = match tx.lock_conversation(id).await {
+                        Ok(r) => r,
+                        Err(prm_store::StoreError::NotFound(_)) => return Ok(after),
+                        Err(e) => return Err(ConversationError::from(e)),
+                    };
+                    let journey = JourneyState::from_json(record.journey.as_ref());
+                    let context = TurnContext::Callback {
+                        now: app.now(),
+                        clinic,
+                        today,
+                    };
+                    let outcome = step(app, &record.conversation, &journey, &context).await;
+                    if let Some(outcome) = outcome {
+                        app.commit_outcome(tx, record.conversation, outcome, &mut after)
+                            .await?;
+                    }
+                    Ok(after)
+                })
+            })
+            .await?;
         self.after_commit(after).await;
         Ok(())
     }

@@ -74,32 +74,35 @@ impl App {
                 } else {
                     delivery_status(sent.status)
                 };
-                let txn = self.store.begin().await?;
-                let message = self
-                    .store
-                    .outbound_accepted(
-                        &txn,
-                        message_id,
-                        provider,
-                        &sent.provider_message_id,
-                        status,
-                        now,
-                    )
+                let (to, sent) = (&claim.to, &sent);
+                self.store
+                    .write(&self.producer, |tx| {
+                        Box::pin(async move {
+                            let message = tx
+                                .outbound_accepted(
+                                    message_id,
+                                    provider,
+                                    &sent.provider_message_id,
+                                    status,
+                                    now,
+                                )
+                                .await?;
+                            tx.announce(Envelope::new(
+                                SOURCE,
+                                MessageSent {
+                                    message_id,
+                                    conversation_id: Some(message.conversation_id),
+                                    provider: message_provider(provider),
+                                    provider_message_id: Some(sent.provider_message_id.clone()),
+                                    channel,
+                                    to: to.clone(),
+                                    sent_at: now,
+                                },
+                            ));
+                            Ok::<_, ConversationError>(())
+                        })
+                    })
                     .await?;
-                let event = Envelope::new(
-                    SOURCE,
-                    MessageSent {
-                        message_id,
-                        conversation_id: Some(message.conversation_id),
-                        provider: message_provider(provider),
-                        provider_message_id: Some(sent.provider_message_id.clone()),
-                        channel,
-                        to: claim.to.clone(),
-                        sent_at: now,
-                    },
-                );
-                self.enqueue(&txn, &[event], &mut after).await?;
-                txn.commit().await?;
                 tracing::info!(%message_id, provider = provider.as_str(), status = status.as_str(), "message handed to the provider");
                 metrics::counter!("prm_messages_sent_total", "provider" => provider.as_str())
                     .increment(1);
@@ -140,17 +143,12 @@ impl App {
         )
         .increment(1);
         self.store
-            .outbound_failed(self.store.connection(), message_id, provider, code, now)
+            .outbound_failed(message_id, provider, code, now)
             .await?;
         Ok(())
     }
 
     async fn after_send(self: &Arc<Self>, after: AfterCommit) {
-        if after.events
-            && let Some(outbox) = &self.outbox
-        {
-            outbox.notify();
-        }
         for id in &after.conversations {
             self.refresh_cache(*id).await;
         }

@@ -93,11 +93,7 @@ impl App {
         if !errors.is_empty() {
             return Err(ConversationError::Invalid(errors));
         }
-        if let Some(existing) = self
-            .store
-            .open_conversation_of(self.store.connection(), &phone)
-            .await?
-        {
+        if let Some(existing) = self.store.open_conversation_of(&phone).await? {
             return Err(ConversationError::Exists {
                 existing: Some(existing.conversation.id),
             });
@@ -116,7 +112,7 @@ impl App {
             Err(ConversationError::Store(StoreError::Conflict(Conflict::ConversationExists))) => {
                 let existing = self
                     .store
-                    .open_conversation_of(self.store.connection(), &phone)
+                    .open_conversation_of(&phone)
                     .await?
                     .map(|r| r.conversation.id);
                 Err(ConversationError::Exists { existing })
@@ -179,102 +175,111 @@ impl App {
         if !errors.is_empty() {
             return Err(ConversationError::Invalid(errors));
         }
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await?;
-        let record = match self.store.lock_conversation(&txn, id).await {
-            Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
-            other => other?,
-        };
-        let before = record.conversation.clone();
-        let mut c = record.conversation;
-        let mut journey = JourneyState::from_json(record.journey.as_ref());
-        let mut changed = Vec::new();
-        if let Some(status) = status
-            && status != c.status
-        {
-            c.status = status;
-            changed.push("status");
-        }
-        if let Some(paused) = changes.bot_paused
-            && paused != c.bot_paused
-        {
-            c.bot_paused = paused;
-            changed.push("bot_paused");
-            if !paused && c.stage == prm_domain::conversation::Stage::Escalated {
-                c.stage = journey.resume_stage.take().unwrap_or(Stage::Intake);
-            }
-        }
-        if let Some(locale) = locale
-            && locale != c.locale
-        {
-            c.locale = locale;
-            if let Some(intake) = journey.intake.as_mut() {
-                intake.locale = locale;
-            }
-            changed.push("locale");
-        }
-        if let Some(patient_id) = changes.patient_id
-            && patient_id != c.patient_id
-        {
-            c.patient_id = patient_id;
-            changed.push("patient_id");
-        }
-        if let Some(assignee) = assignee
-            && assignee != c.assignee
-        {
-            c.assignee = assignee;
-            changed.push("assignee");
-        }
-        if changed.is_empty() {
-            txn.rollback().await?;
-            return Ok(before);
-        }
-        let now = self.now();
-        c.updated_at = now;
-        if let Err(e) = self
+        let (app, status, locale, assignee, changes) =
+            (self, &status, &locale, &assignee, &changes);
+        let (c, changed) = self
             .store
-            .save_conversation_awaiting(
-                &txn,
-                &c,
-                Some(&journey.to_json()),
-                journey.awaiting.as_ref().map(|a| a.deadline),
-            )
-            .await
-        {
-            return Err(match e {
-                StoreError::Conflict(Conflict::ConversationExists) => {
-                    ConversationError::Exists { existing: None }
-                }
-                e => e.into(),
-            });
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let record = match tx.lock_conversation(id).await {
+                        Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
+                        other => other?,
+                    };
+                    let before = record.conversation.clone();
+                    let mut c = record.conversation;
+                    let mut journey = JourneyState::from_json(record.journey.as_ref());
+                    let mut changed = Vec::new();
+                    if let Some(status) = *status
+                        && status != c.status
+                    {
+                        c.status = status;
+                        changed.push("status");
+                    }
+                    if let Some(paused) = changes.bot_paused
+                        && paused != c.bot_paused
+                    {
+                        c.bot_paused = paused;
+                        changed.push("bot_paused");
+                        if !paused && c.stage == Stage::Escalated {
+                            c.stage = journey.resume_stage.take().unwrap_or(Stage::Intake);
+                        }
+                    }
+                    if let Some(locale) = *locale
+                        && locale != c.locale
+                    {
+                        c.locale = locale;
+                        if let Some(intake) = journey.intake.as_mut() {
+                            intake.locale = locale;
+                        }
+                        changed.push("locale");
+                    }
+                    if let Some(patient_id) = changes.patient_id
+                        && patient_id != c.patient_id
+                    {
+                        c.patient_id = patient_id;
+                        changed.push("patient_id");
+                    }
+                    if let Some(assignee) = assignee
+                        && *assignee != c.assignee
+                    {
+                        c.assignee = assignee.clone();
+                        changed.push("assignee");
+                    }
+                    if changed.is_empty() {
+                        return Ok((before, changed));
+                    }
+                    let now = app.now();
+                    c.updated_at = now;
+                    if let Err(e) = tx
+                        .save_conversation_awaiting(
+                            &c,
+                            Some(&journey.to_json()),
+                            journey.awaiting.as_ref().map(|a| a.deadline),
+                        )
+                        .await
+                    {
+                        return Err(match e {
+                            StoreError::Conflict(Conflict::ConversationExists) => {
+                                ConversationError::Exists { existing: None }
+                            }
+                            e => e.into(),
+                        });
+                    }
+                    tx.announce(Envelope::new(
+                        SOURCE,
+                        ConversationUpdated {
+                            conversation_id: c.id,
+                            changed: changed.iter().map(|s| (*s).to_owned()).collect(),
+                            status: c.status.as_str().to_owned(),
+                            bot_paused: c.bot_paused,
+                            assignee: c.assignee.clone(),
+                            locale: c.locale,
+                            patient_id: c.patient_id,
+                            updated_at: now,
+                        },
+                    ));
+                    if c.status == ConversationStatus::Closed
+                        && before.status != ConversationStatus::Closed
+                    {
+                        tx.announce(Envelope::new(
+                            SOURCE,
+                            ConversationClosed {
+                                conversation_id: c.id,
+                                patient_id: c.patient_id,
+                                stage: c.stage.as_str().to_owned(),
+                                closed_at: now,
+                            },
+                        ));
+                    }
+                    Ok((c, changed))
+                })
+            })
+            .await?;
+        if changed.is_empty() {
+            return Ok(c);
         }
-        let mut events = vec![Envelope::new(
-            SOURCE,
-            ConversationUpdated {
-                conversation_id: c.id,
-                changed: changed.iter().map(|s| (*s).to_owned()).collect(),
-                status: c.status.as_str().to_owned(),
-                bot_paused: c.bot_paused,
-                assignee: c.assignee.clone(),
-                locale: c.locale,
-                patient_id: c.patient_id,
-                updated_at: now,
-            },
-        )];
-        if c.status == ConversationStatus::Closed && before.status != ConversationStatus::Closed {
-            events.push(Envelope::new(
-                SOURCE,
-                ConversationClosed {
-                    conversation_id: c.id,
-                    patient_id: c.patient_id,
-                    stage: c.stage.as_str().to_owned(),
-                    closed_at: now,
-                },
-            ));
-        }
-        self.enqueue(&txn, &events, &mut after).await?;
-        txn.commit().await?;
         tracing::info!(conversation_id = %c.id, changed = ?changed, "conversation changed by staff");
+        let mut after = AfterCommit::default();
         after.touch(c.id);
         self.after_commit(after).await;
         Ok(c)
@@ -330,34 +335,39 @@ impl App {
         if !errors.is_empty() {
             return Err(ConversationError::Invalid(errors));
         }
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await?;
-        let record = match self.store.lock_conversation(&txn, id).await {
-            Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
-            other => other?,
-        };
-        let mut c = record.conversation;
-        if c.status == ConversationStatus::Closed {
-            return Err(ConversationError::Closed);
-        }
-        let message = self
-            .record_outbound(
-                &txn,
-                &c,
-                Uuid::now_v7(),
-                Author::Staff,
-                &body,
-                media,
-                Some("staff_message".to_owned()),
-                &mut after,
-            )
+        let (app, body, media) = (self, &body, &media);
+        let (message, after) = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let mut after = AfterCommit::default();
+                    let record = match tx.lock_conversation(id).await {
+                        Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
+                        other => other?,
+                    };
+                    let mut c = record.conversation;
+                    if c.status == ConversationStatus::Closed {
+                        return Err(ConversationError::Closed);
+                    }
+                    let message = app
+                        .record_outbound(
+                            tx,
+                            &c,
+                            Uuid::now_v7(),
+                            Author::Staff,
+                            body,
+                            media.clone(),
+                            Some("staff_message".to_owned()),
+                            &mut after,
+                        )
+                        .await?;
+                    c.last_message_at = Some(app.now());
+                    c.updated_at = app.now();
+                    tx.save_conversation(&c, record.journey.as_ref()).await?;
+                    Ok((message, after))
+                })
+            })
             .await?;
-        c.last_message_at = Some(self.now());
-        c.updated_at = self.now();
-        self.store
-            .save_conversation(&txn, &c, record.journey.as_ref())
-            .await?;
-        txn.commit().await?;
         self.after_commit(after).await;
         Ok(message)
     }
@@ -439,39 +449,45 @@ impl App {
         };
         // Read before the transaction: on SQLite it holds the only connection.
         let known = clinic::known_patient(&self.store, &phone).await?;
-        let mut after = AfterCommit::default();
-        let txn = self.store.begin().await?;
-        let record = match self.store.lock_conversation(&txn, id).await {
-            Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
-            other => other?,
-        };
-        let mut c = record.conversation;
-        if c.status == ConversationStatus::Closed {
-            return Err(ConversationError::Closed);
-        }
-        let previous = JourneyState::from_json(record.journey.as_ref());
-        let mut intake =
-            IntakeState::start(c.locale, known.as_ref().map(clinic::as_known).as_ref());
-        if let Some(fields) = fields {
-            intake.required_fields.retain(|f| fields.contains(f));
-        }
-        let mut journey = JourneyState {
-            intake: Some(intake),
-            ..JourneyState::default()
-        };
-        journey.patient_texts = previous
-            .patient_texts
-            .into_iter()
-            .rev()
-            .take(PATIENT_TEXTS_KEPT)
-            .rev()
-            .collect();
-        c.stage = Stage::Intake;
-        c.updated_at = self.now();
-        self.store
-            .save_conversation_awaiting(&txn, &c, Some(&journey.to_json()), None)
+        let (app, known, fields) = (self, &known, &fields);
+        let (c, journey) = self
+            .store
+            .write(&self.producer, |tx| {
+                Box::pin(async move {
+                    let record = match tx.lock_conversation(id).await {
+                        Err(StoreError::NotFound(_)) => return Err(ConversationError::NotFound),
+                        other => other?,
+                    };
+                    let mut c = record.conversation;
+                    if c.status == ConversationStatus::Closed {
+                        return Err(ConversationError::Closed);
+                    }
+                    let previous = JourneyState::from_json(record.journey.as_ref());
+                    let mut intake =
+                        IntakeState::start(c.locale, known.as_ref().map(clinic::as_known).as_ref());
+                    if let Some(fields) = fields {
+                        intake.required_fields.retain(|f| fields.contains(f));
+                    }
+                    let mut journey = JourneyState {
+                        intake: Some(intake),
+                        ..JourneyState::default()
+                    };
+                    journey.patient_texts = previous
+                        .patient_texts
+                        .into_iter()
+                        .rev()
+                        .take(PATIENT_TEXTS_KEPT)
+                        .rev()
+                        .collect();
+                    c.stage = Stage::Intake;
+                    c.updated_at = app.now();
+                    tx.save_conversation_awaiting(&c, Some(&journey.to_json()), None)
+                        .await?;
+                    Ok::<_, ConversationError>((c, journey))
+                })
+            })
             .await?;
-        txn.commit().await?;
+        let mut after = AfterCommit::default();
         after.touch(c.id);
         self.after_commit(after).await;
         Ok(view_of(&c, &journey, self.cache.ttl().as_secs(), false))
