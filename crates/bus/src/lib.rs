@@ -93,6 +93,11 @@ pub trait EventBus: Send + Sync + 'static {
     /// every matching event to the handler, at least once, acknowledging only after the
     /// handler returned `Ok`.
     async fn subscribe(&self, subscription: Subscription) -> Result<ConsumerHandle, BusError>;
+
+    /// Closes the bus for good, at shutdown after the consumers and relays stopped: the
+    /// broker connection ends cleanly instead of being dropped with the process (which
+    /// RabbitMQ logs as an error, and which a supervisor would try to reconnect).
+    async fn close(&self) {}
 }
 
 /// Picks the adapter from configuration: `AMQP_URL` set → RabbitMQ, unset → in-process.

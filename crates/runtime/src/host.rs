@@ -60,6 +60,9 @@ pub struct Host {
     services: Vec<Hosted>,
     relays: Vec<OutboxRelay>,
     openapi: utoipa::openapi::OpenApi,
+    /// The host connected its backends itself, so it closes them when it stops; given
+    /// backends belong to the caller (a test restarting a service on them).
+    owns_backends: bool,
 }
 
 impl Host {
@@ -71,6 +74,7 @@ impl Host {
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(!specs.is_empty(), "a host needs at least one service");
         require_api_keys(&settings, specs)?;
+        let owns_backends = options.backends.is_none();
         let backends = match options.backends {
             Some(backends) => backends,
             None => {
@@ -131,6 +135,7 @@ impl Host {
             services,
             relays,
             openapi,
+            owns_backends,
         })
     }
 
@@ -153,6 +158,7 @@ impl Host {
         let Self {
             settings,
             backends,
+            owns_backends,
             services,
             relays,
             openapi,
@@ -219,6 +225,7 @@ impl Host {
             relays,
             background,
             stop,
+            owns_backends,
         })
     }
 }
@@ -235,6 +242,7 @@ pub struct Running {
     relays: Vec<RelayHandle>,
     background: Vec<JoinHandle<()>>,
     stop: CancellationToken,
+    owns_backends: bool,
 }
 
 impl Running {
@@ -285,6 +293,9 @@ impl Running {
         }
         for relay in self.relays {
             relay.shutdown().await;
+        }
+        if self.owns_backends {
+            self.backends.bus.close().await;
         }
         result
     }

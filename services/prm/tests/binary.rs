@@ -443,3 +443,58 @@ impl Running {
             .is_ok_and(|s| s.success())
     }
 }
+
+/// With Redis and RabbitMQ, SIGTERM closes both connections as the last step of the
+/// shutdown: no consumer or bus supervisor reports the dropped connection as an error
+/// (operators alert on those), and the broker sees a clean close.
+#[tokio::test]
+async fn sigterm_with_redis_and_rabbitmq_closes_them_without_an_error_line() {
+    let database = prm_testkit::TestDatabase::migrated().await;
+    let prefix = format!("test-bin-{}-", uuid::Uuid::new_v4().simple());
+    let mut app = Running::spawn(prm(&workdir()).envs([
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("DATABASE_URL", database.url()),
+        ("PRM_API_KEYS", KEY),
+        ("RUST_LOG", "info"),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+        ("AMQP_NAME_PREFIX", prefix.as_str()),
+    ]));
+    app.database = Some(database);
+    let ready = app.url("/ready");
+    let client = reqwest::Client::new();
+    prm_testkit::eventually(Duration::from_secs(30), "prm ready on RabbitMQ", || {
+        let request = client.get(&ready).send();
+        async move { request.await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+
+    app.terminate();
+    let (status, lines) = app.wait(Duration::from_secs(40));
+    let consumers: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "consuming")
+        .filter_map(|l| l["consumer"].as_str().map(str::to_owned))
+        .collect();
+    prm_testkit::rabbit::delete_topology(&prefix, &consumers).await;
+
+    assert!(status.success(), "{status}: {}", lines.join("\n"));
+    assert!(
+        !consumers.is_empty(),
+        "no consumer started: {}",
+        lines.join("\n")
+    );
+    let complaints: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("\"level\":\"ERROR\"") || l.contains("\"level\":\"WARN\""))
+        .collect();
+    assert!(complaints.is_empty(), "{complaints:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("\"message\":\"stopped\"")),
+        "{}",
+        lines.join("\n")
+    );
+}

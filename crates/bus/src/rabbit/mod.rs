@@ -84,14 +84,6 @@ impl RabbitBus {
     pub fn config(&self) -> &BusConfig {
         &self.shared.config
     }
-
-    /// Stops reconnecting and closes the connection. Consumers stop with it.
-    pub async fn close(&self) {
-        let _ = self.shared.stop.send(true);
-        if let Some(live) = self.shared.live.send_replace(None) {
-            close_quietly(&live).await;
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -125,6 +117,14 @@ impl EventBus for RabbitBus {
 
     async fn subscribe(&self, subscription: Subscription) -> Result<ConsumerHandle, BusError> {
         self.start_consumer(subscription).await
+    }
+
+    /// Stops reconnecting and closes the connection. Consumers stop with it.
+    async fn close(&self) {
+        let _ = self.shared.stop.send(true);
+        if let Some(live) = self.shared.live.send_replace(None) {
+            close_quietly(&live).await;
+        }
     }
 }
 
