@@ -135,3 +135,15 @@ for version in "${K8S_VERSIONS[@]}"; do
 done
 node scripts/check-crds.mjs "$tools" "$work/crds.json"
 "$py" scripts/check-deploy.py k8s "$work/k8s-monitoring.yaml"
+
+# Every metric the Grafana dashboard queries is recorded somewhere in the code (a renamed
+# metric otherwise leaves an empty panel that nobody notices until an incident).
+missing=""
+for metric in $(grep -o 'prm_[a-z_]*' deploy/grafana/prm-dashboard.json | sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+  grep -rqF "\"$metric\"" --include=*.rs crates services || missing="$missing $metric"
+done
+if [ -n "$missing" ]; then
+  echo "specs: deploy/grafana/prm-dashboard.json queries metrics no code records:$missing" >&2
+  exit 1
+fi
+echo "specs: every metric of deploy/grafana/prm-dashboard.json is recorded by the code"

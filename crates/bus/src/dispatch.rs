@@ -52,6 +52,13 @@ pub(crate) async fn dispatch(consumer: &Consumer<'_>, incoming: Incoming<'_>) ->
                 "message body is not an event envelope; dead-lettering it"
             );
             tracing::debug!(consumer = consumer.name, %error, "envelope parse error");
+            metrics::counter!(
+                "prm_events_consumed_total",
+                "consumer" => consumer.name.to_owned(),
+                "type" => "malformed",
+                "outcome" => "dead_lettered"
+            )
+            .increment(1);
             return Outcome::DeadLetter {
                 reason: format!("malformed envelope: {error}"),
                 attempts: 0,
@@ -85,6 +92,42 @@ pub(crate) async fn dispatch(consumer: &Consumer<'_>, incoming: Incoming<'_>) ->
         .await
         .unwrap_or_else(|_| Err(HandlerError::transient("handler panicked")));
     let _entered = span.enter();
+    let event_type = delivery.envelope.event_type.as_str();
+    if attempt == 1 {
+        // From the producer's commit to this consumer's first try: the relay's delay, the
+        // broker's queue and this consumer's backlog. Clock skew between hosts may make it
+        // negative; that counts as no lag.
+        let lag = chrono::Utc::now() - delivery.envelope.occurred_at;
+        metrics::histogram!(
+            "prm_event_lag_seconds",
+            "consumer" => consumer.name.to_owned(),
+            "type" => event_type.to_owned()
+        )
+        .record(lag.to_std().map_or(0.0, |d| d.as_secs_f64()));
+    }
+    let outcome = decide(consumer, &delivery, attempt, result);
+    let label = match outcome {
+        Outcome::Ack => "processed",
+        Outcome::Retry { .. } => "retried",
+        Outcome::DeadLetter { .. } => "dead_lettered",
+    };
+    metrics::counter!(
+        "prm_events_consumed_total",
+        "consumer" => consumer.name.to_owned(),
+        "type" => event_type.to_owned(),
+        "outcome" => label
+    )
+    .increment(1);
+    outcome
+}
+
+/// Ack, retry with backoff, or dead-letter, from the handler's result.
+fn decide(
+    consumer: &Consumer<'_>,
+    delivery: &Delivery,
+    attempt: u32,
+    result: Result<(), HandlerError>,
+) -> Outcome {
     let id = delivery.envelope.id;
     let event_type = delivery.envelope.event_type.as_str();
     match result {

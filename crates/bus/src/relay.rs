@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::{Backoff, BusError, EventBus, OutgoingMessage, handler::stopped};
 
+/// How often the relay measures its backlog for the metrics.
+const BACKLOG_GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The environment variable of [`RelayConfig::retention`], in hours.
 pub const OUTBOX_RETENTION_HOURS: &str = "OUTBOX_RETENTION_HOURS";
 
@@ -349,12 +352,34 @@ impl OutboxRelay {
         }
     }
 
+    /// `prm_outbox_backlog` and `prm_outbox_oldest_age_seconds` of this outbox.
+    async fn record_backlog(&self) {
+        let table = self.outbox.table();
+        match self.outbox.backlog(&self.db).await {
+            Ok((count, oldest)) => {
+                let age = oldest
+                    .and_then(|at| (Utc::now() - at).to_std().ok())
+                    .map_or(0.0, |d| d.as_secs_f64());
+                metrics::gauge!("prm_outbox_backlog", "outbox" => table).set(count as f64);
+                metrics::gauge!("prm_outbox_oldest_age_seconds", "outbox" => table).set(age);
+            }
+            Err(error) => {
+                tracing::debug!(outbox = table, %error, "could not measure the outbox backlog");
+            }
+        }
+    }
+
     async fn run(self, stop: watch::Receiver<bool>) {
         let mut failures = 0u32;
         let mut next_purge = Instant::now();
+        let mut next_gauge = Instant::now();
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if Instant::now() >= next_gauge {
+                self.record_backlog().await;
+                next_gauge = Instant::now() + BACKLOG_GAUGE_INTERVAL;
             }
             if Instant::now() >= next_purge {
                 if let Err(error) = self.purge_once().await {

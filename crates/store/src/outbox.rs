@@ -493,6 +493,31 @@ impl Outbox {
             .await
     }
 
+    /// How many events wait for the relay, and when the oldest of them was committed
+    /// (metrics: a backlog that grows or ages means events are not reaching the broker).
+    pub async fn backlog(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+        let count = self.unpublished_count(conn).await?;
+        if count == 0 {
+            return Ok((0, None));
+        }
+        let query = Query::select()
+            .column(Col::CreatedAt)
+            .from(self.iden())
+            .and_where(Expr::col(Col::PublishedAt).is_null())
+            .order_by(Col::Seq, Order::Asc)
+            .limit(1)
+            .to_owned();
+        let oldest = conn
+            .query_one(conn.get_database_backend().build(&query))
+            .await?
+            .map(|row| row.try_get::<DateTime<Utc>>("", "created_at"))
+            .transpose()?;
+        Ok((count, oldest))
+    }
+
     /// How many rows the table holds, published or not.
     pub async fn row_count(&self, conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
         self.count(conn, None).await

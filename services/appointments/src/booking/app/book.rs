@@ -9,7 +9,7 @@ use prm_platform::{
     fields::{FieldErrors, optional_multiline_text},
     limits::{NOTES_CHARS, REASON_CHARS},
 };
-use prm_store::{NewAppointment, StoreError};
+use prm_store::{Conflict, NewAppointment, StoreError};
 use uuid::Uuid;
 
 use super::parties;
@@ -84,7 +84,15 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
         booking_key: input.booking_key,
     };
     let txn = state.store.begin().await?;
-    let appointment = state.store.insert_appointment(&txn, &new).await?;
+    let appointment = state
+        .store
+        .insert_appointment(&txn, &new)
+        .await
+        .inspect_err(|error| {
+            if matches!(error, StoreError::Conflict(Conflict::SlotTaken)) {
+                metrics::counter!("prm_booking_conflicts_total").increment(1);
+            }
+        })?;
     events::OUTBOX
         .enqueue(
             &txn,
@@ -94,6 +102,8 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
         .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.notify_outbox();
+    let channel = appointment.channel.map_or("api", Channel::as_str);
+    metrics::counter!("prm_bookings_total", "channel" => channel).increment(1);
     tracing::info!(appointment_id = %appointment.id, practitioner_id = %appointment.practitioner_id, "appointment booked");
     Ok(AppointmentView::new(appointment, Some(&parties.location)))
 }
