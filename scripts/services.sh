@@ -80,6 +80,24 @@ ensure PostgreSQL 127.0.0.1:5432 "pg_isready -h 127.0.0.1 -p 5432 -q || port_ope
 ensure Redis 127.0.0.1:6379 "redis-cli -h 127.0.0.1 ping | grep -q PONG || port_open 6379" "$redis_start" 20 "$redis_why" || status=1
 ensure RabbitMQ 127.0.0.1:5672 "port_open 5672" "$rabbit_start" 90 "$rabbit_why" || status=1
 
+# Broker queues that an interrupted run left behind (the suites name theirs `test-…` and
+# delete them when they finish): each holds file handles in RabbitMQ, and a few thousand
+# of them exhaust its limit, after which every connection of the next run is refused.
+if [ "$status" -eq 0 ] && command -v rabbitmqctl >/dev/null 2>&1; then
+  leftovers=$(timeout 60 rabbitmqctl -q list_queues name 2>/dev/null | grep '^test-' || true)
+  if [ -n "$leftovers" ]; then
+    echo "services: deleting $(printf '%s\n' "$leftovers" | wc -l) RabbitMQ queues earlier test runs left behind"
+    printf '%s\n' "$leftovers" | while read -r queue; do
+      timeout 30 rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 || true
+    done
+  fi
+  if alarms=$(timeout 60 rabbitmq-diagnostics -q check_local_alarms 2>&1); then :; else
+    echo "services: ERROR: RabbitMQ on 127.0.0.1:5672 has a resource alarm and blocks publishers:" >&2
+    printf '%s\n' "$alarms" | sed 's/^/services:   /' >&2
+    status=1
+  fi
+fi
+
 # SQLite test databases are files in the temp dir, one per test, copied from a migrated
 # template file (prm-test-template-*.db); remove earlier runs'.
 rm -f "${TMPDIR:-/tmp}"/prm-test-*.db "${TMPDIR:-/tmp}"/prm-test-*.db-wal "${TMPDIR:-/tmp}"/prm-test-*.db-shm
