@@ -13,6 +13,7 @@ mod fuzz;
 mod helpers;
 mod listing;
 mod locations;
+mod metrics;
 mod patients;
 mod practitioners;
 mod schedules;
