@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 /// A terminal chat with PRM's WhatsApp bot: you are the patient.
 #[derive(Parser, Debug)]
-#[command(name = "prm-chat", version, about)]
+#[command(name = "prm-chat", version)]
 struct Cli {
     /// The patient's phone (any notation; Colombian when national).
     #[arg(long, default_value = "+57 300 123 4567")]
