@@ -613,3 +613,27 @@ async fn reschedule_offers_the_same_practitioner_and_the_choice_moves_the_appoin
     );
     assert_eq!(j.published("APPOINTMENT_CREATED").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_routine_offer_starts_at_the_preferred_time_and_is_spread_over_days() {
+    let j = journey().await;
+    let mut triage = j.triage(KNOWN_PHONE);
+    triage.preferences.time_of_day = Some("10:00".into());
+    j.publish(&Envelope::new("conversations", triage)).await;
+    let offer = j.nth("SLOTS_OFFERED", 1).await;
+    let starts: Vec<_> = starts(&offer).iter().map(|s| at(s)).collect();
+    assert_eq!(starts.len(), 5);
+    assert_eq!(
+        (starts[0].hour(), starts[0].minute()),
+        (10, 0),
+        "{starts:?}"
+    );
+    // One practitioner free all day: not five half-hours in a row, at most two a day.
+    for day in &starts {
+        let same_day = starts
+            .iter()
+            .filter(|s| s.date_naive() == day.date_naive())
+            .count();
+        assert!(same_day <= 2, "{starts:?}");
+    }
+}

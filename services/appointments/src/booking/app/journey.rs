@@ -438,7 +438,7 @@ async fn book_chosen(
             | BookingError::OutsideSchedule
             | BookingError::InactivePractitioner,
         ) => {
-            return slot_gone(h, offer).await;
+            return slot_gone(h, offer, texts::unavailable).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -490,7 +490,7 @@ async fn book_chosen(
                 return Ok(h.commit(Vec::new()).await?);
             }
             match conflict {
-                Conflict::SlotTaken => slot_gone(h, offer).await,
+                Conflict::SlotTaken => slot_gone(h, offer, texts::taken).await,
                 _ => Err(BookingError::Store(StoreError::Conflict(conflict)).into()),
             }
         }
@@ -500,9 +500,13 @@ async fn book_chosen(
 
 /// The chosen slot was taken (or stopped being bookable) meanwhile: a fresh offer, its
 /// message opened by saying so.
-async fn slot_gone(h: &Handling<'_>, offer: &StoredOffer) -> Result<(), HandlerError> {
+async fn slot_gone(
+    h: &Handling<'_>,
+    offer: &StoredOffer,
+    why: fn(Locale) -> &'static str,
+) -> Result<(), HandlerError> {
     let template = offer.clone();
-    let preface = texts::taken(template.locale).to_owned();
+    let preface = why(template.locale).to_owned();
     // The taken slot is busy now, so the search leaves it out; the other slots of the
     // offer are still good answers.
     let next = make_offer(h.state, template, h.event_id, Vec::new(), Some(preface)).await?;
@@ -551,7 +555,7 @@ async fn move_to(
             | BookingError::OutsideSchedule
             | BookingError::InactivePractitioner,
         ) => {
-            return slot_gone(h, offer).await;
+            return slot_gone(h, offer, texts::unavailable).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -585,7 +589,7 @@ async fn move_to(
     match moved {
         Ok(()) => Ok(()),
         Err(BookingError::Store(StoreError::Conflict(Conflict::SlotTaken))) => {
-            slot_gone(h, offer).await
+            slot_gone(h, offer, texts::taken).await
         }
         Err(e) => Err(e.into()),
     }
@@ -735,6 +739,13 @@ mod texts {
         match locale {
             Locale::Es => "Lo siento, ese horario acaba de ser reservado por otra persona.",
             Locale::En => "Sorry, that time was just taken by someone else.",
+        }
+    }
+
+    pub fn unavailable(locale: Locale) -> &'static str {
+        match locale {
+            Locale::Es => "Lo siento, ese horario ya no está disponible.",
+            Locale::En => "Sorry, that time is no longer available.",
         }
     }
 
