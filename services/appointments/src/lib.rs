@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use actix_web::{middleware::from_fn, web};
 pub use booking::settings::BookingSettings;
-use prm_bus::RelayNotifier;
+use prm_bus::{EventType, RelayNotifier, Subscription, handler_fn};
 use prm_domain::clock::SharedClock;
 use prm_platform::{auth::require_api_key, list::Page};
 use prm_runtime::{Service, ServiceContext, ServiceSpec};
@@ -100,7 +100,51 @@ impl AppointmentsService {
     }
 }
 
+/// Subscribes `handle` to `event` as consumer `name`.
+fn consumer<F, Fut>(
+    state: &web::Data<AppState>,
+    name: &str,
+    event: EventType,
+    handle: F,
+) -> Subscription
+where
+    F: Fn(web::Data<AppState>, prm_bus::Delivery) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), prm_bus::HandlerError>> + Send + 'static,
+{
+    let state = state.clone();
+    Subscription::to_events(
+        name.to_owned(),
+        [event],
+        handler_fn(move |delivery| handle(state.clone(), delivery)),
+    )
+}
+
 impl Service for AppointmentsService {
+    /// The booking choreography (ARCHITECTURE §8; `booking::app::journey`).
+    fn subscriptions(&self) -> Vec<Subscription> {
+        use booking::app::journey;
+        vec![
+            consumer(
+                &self.state,
+                journey::TRIAGE_CONSUMER,
+                EventType::TriageCompleted,
+                |state, d| async move { journey::on_triage_completed(&state, &d).await },
+            ),
+            consumer(
+                &self.state,
+                journey::SELECTION_CONSUMER,
+                EventType::SlotSelectionReceived,
+                |state, d| async move { journey::on_slot_selection(&state, &d).await },
+            ),
+            consumer(
+                &self.state,
+                journey::ACTIONS_CONSUMER,
+                EventType::BookingAction,
+                |state, d| async move { journey::on_booking_action(&state, &d).await },
+            ),
+        ]
+    }
+
     fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.state.clone())
             .service(

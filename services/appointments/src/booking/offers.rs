@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use prm_domain::{
-    Locale,
+    Locale, PhoneNumber,
+    events::Urgency,
     scheduling::{SlotKey, SlotPreferences},
 };
 use prm_state::{StateError, StateStore, get_json, set_json};
@@ -37,6 +38,25 @@ pub struct StoredOffer {
     /// proposes the same times again.
     pub offered: Vec<SlotKey>,
     pub created_at: DateTime<Utc>,
+    /// How the offer was ranked: `urgent` offers the soonest first (offers made over
+    /// HTTP are routine).
+    #[serde(default = "routine")]
+    pub urgency: Urgency,
+    /// Where the patient is written to (MESSAGE_SEND_REQUESTED), for offers made by
+    /// the booking choreography.
+    #[serde(default)]
+    pub phone: Option<PhoneNumber>,
+    /// The appointment's reason (the chief complaint from the intake).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Set when the offer moves this appointment (BOOKING_ACTION `reschedule`) rather
+    /// than booking a new one; its slots are then the same practitioner's.
+    #[serde(default)]
+    pub reschedule: Option<Uuid>,
+}
+
+fn routine() -> Urgency {
+    Urgency::Routine
 }
 
 fn key(conversation_id: Uuid) -> String {

@@ -31,7 +31,7 @@ pub struct PatientRequest {
 
 impl PatientRequest {
     /// `today` (the service clock's date in UTC) bounds the birth date.
-    fn into_patient(
+    pub(crate) fn into_patient(
         self,
         id: Uuid,
         country_code: &str,

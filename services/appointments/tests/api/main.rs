@@ -6,6 +6,7 @@
 
 mod auth;
 mod booking;
+mod choreography;
 mod demo;
 mod errors;
 mod events;

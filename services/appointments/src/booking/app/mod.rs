@@ -9,12 +9,14 @@
 //! * [`selection`]: `select-slot`, reading the patient's answer to an offer;
 //! * [`book`]: booking a slot, from an offer or the front desk;
 //! * [`changes`]: rescheduling, notes, status moves and cancelling;
-//! * [`listing`]: reading one appointment or a page of them.
+//! * [`listing`]: reading one appointment or a page of them;
+//! * [`journey`]: the consumers of the booking choreography (ARCHITECTURE §8).
 //!
 //! Every "now" comes from the service's clock (`AppState::clock`), so a test can fix it.
 
 mod book;
 mod changes;
+pub mod journey;
 mod listing;
 mod search;
 mod selection;

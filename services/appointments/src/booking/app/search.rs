@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveTime, TimeDelta};
 use prm_domain::{
-    Locale, Location, Weekday, hhmm,
+    Locale, Location, Weekday,
+    events::Urgency,
+    hhmm,
     scheduling::{
         BusyInterval, Clinic, DEFAULT_LIMIT, MAX_LIMIT, RankedSlot, SlotKey, SlotPreferences,
         SlotQuery, find_slots as search_slots,
@@ -34,6 +36,9 @@ pub(super) struct SearchInput {
     pub from_date: Option<NaiveDate>,
     pub locale: Locale,
     pub exclude: Vec<SlotKey>,
+    pub urgency: Urgency,
+    /// Keep only this practitioner's slots (an appointment moved keeps its practitioner).
+    pub only_practitioner: Option<Uuid>,
 }
 
 pub(super) struct SearchResult {
@@ -84,12 +89,24 @@ pub(super) async fn search(
     };
     let mut query = SlotQuery::new(input.department.clone(), now);
     query.preferences = input.preferences;
-    query.limit = input.limit;
+    // Only one practitioner's slots: ask for the most and keep theirs.
+    query.limit = if input.only_practitioner.is_some() {
+        MAX_LIMIT
+    } else {
+        input.limit
+    };
     query.from_date = input.from_date;
     query.window_days = state.booking.window_days;
     query.min_notice = state.booking.min_notice;
     query.exclude = input.exclude;
-    let offer = search_slots(&clinic, &query);
+    query.urgency = input.urgency;
+    let mut offer = search_slots(&clinic, &query);
+    if let Some(practitioner_id) = input.only_practitioner {
+        offer
+            .slots
+            .retain(|s| s.slot.practitioner_id == practitioner_id);
+        offer.slots.truncate(input.limit);
+    }
 
     let (views, message) = render_slots(input.locale, &offer.slots, &clinic);
     Ok(SearchResult {
@@ -201,6 +218,8 @@ pub async fn find_slots(
             from_date: req.from_date,
             locale,
             exclude: vec![],
+            urgency: Urgency::Routine,
+            only_practitioner: None,
         },
     )
     .await?;
@@ -218,6 +237,10 @@ pub async fn find_slots(
                 slots: records(&result.slots),
                 offered: result.slots.iter().map(RankedSlot::key).collect(),
                 created_at: state.clock.now(),
+                urgency: Urgency::Routine,
+                phone: None,
+                reason: None,
+                reschedule: None,
             };
             remember(state, &offer, &result).await?;
             Some(offer.offer_id)

@@ -91,6 +91,8 @@ pub async fn select_slot(
                     from_date: offer.from_date,
                     locale: offer.locale,
                     exclude: offer.offered.clone(),
+                    urgency: offer.urgency,
+                    only_practitioner: offer.reschedule.and(offer.preferences.practitioner_id),
                 },
             )
             .await?;
