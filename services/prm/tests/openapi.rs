@@ -206,7 +206,9 @@ fn every_operation_documents_the_platform_errors_it_can_answer() {
                 if content.keys().any(|ct| is_json(ct)) {
                     need("400", "it reads a JSON body");
                     need("422", "it validates a JSON body");
-                    if !path.starts_with("/api/v1/prm/webhooks/") {
+                    if !path.starts_with("/api/v1/prm/webhooks/")
+                        && !path.starts_with("/api/v1/prm/n8n/")
+                    {
                         need("415", "it insists on application/json");
                     }
                 }
