@@ -76,6 +76,10 @@ fn every_operation_is_documented_with_responses_and_the_combined_spec_has_every_
         "/api/v1/prm/webhooks/voice-agent",
         "/api/v1/prm/webhooks/whatsapp",
         "/api/v1/prm/webhooks/health",
+        "/api/v1/prm/n8n/intake-response",
+        "/api/v1/prm/n8n/triage-response",
+        "/api/v1/prm/n8n/booking-response",
+        "/api/v1/prm/n8n/health",
     ] {
         assert!(
             paths.contains_key(required),

@@ -8,3 +8,4 @@
 mod auth;
 mod callbacks;
 mod helpers;
+mod journey;
