@@ -795,4 +795,32 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)] // tests fail loudly on purpose
+    async fn an_event_is_found_in_its_own_outbox_published_or_not() {
+        use prm_domain::events::{EventData, TriageProposed};
+        let store = crate::testing::fresh_store().await;
+        let db = store.connection();
+        let envelope = Envelope::new("n8n-callbacks", TriageProposed::example());
+        let outbox = Outbox::N8N_CALLBACKS;
+        assert!(!outbox.contains(db, envelope.id).await.unwrap());
+        outbox.enqueue(db, &envelope, None).await.unwrap();
+        assert!(outbox.contains(db, envelope.id).await.unwrap());
+        assert!(
+            !Outbox::CONVERSATIONS
+                .contains(db, envelope.id)
+                .await
+                .unwrap()
+        );
+        let seqs: Vec<i64> = outbox
+            .unpublished(db, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        outbox.mark_published(db, &seqs, Utc::now()).await.unwrap();
+        assert!(outbox.contains(db, envelope.id).await.unwrap(), "published");
+    }
 }
