@@ -136,7 +136,7 @@ impl From<CallbackError> for ApiError {
                 stage,
                 status,
             } => ApiError::new(ErrorCode::StagePassed).with_detail(format!(
-                "The conversation is at stage `{stage}` (status `{status}`): a {} is taken only at stage `intake` or `triage` of a conversation that is not closed.",
+                "The conversation is at stage `{stage}` (status `{status}`): the {} is taken only at stage `intake` or `triage` of a conversation that is not closed.",
                 kind.as_str()
             )),
             CallbackError::Store(StoreError::Unavailable(source)) => {
