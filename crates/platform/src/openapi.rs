@@ -22,6 +22,9 @@ use crate::{
 
 /// Name of the security scheme every clinic endpoint refers to.
 pub const API_KEY_SCHEME: &str = "api_key";
+/// The n8n callbacks: like the provider webhooks, signed over their raw body, so no
+/// content-type check.
+pub const N8N_CALLBACKS_PREFIX: &str = "/api/v1/prm/n8n/";
 
 struct SecuritySchemes;
 
@@ -86,8 +89,8 @@ pub const RATE_LIMITED_RESPONSE: &str = "RateLimited";
 /// - 413 (`payload_too_large`) on every operation with a body (the body-limit middleware
 ///   sees them all);
 /// - 415 (`unsupported_media_type`) on operations with a JSON body, except the provider
-///   webhooks ([`WEBHOOKS_PREFIX`]): they read the raw body to check its signature and
-///   do not insist on a content type;
+///   webhooks ([`WEBHOOKS_PREFIX`]) and the n8n callbacks ([`N8N_CALLBACKS_PREFIX`]):
+///   they read the raw body to check its signature and do not insist on a content type;
 /// - 429 (`rate_limited`, with `Retry-After`) on everything under [`API_PREFIX`].
 ///
 /// Each comes with a problem+json example built from the error the platform really
@@ -191,7 +194,7 @@ impl Applies {
             protected,
             body: body.is_some(),
             json_body: body.is_some_and(|b| b.content.keys().any(|ct| is_json(ct))),
-            raw_body: path.starts_with(WEBHOOKS_PREFIX),
+            raw_body: path.starts_with(WEBHOOKS_PREFIX) || path.starts_with(N8N_CALLBACKS_PREFIX),
             rate_limited: path.starts_with(API_PREFIX),
         }
     }

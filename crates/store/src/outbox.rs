@@ -544,6 +544,27 @@ impl Outbox {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// True when the table holds the event `event_id`, published or not (until
+    /// [`purge_published`](Self::purge_published) removes it): producers whose event
+    /// ids derive from their input answer a repeated input with the event already
+    /// written instead of violating the unique `event_id`.
+    pub async fn contains(
+        &self,
+        conn: &impl ConnectionTrait,
+        event_id: Uuid,
+    ) -> Result<bool, DbErr> {
+        let query = Query::select()
+            .column(Col::Seq)
+            .from(self.iden())
+            .and_where(Expr::col(Col::EventId).eq(event_id.to_string()))
+            .limit(1)
+            .to_owned();
+        Ok(conn
+            .query_one(conn.get_database_backend().build(&query))
+            .await?
+            .is_some())
+    }
+
     /// True when at least one event waits (a cheap look before claiming).
     pub async fn has_unpublished(&self, conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
         let query = Query::select()
@@ -742,6 +763,15 @@ impl ProcessedEvents {
 }
 
 impl crate::Tx<'_> {
+    /// Whether `outbox` holds the event `event_id` (see [`Outbox::contains`]).
+    pub async fn outbox_contains(
+        &self,
+        outbox: Outbox,
+        event_id: Uuid,
+    ) -> Result<bool, crate::StoreError> {
+        self.db(outbox.contains(self.conn(), event_id).await)
+    }
+
     /// Records that `consumer` processed event `event_id` in this transaction (see
     /// [`ProcessedEvents::record`]): `false` when it did already, and the work is to be
     /// skipped.
@@ -789,5 +819,33 @@ mod tests {
                 format!("{}_processed_events", processed.owner().replace('-', "_"))
             );
         }
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)] // tests fail loudly on purpose
+    async fn an_event_is_found_in_its_own_outbox_published_or_not() {
+        use prm_domain::events::{EventData, TriageProposed};
+        let store = crate::testing::fresh_store().await;
+        let db = store.connection();
+        let envelope = Envelope::new("n8n-callbacks", TriageProposed::example());
+        let outbox = Outbox::N8N_CALLBACKS;
+        assert!(!outbox.contains(db, envelope.id).await.unwrap());
+        outbox.enqueue(db, &envelope, None).await.unwrap();
+        assert!(outbox.contains(db, envelope.id).await.unwrap());
+        assert!(
+            !Outbox::CONVERSATIONS
+                .contains(db, envelope.id)
+                .await
+                .unwrap()
+        );
+        let seqs: Vec<i64> = outbox
+            .unpublished(db, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        outbox.mark_published(db, &seqs, Utc::now()).await.unwrap();
+        assert!(outbox.contains(db, envelope.id).await.unwrap(), "published");
     }
 }

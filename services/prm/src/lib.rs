@@ -11,12 +11,13 @@ pub const DEFAULT_PORT: u16 = 8080;
 const TITLE: &str = "PRM suite";
 const DESCRIPTION: &str = "Patient relationship management: clinic set-up, slot search and booking, \
 conversations with patients (the WhatsApp booking journey and a staff inbox), and provider webhooks \
-(Twilio, Meta WhatsApp, voice agent), all in one process.";
+(Twilio, Meta WhatsApp, voice agent) and the n8n workflows' callbacks, all in one process.";
 
 /// Every service `prm` hosts.
-pub static SERVICES: [&ServiceSpec; 3] = [
+pub static SERVICES: [&ServiceSpec; 4] = [
     &prm_appointments::SERVICE,
     &prm_conversations::SERVICE,
+    &prm_n8n_callbacks::SERVICE,
     &prm_webhooks::SERVICE,
 ];
 

@@ -76,6 +76,10 @@ fn every_operation_is_documented_with_responses_and_the_combined_spec_has_every_
         "/api/v1/prm/webhooks/voice-agent",
         "/api/v1/prm/webhooks/whatsapp",
         "/api/v1/prm/webhooks/health",
+        "/api/v1/prm/n8n/intake-response",
+        "/api/v1/prm/n8n/triage-response",
+        "/api/v1/prm/n8n/booking-response",
+        "/api/v1/prm/n8n/health",
     ] {
         assert!(
             paths.contains_key(required),
@@ -206,7 +210,9 @@ fn every_operation_documents_the_platform_errors_it_can_answer() {
                 if content.keys().any(|ct| is_json(ct)) {
                     need("400", "it reads a JSON body");
                     need("422", "it validates a JSON body");
-                    if !path.starts_with("/api/v1/prm/webhooks/") {
+                    if !path.starts_with("/api/v1/prm/webhooks/")
+                        && !path.starts_with("/api/v1/prm/n8n/")
+                    {
                         need("415", "it insists on application/json");
                     }
                 }

@@ -39,7 +39,12 @@ fn every_outbox_the_migrations_create_is_relayed_by_a_hosted_service() {
 #[tokio::test]
 async fn one_process_serves_every_service_with_the_demo_clinic() {
     let app = start().await;
-    for path in ["/ready", "/api/v1/prm/webhooks/health", "/docs/"] {
+    for path in [
+        "/ready",
+        "/api/v1/prm/webhooks/health",
+        "/api/v1/prm/n8n/health",
+        "/docs/",
+    ] {
         assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
 
