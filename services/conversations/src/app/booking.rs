@@ -25,6 +25,7 @@ impl App {
         self: &Arc<Self>,
         delivery: &Delivery,
         conversation_id: impl Fn(&E) -> Option<Uuid>,
+        patient_id: impl Fn(&E) -> Option<Uuid> + Sync,
         decide: impl Fn(
             &E,
             &prm_domain::conversation::Conversation,
@@ -36,7 +37,7 @@ impl App {
         let Some(id) = conversation_id(&data) else {
             return Ok(());
         };
-        let (app, data, decide) = (self, &data, &decide);
+        let (app, data, decide, patient_id) = (self, &data, &decide, &patient_id);
         let (consumer, event_id) = (delivery.consumer.as_str(), delivery.envelope.id);
         let after = self
             .store
@@ -56,7 +57,14 @@ impl App {
                     };
                     let journey = JourneyState::from_json(record.journey.as_ref());
                     if let Some(outcome) = decide(data, &record.conversation, &journey) {
-                        app.commit_outcome(tx, record.conversation, outcome, &mut after)
+                        let mut conversation = record.conversation;
+                        // Appointments registered the patient of an unknown phone: the
+                        // conversation knows them from now on (the staff inbox, the
+                        // filters, the next intake that need not ask again).
+                        if conversation.patient_id.is_none() {
+                            conversation.patient_id = patient_id(data);
+                        }
+                        app.commit_outcome(tx, conversation, outcome, &mut after)
                             .await?;
                     }
                     Ok(after)
@@ -76,6 +84,7 @@ impl App {
         self.on_conversation_event::<SlotsOffered>(
             delivery,
             |d| Some(d.conversation_id),
+            |d| d.patient_id,
             |offer, c, journey| {
                 if c.status == ConversationStatus::Closed {
                     return None;
@@ -124,6 +133,7 @@ impl App {
         self.on_conversation_event::<AppointmentCreated>(
             delivery,
             |d| d.conversation_id,
+            |d| Some(d.patient.id),
             |a, c, journey| {
                 let mut out = outcome(c, journey);
                 out.journey.appointment_id = Some(a.appointment_id);
@@ -152,6 +162,7 @@ impl App {
         self.on_conversation_event::<AppointmentCancelled>(
             delivery,
             |d| d.conversation_id,
+            |_| None,
             |a, c, journey| {
                 let mut out = outcome(c, journey);
                 out.replies.push(Reply {
@@ -175,8 +186,15 @@ impl App {
         self.on_conversation_event::<AppointmentRescheduled>(
             delivery,
             |d| d.conversation_id,
+            |_| None,
             |a, c, journey| {
                 let mut out = outcome(c, journey);
+                // A reschedule chosen from an offer ends the offer: booked again.
+                out.journey.appointment_id = Some(a.appointment_id);
+                out.journey.awaiting = None;
+                if c.stage != Stage::Escalated {
+                    out.stage = Stage::Booked;
+                }
                 out.replies.push(Reply {
                     purpose: "appointment_reschedule",
                     body: Texts(c.locale).rescheduled(

@@ -73,6 +73,14 @@ async fn the_intake_asks_in_order_then_triage_asks_appointments_for_slots() {
         .find(|r| r["purpose"] == "slot_offer")
         .expect("offer sent");
     assert_eq!(offer_reply["body"], offer.message);
+    let conversation = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}"))
+        .await;
+    assert_eq!(
+        conversation["patient_id"],
+        offer.patient_id.unwrap().to_string(),
+        "the patient appointments registered is the conversation's"
+    );
     app.receive(message_received(PATIENT, "la 2")).await;
     let selection: SlotSelectionReceived = events
         .next("SLOT_SELECTION_RECEIVED")
@@ -159,6 +167,7 @@ async fn an_english_first_message_gets_english_questions() {
 fn offer_for(triage: &TriageCompleted) -> SlotsOffered {
     let mut offer = <SlotsOffered as prm_domain::events::EventData>::example();
     offer.conversation_id = triage.conversation_id;
+    offer.patient_id = Some(Uuid::now_v7());
     offer
 }
 
