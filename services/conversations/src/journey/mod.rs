@@ -30,6 +30,10 @@ pub struct JourneyState {
     pub patient_texts: Vec<String>,
     #[serde(default)]
     pub triage: Option<TriageOutcome>,
+    /// n8n's triage that came before its intake answer was taken in (the two callbacks'
+    /// events may be handled in either order): applied as the intake completes.
+    #[serde(default)]
+    pub early_triage: Option<TriageOutcome>,
     /// The TRIAGE_COMPLETED the current offer answers: sent again with a selection, so an
     /// expired offer can be renewed.
     #[serde(default)]

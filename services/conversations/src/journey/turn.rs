@@ -262,9 +262,13 @@ impl Journey {
         }
         out.journey.intake = Some(intake);
         if self.kind == EngineKind::N8n {
-            // The intake workflow runs the triage workflow itself; wait for its answer.
             out.stage = Stage::Triage;
             out.reply("intake_complete", intake_complete_message(out.locale));
+            if let Some(early) = out.journey.early_triage.take() {
+                self.complete_triage(out, c, context.clinic(), early);
+                return;
+            }
+            // The intake workflow runs the triage workflow itself; wait for its answer.
             out.journey.awaiting = Some(Awaiting {
                 step: AwaitedStep::Triage,
                 message_id: context.message_id(),
@@ -445,10 +449,15 @@ impl Journey {
     ) -> TurnOutcome {
         let mut out = TurnOutcome::unchanged(c, journey);
         out.engine = Some("n8n");
-        if c.stage != Stage::Triage || c.bot_paused {
+        if c.bot_paused {
             return out;
         }
-        self.complete_triage(&mut out, c, clinic, outcome);
+        match c.stage {
+            Stage::Triage => self.complete_triage(&mut out, c, clinic, outcome),
+            // The workflow answered the triage before its intake answer was taken in.
+            Stage::Intake => out.journey.early_triage = Some(outcome),
+            _ => {}
+        }
         out
     }
 

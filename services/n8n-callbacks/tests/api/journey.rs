@@ -297,3 +297,74 @@ async fn n8n_answers_the_intake_and_the_triage_through_the_callbacks() {
         ["INTAKE_UPDATED", "INTAKE_UPDATED", "TRIAGE_PROPOSED"]
     );
 }
+
+/// The workflow answers the triage before conversations took in its intake answer (the
+/// two callbacks' events may be consumed in either order): the triage waits for the
+/// intake instead of being dropped, so the patient does not wait for N8N_TIMEOUT_SECS.
+#[tokio::test]
+async fn a_triage_answer_handled_before_the_intake_answer_completes_the_triage() {
+    let journey = Journey::start().await;
+    let captured = journey.app.capture(&[EventType::TriageCompleted]).await;
+    journey
+        .patient_says("Hola, soy María Pérez, nací el 12 de abril de 1985")
+        .await;
+    let trigger = journey.trigger(1).await;
+    let id: Uuid = trigger["conversation_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let (status, triage) = journey
+        .call_back(
+            &trigger,
+            "triage_response",
+            &json!({"conversation_id": id, "department": "Cardiology", "urgency": "routine"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{triage}");
+    let triage_event: Uuid = triage["event_id"].as_str().unwrap().parse().unwrap();
+    until("conversations took in the triage answer", || async {
+        prm_store::outbox::ProcessedEvents::CONVERSATIONS
+            .contains(
+                journey.app.store.connection(),
+                "prm.conversations.n8n",
+                triage_event,
+            )
+            .await
+            .unwrap()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        journey.stage(id).await,
+        Stage::Intake,
+        "nothing to triage yet"
+    );
+
+    let (status, _) = journey
+        .call_back(
+            &trigger,
+            "intake_response",
+            &json!({
+                "conversation_id": id,
+                "extracted_data": {
+                    "name": "María Pérez", "date_of_birth": "1985-04-12",
+                    "chief_complaint": "Dolor en el pecho", "symptoms": "ninguno",
+                    "allergies": "ninguna", "medications": "ninguna",
+                    "preferred_location": "any", "preferred_day_time": "lo antes posible"
+                },
+                "next_question": null,
+                "intake_complete": true
+            }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let completed: TriageCompleted = captured
+        .next(EventType::TriageCompleted)
+        .await
+        .data_as()
+        .unwrap();
+    assert_eq!(completed.conversation_id, id);
+    assert_eq!(completed.department, "Cardiology");
+}
