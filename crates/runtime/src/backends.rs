@@ -95,8 +95,11 @@ impl Backends {
                 async move { state.ping().await.map_err(|_| "not reachable".to_owned()) }
             }))
             .with(probe("bus", move || {
+                // The bus reports its own connection failures (a warning per attempt);
+                // a probe every few seconds would repeat them, and warn at every start
+                // before the first connection is up.
                 if !bus.is_connected() {
-                    tracing::warn!(
+                    tracing::debug!(
                         backend = bus.backend(),
                         "event bus disconnected; events wait in the outbox"
                     );
