@@ -16,6 +16,7 @@
 //! * [`rabbit`]: AMQP connections, an outside consumer of `prm.events`, topology clean-up.
 //! * [`fixtures`]: committed copies of the suite's shared fixtures, kept identical.
 //! * [`logs`]: what reaches the logs, for "no patient data" assertions.
+//! * [`processes`]: the service binaries as separate processes over shared backends.
 //!
 //! [`ManualClock`]: prm_domain::clock::ManualClock
 
@@ -28,6 +29,7 @@ pub mod logs;
 pub mod matrix;
 mod poll;
 mod problem;
+pub mod processes;
 mod proxy;
 pub mod rabbit;
 pub mod time;

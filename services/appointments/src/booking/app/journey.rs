@@ -290,8 +290,10 @@ async fn make_offer(
     };
     if !offer.slots.is_empty() {
         offers::save(state.state.as_ref(), &offer, state.booking.offer_ttl).await?;
+        metrics::counter!("prm_slots_offered_total").increment(1);
     } else {
         tracing::info!(conversation_id = %offer.conversation_id, "no slot to offer; staff take over");
+        metrics::counter!("prm_offers_without_slots_total").increment(1);
     }
     Ok(events::slots_offered(
         offer.conversation_id,
