@@ -25,10 +25,14 @@ async fn a_booking_and_a_conflict_are_counted_and_the_outbox_is_measured() {
         sum(&app, "prm_booking_conflicts_total").await,
     );
 
-    let first = app.post("/api/v1/prm/appointments", clinic.booking(&start)).await;
+    let first = app
+        .post("/api/v1/prm/appointments", clinic.booking(&start))
+        .await;
     assert_eq!(first.status(), 201);
     // The same slot again: refused by the schema, counted as a conflict.
-    let second = app.post("/api/v1/prm/appointments", clinic.booking(&start)).await;
+    let second = app
+        .post("/api/v1/prm/appointments", clinic.booking(&start))
+        .await;
     assert_eq!(second.status(), 409);
 
     assert!(sum(&app, "prm_bookings_total").await > booked);
