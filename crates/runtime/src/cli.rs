@@ -90,7 +90,14 @@ pub fn main(binary: &Binary) -> ExitCode {
 }
 
 fn block_on(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    match actix_web::rt::System::new().block_on(future) {
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(future);
+    // Everything has stopped by now (server, consumers, relays, the bus connection,
+    // telemetry flushed); the process exits next. Tearing the runtime down first would
+    // only let lapin's I/O thread, still winding down its closed connection, find the
+    // runtime gone and log it as an error after "stopped".
+    std::mem::forget(system);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
