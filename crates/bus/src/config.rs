@@ -15,6 +15,40 @@ pub struct BusConfig {
     pub confirm_timeout: Duration,
     /// How long [`crate::RabbitBus::connect`] waits for the first connection.
     pub connect_timeout: Duration,
+    /// The type of the consumers' queues (`AMQP_QUEUE_TYPE`).
+    pub queue_type: QueueType,
+}
+
+/// RabbitMQ queue type of the consumers' queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// Replicated, durable through a node's loss, with a delivery limit that
+    /// dead-letters a message the broker redelivered too often. Production.
+    #[default]
+    Quorum,
+    /// One node's queue, no delivery limit: far cheaper to declare and delete, for test
+    /// suites that declare thousands of short-lived queues on a small broker.
+    Classic,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quorum => "quorum",
+            Self::Classic => "classic",
+        }
+    }
+}
+
+impl std::str::FromStr for QueueType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "quorum" => Ok(Self::Quorum),
+            "classic" => Ok(Self::Classic),
+            other => Err(format!("`{other}` is neither `quorum` nor `classic`")),
+        }
+    }
 }
 
 impl Default for BusConfig {
@@ -31,6 +65,7 @@ impl Default for BusConfig {
             },
             confirm_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            queue_type: QueueType::Quorum,
         }
     }
 }
@@ -113,6 +148,15 @@ impl Default for RetryPolicy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn queue_types_parse_and_production_is_quorum() {
+        assert_eq!(BusConfig::default().queue_type, QueueType::Quorum);
+        assert_eq!(" Classic ".parse::<QueueType>(), Ok(QueueType::Classic));
+        assert_eq!("quorum".parse::<QueueType>(), Ok(QueueType::Quorum));
+        let err = "stream".parse::<QueueType>().unwrap_err();
+        assert!(err.contains("`stream`"), "{err}");
+    }
+
     use super::*;
 
     #[test]

@@ -31,7 +31,7 @@ mod trace;
 
 use std::sync::Arc;
 
-pub use config::{Backoff, BusConfig, RetryPolicy};
+pub use config::{Backoff, BusConfig, QueueType, RetryPolicy};
 pub use error::{BusError, HandlerError};
 pub use handler::{ConsumerHandle, EventHandler, FnHandler, Subscription, handler_fn};
 pub use idempotent::{Idempotent, TransactionalHandler};

@@ -68,8 +68,19 @@ impl Backends {
     }
 
     /// The bus settings of `settings` (`AMQP_NAME_PREFIX`).
-    pub fn bus_config(settings: &Settings) -> BusConfig {
-        BusConfig::with_prefix(settings.amqp_name_prefix.clone())
+    /// `AMQP_NAME_PREFIX` and `AMQP_QUEUE_TYPE` (`quorum` unless set; a bad value stops
+    /// the start naming the variable).
+    pub fn bus_config(settings: &Settings) -> anyhow::Result<BusConfig> {
+        let queue_type = match settings.var("AMQP_QUEUE_TYPE") {
+            Some(value) if !value.trim().is_empty() => value
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("AMQP_QUEUE_TYPE: {e}"))?,
+            _ => prm_bus::QueueType::Quorum,
+        };
+        Ok(BusConfig {
+            queue_type,
+            ..BusConfig::with_prefix(settings.amqp_name_prefix.clone())
+        })
     }
 
     /// The database and the state store must answer. A broker outage does not stop a

@@ -78,9 +78,10 @@ impl Host {
         let backends = match options.backends {
             Some(backends) => backends,
             None => {
-                let bus = options
-                    .bus
-                    .unwrap_or_else(|| Backends::bus_config(&settings));
+                let bus = match options.bus {
+                    Some(bus) => bus,
+                    None => Backends::bus_config(&settings)?,
+                };
                 let mut backends = Backends::connect(&settings, bus).await?;
                 if let Some(clock) = options.clock {
                     backends.clock = clock;

@@ -112,6 +112,7 @@ impl Processes {
                     ("REDIS_KEY_PREFIX", &prefix),
                     ("AMQP_URL", AMQP_URL),
                     ("AMQP_NAME_PREFIX", &prefix),
+                    ("AMQP_QUEUE_TYPE", "classic"),
                     ("PRM_API_KEYS", API_KEY),
                     // One key for every process: appointments writes offers that the
                     // others must be able to read, as in production.

@@ -9,7 +9,7 @@ use lapin::{
 };
 
 use super::headers::long_string;
-use crate::BusConfig;
+use crate::{BusConfig, QueueType};
 
 /// Safety net for messages whose handler crashes the process before any ack: after this
 /// many broker redeliveries the quorum queue dead-letters them by itself.
@@ -65,11 +65,18 @@ pub(super) async fn declare_consumer(
     let retry_queue = config.retry_queue(consumer);
 
     channel
-        .queue_declare(&retry_queue, durable_queue(), retry_queue_arguments(&queue))
+        .queue_declare(
+            &retry_queue,
+            durable_queue(),
+            retry_queue_arguments(config, &queue),
+        )
         .await?;
 
     let mut dlq_args = FieldTable::default();
-    dlq_args.insert("x-queue-type".into(), long_string("quorum"));
+    dlq_args.insert(
+        "x-queue-type".into(),
+        long_string(config.queue_type.as_str()),
+    );
     channel
         .queue_declare(&dead_letter_queue, durable_queue(), dlq_args)
         .await?;
@@ -101,33 +108,45 @@ pub(super) async fn declare_consumer(
 }
 
 /// The consumer queue's arguments: quorum, dead-lettering (delivery limit) to the DLX.
+/// A classic queue (tests) has no delivery limit.
 fn queue_arguments(config: &BusConfig, queue: &str) -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), long_string("quorum"));
+    args.insert(
+        "x-queue-type".into(),
+        long_string(config.queue_type.as_str()),
+    );
     args.insert(
         "x-dead-letter-exchange".into(),
         long_string(&config.dead_letter_exchange()),
     );
     args.insert("x-dead-letter-routing-key".into(), long_string(queue));
-    args.insert(
-        "x-delivery-limit".into(),
-        AMQPValue::LongInt(DELIVERY_LIMIT),
-    );
+    if config.queue_type == QueueType::Quorum {
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(DELIVERY_LIMIT),
+        );
+    }
     args
 }
 
 /// The retry queue's arguments: quorum, and expired messages dead-lettered back to
 /// `queue` through the default exchange. At-least-once dead-lettering (which needs
 /// `reject-publish` overflow) so that no retry is lost between the two queues.
-fn retry_queue_arguments(queue: &str) -> FieldTable {
+/// A classic queue (tests) dead-letters at most once.
+fn retry_queue_arguments(config: &BusConfig, queue: &str) -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), long_string("quorum"));
+    args.insert(
+        "x-queue-type".into(),
+        long_string(config.queue_type.as_str()),
+    );
     args.insert("x-dead-letter-exchange".into(), long_string(""));
     args.insert("x-dead-letter-routing-key".into(), long_string(queue));
-    args.insert(
-        "x-dead-letter-strategy".into(),
-        long_string("at-least-once"),
-    );
+    if config.queue_type == QueueType::Quorum {
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            long_string("at-least-once"),
+        );
+    }
     args.insert("x-overflow".into(), long_string("reject-publish"));
     args
 }
