@@ -75,6 +75,11 @@ struct Journey {
 
 impl Journey {
     async fn start() -> Self {
+        // Long enough that the built-in rules never answer in these tests.
+        Self::start_with_timeout("600").await
+    }
+
+    async fn start_with_timeout(n8n_timeout_secs: &str) -> Self {
         let n8n = MockServer::start().await;
         // n8n's webhook answers at once; the workflow calls back later.
         Mock::given(method("POST"))
@@ -88,8 +93,7 @@ impl Journey {
                 ("N8N_CALLBACK_SECRET", SECRET),
                 ("N8N_WEBHOOK_URL", webhook.as_str()),
                 ("INTAKE_ENGINE", "n8n"),
-                // Long enough that the built-in rules never answer in this test.
-                ("N8N_TIMEOUT_SECS", "600"),
+                ("N8N_TIMEOUT_SECS", n8n_timeout_secs),
                 ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
             ])
             .with_override(Senders::recording_only());
@@ -367,4 +371,26 @@ async fn a_triage_answer_handled_before_the_intake_answer_completes_the_triage()
         .unwrap();
     assert_eq!(completed.conversation_id, id);
     assert_eq!(completed.department, "Cardiology");
+}
+
+/// n8n takes the trigger and never calls back: once N8N_TIMEOUT_SECS is over, the
+/// built-in rules answer that turn, so the patient is never left without a reply.
+#[tokio::test]
+async fn a_workflow_that_never_answers_is_replaced_by_the_built_in_rules_after_the_timeout() {
+    let journey = Journey::start_with_timeout("1").await;
+    journey
+        .patient_says("Hola, necesito una cita con el cardiólogo")
+        .await;
+    let trigger = journey.trigger(1).await;
+    let id: Uuid = trigger["conversation_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let replies = journey.bot_replies(id, 1).await;
+    assert!(
+        replies[0].contains("nombre"),
+        "the built-in rules ask the first question: {replies:?}"
+    );
+    assert_eq!(journey.stage(id).await, Stage::Intake);
 }
