@@ -305,7 +305,7 @@ pub struct CallbacksHealth {
     operation_id = "n8n_health",
     path = "/api/v1/prm/n8n/health",
     tag = "n8n",
-    responses((status = 200, body = CallbacksHealth))
+    responses((status = 200, description = "The callbacks are up, and whether N8N_CALLBACK_SECRET is configured", body = CallbacksHealth))
 )]
 pub async fn health(app: AppData) -> HttpResponse {
     HttpResponse::Ok().json(CallbacksHealth {
@@ -334,6 +334,7 @@ async fn accept(
     operation_id = "n8n_intake_response",
     path = "/api/v1/prm/n8n/intake-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = IntakeResponseRequest,
@@ -365,8 +366,9 @@ pub async fn intake_response(
     accept(&app, callback, &body).await
 }
 
-/// n8n's triage-response → TRIAGE_PROPOSED (`proposed_by: "n8n"`); conversations turns a
-/// department the clinic has into TRIAGE_COMPLETED.
+/// n8n's triage-response → TRIAGE_PROPOSED (`proposed_by: "n8n"`)
+///
+/// Conversations turns a department the clinic has into TRIAGE_COMPLETED.
 ///
 /// Taken while the conversation is at stage `intake` or `triage` and not closed. The
 /// same bytes sent again answer the same `event_id` (status `duplicate`).
@@ -375,6 +377,7 @@ pub async fn intake_response(
     operation_id = "n8n_triage_response",
     path = "/api/v1/prm/n8n/triage-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = TriageResponseRequest,
@@ -416,6 +419,7 @@ pub async fn triage_response(
     operation_id = "n8n_booking_response",
     path = "/api/v1/prm/n8n/booking-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = BookingResponseRequest,

@@ -49,7 +49,7 @@ pub struct WebhooksHealth {
     operation_id = "webhooks_health",
     path = "/api/v1/prm/webhooks/health",
     tag = "webhooks",
-    responses((status = 200, body = WebhooksHealth))
+    responses((status = 200, description = "The webhooks are up, and which channels accept deliveries", body = WebhooksHealth))
 )]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let config = &state.config;

@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     paths(inbound, status),
     components(schemas(TwilioInboundForm, TwilioStatusForm)),
-    tags((name = "webhooks", description = "Inbound provider webhooks (signed; not behind the API key)"))
+    tags((name = "webhooks", description = "Inbound provider webhooks: Twilio, Meta WhatsApp Cloud API and the voice agent. Not behind the API key: each is signed by its sender (see the security schemes)."))
 )]
 pub struct Doc;
 
@@ -464,6 +464,7 @@ pub fn public_url(public_base_url: &str, req: &HttpRequest) -> String {
     operation_id = "webhooks_inbound",
     path = "/api/v1/prm/webhooks/twilio",
     tag = "webhooks",
+    security(("twilio_signature" = [])),
     params(("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1 of PUBLIC_BASE_URL + path + query and the sorted parameters, keyed with the auth token", example = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")),
     request_body(content = TwilioInboundForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -510,6 +511,7 @@ pub async fn inbound(
     operation_id = "webhooks_status",
     path = "/api/v1/prm/webhooks/twilio/status",
     tag = "webhooks",
+    security(("twilio_signature" = [])),
     params(("X-Twilio-Signature" = String, Header, description = "As for the inbound webhook: base64 HMAC-SHA1 of PUBLIC_BASE_URL + /api/v1/prm/webhooks/twilio/status (+ query) and the sorted parameters, keyed with the auth token",
         example = "jeTfbUg2I/erQ0XlvtxqPCAgB5A=")),
     request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),

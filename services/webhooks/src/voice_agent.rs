@@ -242,6 +242,7 @@ impl VoiceAgentCall {
     operation_id = "webhooks_voice_agent",
     path = "/api/v1/prm/webhooks/voice-agent",
     tag = "webhooks",
+    security(("prm_signature" = [])),
     params(("X-PRM-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with VOICE_AGENT_SECRET>",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = VoiceAgentCall,

@@ -97,10 +97,12 @@ fn unknown_location(e: prm_store::StoreError) -> ApiError {
     }
 }
 
-/// Add a weekly schedule. 409 `schedule_overlap` when it overlaps another of the practitioner's.
+/// Add a weekly schedule
+///
+/// 409 `schedule_overlap` when it overlaps another of the practitioner's.
 #[utoipa::path(post, operation_id = "create_schedule", path = "/api/v1/prm/practitioners/{id}/schedules", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), request_body = ScheduleRequest, security(("api_key" = [])),
-    responses((status = 201, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
+    responses((status = 201, description = "The schedule as created; `Location` header has its URL", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
         (status = 409, body = prm_platform::error::Problem, example = json!(examples::schedule_overlap())), (status = 422, body = prm_platform::error::Problem)))]
 #[post("/{id}/schedules")]
 pub async fn create(
@@ -125,7 +127,7 @@ pub async fn create(
 /// List a practitioner's schedules.
 #[utoipa::path(get, operation_id = "list_schedules", path = "/api/v1/prm/practitioners/{id}/schedules", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ScheduleQuery, Paging), security(("api_key" = [])),
-    responses((status = 200, body = ListResponse<PractitionerSchedule>, example = json!(examples::schedule_list())), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
+    responses((status = 200, description = "One page of the practitioner's schedules, by weekday and start time", body = ListResponse<PractitionerSchedule>, example = json!(examples::schedule_list())), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
         (status = 422, description = "limit, offset or day_of_week out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("/{id}/schedules")]
 pub async fn list(
@@ -155,7 +157,7 @@ pub async fn list(
 /// Get one schedule.
 #[utoipa::path(get, operation_id = "get_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), security(("api_key" = [])),
-    responses((status = 200, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
+    responses((status = 200, description = "The schedule", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
 #[get("/{id}/schedules/{schedule_id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -174,7 +176,7 @@ pub async fn get_one(
 /// Replace a schedule.
 #[utoipa::path(put, operation_id = "update_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), request_body = ScheduleRequest, security(("api_key" = [])),
-    responses((status = 200, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found())),
+    responses((status = 200, description = "The schedule as replaced", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found())),
         (status = 409, body = prm_platform::error::Problem, example = json!(examples::schedule_overlap())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}/schedules/{schedule_id}")]
 pub async fn update(
@@ -198,7 +200,7 @@ pub async fn update(
 /// Delete a schedule. Booked appointments are not affected.
 #[utoipa::path(delete, operation_id = "delete_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
+    responses((status = 204, description = "Deleted; no body"), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
 #[delete("/{id}/schedules/{schedule_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
