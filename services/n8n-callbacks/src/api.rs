@@ -89,6 +89,7 @@ pub struct Doc;
     "intake_complete": false
 }))]
 pub struct IntakeResponseRequest {
+    /// The conversation the intake request was about (from the workflow's input).
     pub conversation_id: Uuid,
     /// Intake field → value, only fields of §8 (`name`, `date_of_birth`,
     /// `chief_complaint`, `symptoms`, `allergies`, `medications`, `preferred_location`,
@@ -97,6 +98,7 @@ pub struct IntakeResponseRequest {
     pub extracted_data: Map<String, Value>,
     /// The next question for the patient; null once nothing is missing.
     pub next_question: Option<String>,
+    /// True when every required intake field is known: the journey moves on to triage.
     pub intake_complete: bool,
 }
 
@@ -111,13 +113,16 @@ pub struct IntakeResponseRequest {
     "reasoning": "Chest pain on exertion for two weeks, no red flags."
 }))]
 pub struct TriageResponseRequest {
+    /// The conversation the triage request was about (from the workflow's input).
     pub conversation_id: Uuid,
     /// One of the practitioners' specialties (conversations checks it, and triages
     /// with its built-in rules when the clinic has no such department).
     pub department: String,
     /// 0 – 1.
     pub confidence: Option<f64>,
+    /// How soon the patient should be seen; null: not assessed.
     pub urgency: Option<Urgency>,
+    /// Why, in a sentence or two, for staff; null when not given.
     pub reasoning: Option<String>,
 }
 
@@ -131,9 +136,12 @@ pub struct TriageResponseRequest {
     "reason": "The patient cannot come"
 }))]
 pub struct BookingResponseRequest {
+    /// The conversation the action is about.
     pub conversation_id: Uuid,
     pub action: BookingActionKind,
+    /// The appointment to act on, one booked in this conversation; without it appointments ignores the action.
     pub appointment_id: Option<Uuid>,
+    /// Why (e.g. for a cancellation), as the workflow gives it; null when not given.
     pub reason: Option<String>,
 }
 
@@ -293,7 +301,9 @@ mod examples {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "service": "n8n-callbacks", "callbacks": true}))]
 pub struct CallbacksHealth {
+    /// Always `ok`: the service answers.
     pub status: &'static str,
+    /// Always `n8n-callbacks`.
     pub service: &'static str,
     /// False while `N8N_CALLBACK_SECRET` is not configured: every callback gets 503.
     pub callbacks: bool,

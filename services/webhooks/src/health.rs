@@ -17,8 +17,11 @@ pub struct Doc;
 /// Which channels take traffic (their secret is configured).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Channels {
+    /// Twilio deliveries are accepted (`TWILIO_AUTH_TOKEN` set, or signature validation off).
     pub twilio: bool,
+    /// Meta WhatsApp deliveries are accepted (`WHATSAPP_APP_SECRET` set).
     pub meta: bool,
+    /// Voice-agent calls are accepted (`VOICE_AGENT_SECRET` set).
     pub voice_agent: bool,
 }
 
@@ -32,10 +35,13 @@ pub struct Channels {
     "transcription": true
 }))]
 pub struct WebhooksHealth {
+    /// Always `ok`: the service answers.
     pub status: &'static str,
+    /// Always `webhooks`.
     pub service: &'static str,
     /// False only with `TWILIO_VALIDATE_SIGNATURE=false` (local demos).
     pub twilio_signature_validation: bool,
+    /// Which channels take deliveries.
     pub channels: Channels,
     /// `redis` or `memory`.
     pub dedup: &'static str,

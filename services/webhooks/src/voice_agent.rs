@@ -80,6 +80,7 @@ pub struct TranscriptTurn {
     /// `user`/`patient`/`caller` for the patient; `assistant`/`agent` for the voice agent.
     #[schema(example = "user")]
     pub role: String,
+    /// What was said in this turn.
     #[schema(example = "Quiero una cita con cardiología")]
     pub text: String,
 }
@@ -114,11 +115,16 @@ pub struct VoiceAgentCall {
     pub from: String,
     /// The number called; defaults to `TWILIO_WHATSAPP_NUMBER`.
     pub to: Option<String>,
+    /// The call as plain text, or as a list of turns.
     pub transcript: Transcript,
+    /// The agent's label for what the caller wants (e.g. `book_appointment`); kept, not interpreted.
     pub intent: Option<String>,
+    /// Whatever the agent extracted (free-form object); kept, not interpreted.
     #[schema(value_type = Option<Object>)]
     pub extracted_data: Option<serde_json::Value>,
+    /// When the call started (RFC 3339).
     pub started_at: Option<DateTime<Utc>>,
+    /// When the call ended (RFC 3339).
     pub ended_at: Option<DateTime<Utc>>,
 }
 

@@ -21,11 +21,15 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Sede Norte", "timezone": "America/Bogota", "address": "Calle 100 # 15-20", "city": "Bogotá", "phone": "+5716012345"}))]
 pub struct LocationRequest {
+    /// Display name, as patients see it in offers.
     pub name: String,
     /// IANA time-zone name.
     pub timezone: String,
+    /// Street address; omit or null for none.
     pub address: Option<String>,
+    /// City; omit or null for none.
     pub city: Option<String>,
+    /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers). Omit or null for none.
     pub phone: Option<String>,
 }
 

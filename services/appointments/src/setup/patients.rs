@@ -21,9 +21,11 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "María Pérez", "phone": "300 123 4567", "birth_date": "1988-04-12", "locale": "es"}))]
 pub struct PatientRequest {
+    /// Full name.
     pub name: String,
     /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers).
     pub phone: String,
+    /// Date of birth, `YYYY-MM-DD`; omit or null when not known.
     pub birth_date: Option<NaiveDate>,
     /// `es` or `en`.
     pub locale: Option<String>,

@@ -20,9 +20,11 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Dr. Ana Gómez", "specialty": "Cardiology", "phone": "+573001112233", "active": true}))]
 pub struct PractitionerRequest {
+    /// Display name, as patients see it in offers.
     pub name: String,
     /// The department patients are triaged to, e.g. Cardiology.
     pub specialty: String,
+    /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers). Omit or null for none.
     pub phone: Option<String>,
     /// Defaults to true.
     pub active: Option<bool>,

@@ -21,6 +21,7 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"location_id": "0193a5e4-0000-7000-8000-000000000001", "day_of_week": 0, "start_time": "09:00", "end_time": "17:00", "slot_minutes": 30, "valid_from": "2026-12-01", "valid_to": null}))]
 pub struct ScheduleRequest {
+    /// Where the practitioner works these hours.
     pub location_id: Uuid,
     /// 0 = Monday … 6 = Sunday.
     pub day_of_week: i64,
@@ -30,7 +31,9 @@ pub struct ScheduleRequest {
     pub end_time: String,
     /// Slot length in minutes (5–480); must divide the working period exactly.
     pub slot_minutes: i64,
+    /// First day the schedule applies (inclusive), `YYYY-MM-DD`; omit for no start date.
     pub valid_from: Option<NaiveDate>,
+    /// Last day the schedule applies (inclusive), `YYYY-MM-DD`; omit for no end.
     pub valid_to: Option<NaiveDate>,
 }
 
