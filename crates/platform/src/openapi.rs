@@ -124,6 +124,57 @@ impl Modify for SignatureSchemes {
     }
 }
 
+/// utoipa documents an `Option<T>` field of a schema type as `oneOf: [null, $ref]` and
+/// puts the field's doc comment on the `$ref`, where Swagger UI does not show it: the
+/// description moves up to the property itself.
+struct NullableRefDescriptions;
+
+impl NullableRefDescriptions {
+    fn hoist(schema: &mut Schema) {
+        match schema {
+            Schema::Object(object) => {
+                for property in object.properties.values_mut() {
+                    let RefOr::T(Schema::OneOf(one_of)) = property else {
+                        continue;
+                    };
+                    if one_of.description.is_some() {
+                        continue;
+                    }
+                    for item in &mut one_of.items {
+                        if let RefOr::Ref(reference) = item
+                            && !reference.description.is_empty()
+                        {
+                            one_of.description = Some(std::mem::take(&mut reference.description));
+                            break;
+                        }
+                    }
+                }
+            }
+            Schema::AllOf(all_of) => {
+                for item in &mut all_of.items {
+                    if let RefOr::T(schema) = item {
+                        Self::hoist(schema);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Modify for NullableRefDescriptions {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                Self::hoist(schema);
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(license(name = "Apache-2.0")),
@@ -148,6 +199,7 @@ pub fn document(
     }
     StandardResponses.modify(&mut doc);
     SignatureSchemes.modify(&mut doc);
+    NullableRefDescriptions.modify(&mut doc);
     doc.servers = Some(vec![
         ServerBuilder::new()
             .url("/")
@@ -362,25 +414,27 @@ fn adopt(own: &mut Response, standard: &Response) {
     }
 }
 
-/// The words for a route's own problem response that gives none: those of its example's
-/// code (from the [`ErrorCode`] table), or of the status's usual code.
+/// The words for a route's own problem response that gives none: its example's title,
+/// code and detail (the code's default detail from the [`ErrorCode`] table when the
+/// example has none), or the status's usual words.
 fn problem_description(status: &str, response: &Response) -> Option<String> {
-    let example_code = response
+    let example = response
         .content
         .get(PROBLEM_JSON)
-        .and_then(|c| c.example.as_ref())
+        .and_then(|c| c.example.as_ref());
+    let example_code = example
         .and_then(|e| e.get("code"))
         .and_then(Value::as_str)
         .and_then(|code| ErrorCode::ALL.iter().find(|c| c.as_str() == code));
     if let Some(code) = example_code
         && code.status().as_str() == status
     {
-        return Some(format!(
-            "{} (`{}`): {}",
-            code.title(),
-            code.as_str(),
-            code.default_detail()
-        ));
+        let detail = example
+            .and_then(|e| e.get("detail"))
+            .and_then(Value::as_str)
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or(code.default_detail());
+        return Some(format!("{} (`{}`): {detail}", code.title(), code.as_str()));
     }
     let text = match status {
         "400" => "The request could not be read (`bad_request`); `detail` says why.",

@@ -304,7 +304,11 @@ fn every_response_summary_tag_and_property_is_described() {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|tag| tag["description"].as_str().is_some_and(|d| !d.trim().is_empty()))
+            .filter(|tag| {
+                tag["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.trim().is_empty())
+            })
             .filter_map(|tag| tag["name"].as_str())
             .collect();
         for (name, op) in spec.operations() {
