@@ -865,4 +865,100 @@ mod tests {
         assert_eq!(own.description, "Over 4 MiB");
         assert!(own.content[PROBLEM_JSON].example.is_none());
     }
+
+    #[test]
+    fn the_document_names_its_server_and_the_signature_schemes_its_operations_use() {
+        let mut part = openapi::OpenApi::default();
+        let signed = OperationBuilder::new()
+            .summary(Some("signed"))
+            .response("200", ResponseBuilder::new().description("ok"))
+            .security(SecurityRequirement::new(
+                PRM_SIGNATURE_SCHEME,
+                Vec::<String>::new(),
+            ))
+            .security(SecurityRequirement::new(
+                N8N_BEARER_SCHEME,
+                Vec::<String>::new(),
+            ))
+            .build();
+        part.paths.paths.insert(
+            "/api/v1/prm/n8n/x".to_owned(),
+            PathItem::new(HttpMethod::Post, signed),
+        );
+        let doc = document("t", "d", [part]);
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(
+            json["servers"],
+            json!([{"url": "/", "description": "This server"}])
+        );
+        let schemes = &json["components"]["securitySchemes"];
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["type"], "apiKey");
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["in"], "header");
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["name"], "X-PRM-Signature");
+        assert_eq!(schemes[N8N_BEARER_SCHEME]["scheme"], "bearer");
+        assert!(
+            schemes.get(TWILIO_SIGNATURE_SCHEME).is_none()
+                && schemes.get(META_SIGNATURE_SCHEME).is_none(),
+            "a scheme no operation uses is not declared: {schemes}"
+        );
+    }
+
+    #[test]
+    fn a_problem_response_without_words_gets_those_of_its_example_or_its_status() {
+        let mut part = openapi::OpenApi::default();
+        let mut in_use = Content::new(Some(Ref::from_schema_name("Problem")));
+        in_use.example = Some(ApiError::new(ErrorCode::InUse).example());
+        let op = OperationBuilder::new()
+            .response("204", ResponseBuilder::new().description("Deleted"))
+            .response("409", ResponseBuilder::new().content(PROBLEM_JSON, in_use))
+            .response(
+                "404",
+                ResponseBuilder::new()
+                    .content(JSON, Content::new(Some(Ref::from_schema_name("Problem")))),
+            )
+            .build();
+        part.paths.paths.insert(
+            "/things/{id}".to_owned(),
+            PathItem::new(HttpMethod::Delete, op),
+        );
+        let doc = document("t", "d", [part]);
+        let operation = doc.paths.paths["/things/{id}"].delete.as_ref().unwrap();
+        let description = |status: &str| match &operation.responses.responses[status] {
+            RefOr::T(response) => response.description.clone(),
+            RefOr::Ref(_) => panic!("{status} is shared"),
+        };
+        assert_eq!(description("204"), "Deleted");
+        assert_eq!(
+            description("409"),
+            format!("Conflict (`in_use`): {}", ErrorCode::InUse.default_detail())
+        );
+        assert!(
+            description("404").contains("`not_found`"),
+            "{}",
+            description("404")
+        );
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    struct Gadget {
+        /// Where it is kept; null when nowhere.
+        place: Option<WidgetRequest>,
+    }
+
+    #[test]
+    fn a_nullable_reference_shows_its_description_on_the_property() {
+        let mut part = openapi::OpenApi::default();
+        let schemas = &mut part.components.get_or_insert_with(Default::default).schemas;
+        schemas.insert(
+            "Gadget".to_owned(),
+            <Gadget as utoipa::PartialSchema>::schema(),
+        );
+        let json = serde_json::to_value(document("t", "d", [part])).unwrap();
+        let place = &json["components"]["schemas"]["Gadget"]["properties"]["place"];
+        assert_eq!(
+            place["description"], "Where it is kept; null when nowhere.",
+            "{place}"
+        );
+    }
 }
