@@ -285,7 +285,7 @@ fn every_response_and_parameter_has_an_example() {
 }
 
 /// What Swagger UI shows a clinic developer reads as a finished product: every response
-/// says what it means, summaries fit on one line (the rest goes in the description),
+/// and parameter says what it means, summaries fit on one line (the rest goes in the description),
 /// every tag is explained, every schema property is described, and the document says
 /// where it is served. A `$ref`-only property is described by the schema it names.
 #[test]
@@ -323,6 +323,18 @@ fn every_response_summary_tag_and_property_is_described() {
                 let tag = tag.as_str().unwrap_or_default();
                 if !described.contains(&tag) {
                     gaps.insert(format!("{file}: tag `{tag}` has no description"));
+                }
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                let parameter = spec.resolve(parameter);
+                if parameter["description"]
+                    .as_str()
+                    .is_none_or(|d| d.trim().is_empty())
+                {
+                    gaps.insert(format!(
+                        "{file}: {name}: parameter `{}` has no description",
+                        parameter["name"].as_str().unwrap_or("?")
+                    ));
                 }
             }
             for (status, response) in op["responses"].as_object().unwrap() {

@@ -107,10 +107,13 @@ pub async fn book(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AppointmentQuery {
+    /// Only this patient's appointments.
     #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
+    /// Only appointments with this practitioner.
     #[param(example = "01930000-0000-7000-8000-000000000101")]
     pub practitioner_id: Option<Uuid>,
+    /// Only appointments at this location.
     #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// FHIR status, e.g. `booked`.

@@ -68,6 +68,7 @@ pub struct PractitionerQuery {
     /// case-insensitive (Unicode: `PEDIATRÍA` finds `Pediatría`).
     #[param(example = "cardiology")]
     pub specialty: Option<String>,
+    /// `true`: only active practitioners; `false`: only deactivated ones.
     #[param(example = true)]
     pub active: Option<bool>,
     /// Only practitioners with a schedule at this location.

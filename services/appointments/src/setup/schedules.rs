@@ -84,6 +84,7 @@ impl ScheduleRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ScheduleQuery {
+    /// Only schedules at this location.
     #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// 0 = Monday … 6 = Sunday.

@@ -233,14 +233,19 @@ pub struct ConversationQuery {
     /// Any common notation (normalized like stored phones).
     #[param(example = "300 123 4567")]
     pub phone: Option<String>,
+    /// `open`, `pending`, `snoozed` or `closed`.
     #[param(example = "open")]
     pub status: Option<String>,
+    /// Journey stage: `intake`, `triage`, `offering`, `booked` or `escalated`.
     #[param(example = "offering")]
     pub stage: Option<String>,
+    /// Only conversations with this patient.
     #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
+    /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
     #[param(example = "whatsapp")]
     pub channel: Option<String>,
+    /// `true`: only conversations staff took over; `false`: only those the bot answers.
     #[param(value_type = Option<bool>, example = false)]
     pub bot_paused: Option<String>,
 }
