@@ -36,6 +36,7 @@ pub struct Location {
     pub phone: Option<PhoneNumber>,
 }
 
+/// A practitioner patients can be booked with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({
@@ -292,6 +293,7 @@ fn validity_intersects(
     starts_before_end(a.0, b.1) && starts_before_end(b.0, a.1)
 }
 
+/// The language the patient is talked to in: `es` or `en`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -320,6 +322,7 @@ impl FromStr for Locale {
     }
 }
 
+/// A patient of the clinic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({

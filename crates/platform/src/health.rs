@@ -101,6 +101,7 @@ impl Readiness {
     }
 }
 
+/// The process is up.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct HealthReport {

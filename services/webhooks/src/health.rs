@@ -25,6 +25,7 @@ pub struct Channels {
     pub voice_agent: bool,
 }
 
+/// What the webhooks accept right now (no secrets).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "status": "ok",

@@ -128,6 +128,7 @@ pub struct VoiceAgentCall {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// The call as received.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "accepted", "message_id": "0193a5b2-7c40-7000-8000-00000000002a"}))]
 pub struct VoiceAgentResponse {

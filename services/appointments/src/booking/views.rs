@@ -19,6 +19,7 @@ const MAX_SELECTION_TEXT: u64 = SELECTION_TEXT_CHARS as u64;
 const MAX_REASON: u64 = REASON_CHARS as u64;
 const MAX_NOTES: u64 = NOTES_CHARS as u64;
 
+/// What the patient prefers; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 pub struct PreferencesRequest {
     /// Preferred location; other locations are offered when nobody of the department practises there.
@@ -33,6 +34,7 @@ pub struct PreferencesRequest {
     pub practitioner_id: Option<Uuid>,
 }
 
+/// A search for free slots of a department.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "department": "Cardiology",
@@ -60,6 +62,7 @@ pub struct FindSlotsRequest {
     pub locale: Option<String>,
 }
 
+/// The practitioner of an offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotPractitioner {
     /// The practitioner's id.
@@ -70,6 +73,7 @@ pub struct SlotPractitioner {
     pub specialty: String,
 }
 
+/// The location of an offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotLocation {
     /// The location's id.
@@ -78,6 +82,7 @@ pub struct SlotLocation {
     pub name: String,
 }
 
+/// One offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotView {
     /// 1-based position in the offer; what the patient answers.
@@ -99,6 +104,7 @@ pub struct SlotView {
     pub text: String,
 }
 
+/// The ranked slots found and the message offering them.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FindSlotsResponse {
     /// The slots offered, best first; empty when none is free.
@@ -111,6 +117,7 @@ pub struct FindSlotsResponse {
     pub location_fallback: bool,
 }
 
+/// The patient's answer to the conversation's current offer.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"conversation_id": "0193a5e4-1111-7000-8000-000000000001", "text": "la segunda"}))]
 pub struct SelectSlotRequest {
@@ -121,6 +128,7 @@ pub struct SelectSlotRequest {
     pub text: String,
 }
 
+/// Why nothing was booked: `rejected` (new options follow) or `clarify` (the answer was not understood).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionOutcome {
@@ -139,6 +147,7 @@ pub struct SelectionReply {
     pub slots: Option<Vec<SlotView>>,
 }
 
+/// A booking made by the front desk for an explicit slot.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "patient_id": "0193a5e4-2222-7000-8000-000000000001",
@@ -186,6 +195,7 @@ pub struct UpdateAppointmentRequest {
     pub status: Option<AppointmentStatus>,
 }
 
+/// Why and by whom an appointment is cancelled; the body may be omitted.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
 pub struct CancelAppointmentRequest {

@@ -18,6 +18,7 @@ use validator::Validate;
 use super::examples;
 use crate::{AppState, error::api_error};
 
+/// A patient as clinics send it, for create and replace.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "María Pérez", "phone": "300 123 4567", "birth_date": "1988-04-12", "locale": "es"}))]
 pub struct PatientRequest {

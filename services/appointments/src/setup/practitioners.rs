@@ -17,6 +17,7 @@ use validator::Validate;
 use super::examples;
 use crate::{AppState, error::api_error};
 
+/// A practitioner as clinics send it, for create and replace.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Dr. Ana Gómez", "specialty": "Cardiology", "phone": "+573001112233", "active": true}))]
 pub struct PractitionerRequest {

@@ -127,6 +127,7 @@ pub struct ConversationDetail {
     pub messages: Vec<MessageView>,
 }
 
+/// A conversation opened by staff for a phone.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"phone": "300 123 4567", "channel": "whatsapp", "locale": "es"}))]
 pub struct CreateConversationRequest {
@@ -170,6 +171,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A message staff send to the patient.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"body": "Hola María, soy Laura de la clínica. ¿En qué te puedo ayudar?"}))]
 pub struct StaffMessageRequest {
@@ -180,6 +182,7 @@ pub struct StaffMessageRequest {
     pub media: Vec<Media>,
 }
 
+/// Which intake fields to ask; the body may be omitted.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"required_fields": ["chief_complaint", "symptoms", "preferred_day_time"]}))]
 pub struct InitializeStateRequest {
