@@ -117,6 +117,7 @@ names!(Author {
     Staff = "staff",
 });
 
+/// `inbound` (from the patient) or `outbound` (to the patient).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]

@@ -22,15 +22,21 @@ use utoipa::ToSchema;
     "address": "Calle 127 # 15-20", "city": "Bogotá", "phone": "+5716012345"
 })))]
 pub struct Location {
+    /// The location's id (set by the server).
     pub id: Uuid,
+    /// Display name, as patients see it in offers.
     #[cfg_attr(feature = "openapi", schema(example = "Sede Norte"))]
     pub name: String,
     pub timezone: TimeZone,
+    /// Street address; null when not given.
     pub address: Option<String>,
+    /// City; null when not given.
     pub city: Option<String>,
+    /// Phone number in E.164; null when not given.
     pub phone: Option<PhoneNumber>,
 }
 
+/// A practitioner patients can be booked with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({
@@ -38,12 +44,17 @@ pub struct Location {
     "phone": "+573001112233", "active": true
 })))]
 pub struct Practitioner {
+    /// The practitioner's id (set by the server).
     pub id: Uuid,
+    /// Display name, as patients see it in offers.
     #[cfg_attr(feature = "openapi", schema(example = "Dr. Ana Gómez"))]
     pub name: String,
+    /// The department patients are triaged to (compared case- and accent-insensitively).
     #[cfg_attr(feature = "openapi", schema(example = "Cardiology"))]
     pub specialty: String,
+    /// Phone number in E.164; null when not given.
     pub phone: Option<PhoneNumber>,
+    /// False once deactivated: no new bookings.
     pub active: bool,
 }
 
@@ -169,19 +180,27 @@ pub mod hhmm {
     "end_time": "12:00", "slot_minutes": 30, "valid_from": "2026-12-01", "valid_to": null
 })))]
 pub struct PractitionerSchedule {
+    /// The schedule's id (set by the server).
     pub id: Uuid,
+    /// Whose schedule it is.
     pub practitioner_id: Uuid,
+    /// Where the practitioner works these hours.
     pub location_id: Uuid,
     pub day_of_week: Weekday,
+    /// First slot's start, `HH:MM` local time at the location.
     #[serde(with = "hhmm")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "09:00"))]
     pub start_time: NaiveTime,
+    /// End of the last slot, `HH:MM` local time at the location (after `start_time`).
     #[serde(with = "hhmm")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "17:00"))]
     pub end_time: NaiveTime,
+    /// Length of each slot, in minutes.
     #[cfg_attr(feature = "openapi", schema(example = 30))]
     pub slot_minutes: u32,
+    /// First day the schedule applies (inclusive); null: no start date.
     pub valid_from: Option<NaiveDate>,
+    /// Last day the schedule applies (inclusive); null: no end.
     pub valid_to: Option<NaiveDate>,
 }
 
@@ -274,6 +293,7 @@ fn validity_intersects(
     starts_before_end(a.0, b.1) && starts_before_end(b.0, a.1)
 }
 
+/// The language the patient is talked to in: `es` or `en`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -302,6 +322,7 @@ impl FromStr for Locale {
     }
 }
 
+/// A patient of the clinic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({
@@ -309,11 +330,15 @@ impl FromStr for Locale {
     "birth_date": "1988-04-12", "locale": "es"
 })))]
 pub struct Patient {
+    /// The patient's id (set by the server).
     pub id: Uuid,
+    /// Full name.
     #[cfg_attr(feature = "openapi", schema(example = "María Pérez"))]
     pub name: String,
     pub phone: PhoneNumber,
+    /// Date of birth (`YYYY-MM-DD`); null when not known.
     pub birth_date: Option<NaiveDate>,
+    /// Language to talk to the patient in; null: the clinic default.
     pub locale: Option<Locale>,
 }
 
@@ -469,7 +494,9 @@ pub struct Appointment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Media {
+    /// Where the provider serves the file (may need the provider's credentials).
     pub url: String,
+    /// MIME type as the provider reported it, e.g. `image/jpeg`.
     pub content_type: String,
 }
 

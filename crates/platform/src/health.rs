@@ -101,9 +101,11 @@ impl Readiness {
     }
 }
 
+/// The process is up.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct HealthReport {
+    /// Always `ok`: the process answers.
     #[schema(example = "ok")]
     pub status: &'static str,
 }
@@ -112,7 +114,9 @@ pub struct HealthReport {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "ready", "checks": {"database": "ok", "state": "ok"}}))]
 pub struct ReadyReport {
+    /// `ready` (this response is sent only when every check is `ok`).
     pub status: &'static str,
+    /// Check name (`database`, `state`, `bus`…) → `ok`, or why it failed.
     pub checks: BTreeMap<String, String>,
 }
 
@@ -137,6 +141,7 @@ impl ReadyReport {
 pub struct NotReadyProblem {
     #[serde(flatten)]
     pub problem: Problem,
+    /// Check name (`database`, `state`, `bus`…) → `ok`, or why it failed (no internals).
     pub checks: BTreeMap<String, String>,
 }
 
@@ -154,15 +159,17 @@ fn not_ready_example() -> serde_json::Value {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = HealthReport)))]
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "The process is up (`status: ok`)", body = HealthReport)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthReport { status: "ok" })
 }
 
-/// Every dependency answers: 200 when ready, 503 problem+json naming the failing checks otherwise.
+/// Readiness: whether every dependency answers
+///
+/// 200 when ready, 503 problem+json naming the failing checks otherwise.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
-    (status = 200, body = ReadyReport),
+    (status = 200, description = "Every dependency answers; each check is `ok`", body = ReadyReport),
     (status = 503, description = "A dependency does not answer (`not_ready`)", body = NotReadyProblem, content_type = "application/problem+json")))]
 #[get("/ready")]
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
@@ -184,7 +191,8 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(health, ready, crate::metrics::metrics_endpoint),
-    components(schemas(HealthReport, ReadyReport, NotReadyProblem))
+    components(schemas(HealthReport, ReadyReport, NotReadyProblem)),
+    tags((name = "health", description = "Liveness, readiness and Prometheus metrics for orchestrators and monitoring; no API key."))
 )]
 pub struct HealthDoc;
 

@@ -67,10 +67,13 @@ fn bounded(raw: Option<&str>, default: u64, min: u64, max: u64) -> Result<u64, S
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListResponse<T: ToSchema> {
+    /// This page's rows, at most `limit` of them.
     pub items: Vec<T>,
     /// Rows matching the filters, across all pages.
     pub total: u64,
+    /// The page size used (the request's `limit`, 20 by default).
     pub limit: u64,
+    /// Rows skipped before this page (the request's `offset`, 0 by default).
     pub offset: u64,
 }
 

@@ -8,13 +8,16 @@ use utoipa::{
         self, Content, HeaderBuilder, ObjectBuilder, PathItem, Ref, RefOr, Response,
         ResponseBuilder, Schema, Type,
         path::Operation,
-        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
+        server::ServerBuilder,
     },
 };
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    error::{ApiError, FieldError, PROBLEM_JSON, Problem},
+    error::{ApiError, ErrorCode, FieldError, PROBLEM_JSON, Problem},
     extract::parse_json,
     health::HealthDoc,
     rate_limit::{API_PREFIX, WEBHOOKS_PREFIX},
@@ -22,6 +25,14 @@ use crate::{
 
 /// Name of the security scheme every clinic endpoint refers to.
 pub const API_KEY_SCHEME: &str = "api_key";
+/// Twilio's `X-Twilio-Signature` (the Twilio webhooks).
+pub const TWILIO_SIGNATURE_SCHEME: &str = "twilio_signature";
+/// Meta's `X-Hub-Signature-256` (WhatsApp Cloud API deliveries).
+pub const META_SIGNATURE_SCHEME: &str = "meta_signature";
+/// The suite's own `X-PRM-Signature` (the voice agent, the n8n callbacks).
+pub const PRM_SIGNATURE_SCHEME: &str = "prm_signature";
+/// `Authorization: Bearer <N8N_CALLBACK_SECRET>`, which the n8n callbacks also accept.
+pub const N8N_BEARER_SCHEME: &str = "n8n_bearer";
 /// The n8n callbacks: like the provider webhooks, signed over their raw body, so no
 /// content-type check.
 pub const N8N_CALLBACKS_PREFIX: &str = "/api/v1/prm/n8n/";
@@ -43,6 +54,127 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The schemes of the signed webhooks and callbacks: a document declares those its
+/// operations name in their `security` (the clinic API's document has none of them).
+struct SignatureSchemes;
+
+impl SignatureSchemes {
+    fn scheme(name: &str) -> Option<SecurityScheme> {
+        let header = |header: &str, description: &str| {
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                header,
+                description,
+            )))
+        };
+        Some(match name {
+            TWILIO_SIGNATURE_SCHEME => header(
+                "X-Twilio-Signature",
+                "Twilio's request signature: base64 of the HMAC-SHA1, keyed with \
+                 `TWILIO_AUTH_TOKEN`, of `PUBLIC_BASE_URL` + path + query followed by every \
+                 posted parameter's name and value, sorted by name (a JSON body is covered by \
+                 its `bodySHA256` query parameter instead). A missing signature is 400, a \
+                 wrong one 403. Checked unless `TWILIO_VALIDATE_SIGNATURE=false`.",
+            ),
+            META_SIGNATURE_SCHEME => header(
+                "X-Hub-Signature-256",
+                "Meta's delivery signature: `sha256=` followed by the hex HMAC-SHA256 of the \
+                 raw body, keyed with `WHATSAPP_APP_SECRET`. A missing signature is 400, a \
+                 wrong one 403; 503 while the secret is not configured.",
+            ),
+            PRM_SIGNATURE_SCHEME => header(
+                crate::signed::SIGNATURE_HEADER,
+                "The suite's signature: `sha256=` followed by the hex HMAC-SHA256 of the raw \
+                 body, keyed with the route's shared secret (`VOICE_AGENT_SECRET` for the \
+                 voice agent, `N8N_CALLBACK_SECRET` for the n8n callbacks). A missing \
+                 signature is 400, a wrong one 403; 503 while the secret is not configured.",
+            ),
+            N8N_BEARER_SCHEME => SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "For senders that cannot compute an HMAC (n8n's HTTP node): \
+                         `Authorization: Bearer <N8N_CALLBACK_SECRET>`. A wrong secret is 401; \
+                         a signature, when sent as well, is checked first.",
+                    ))
+                    .build(),
+            ),
+            _ => return None,
+        })
+    }
+}
+
+impl Modify for SignatureSchemes {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let mut used = std::collections::BTreeSet::new();
+        for item in doc.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for requirement in operation.security.iter().flatten() {
+                    if let Ok(Value::Object(names)) = serde_json::to_value(requirement) {
+                        used.extend(names.keys().cloned());
+                    }
+                }
+            }
+        }
+        let components = doc.components.get_or_insert_with(Default::default);
+        for name in used {
+            if let Some(scheme) = Self::scheme(&name) {
+                components.add_security_scheme(name, scheme);
+            }
+        }
+    }
+}
+
+/// utoipa documents an `Option<T>` field of a schema type as `oneOf: [null, $ref]` and
+/// puts the field's doc comment on the `$ref`, where Swagger UI does not show it: the
+/// description moves up to the property itself.
+struct NullableRefDescriptions;
+
+impl NullableRefDescriptions {
+    fn hoist(schema: &mut Schema) {
+        match schema {
+            Schema::Object(object) => {
+                for property in object.properties.values_mut() {
+                    let RefOr::T(Schema::OneOf(one_of)) = property else {
+                        continue;
+                    };
+                    if one_of.description.is_some() {
+                        continue;
+                    }
+                    for item in &mut one_of.items {
+                        if let RefOr::Ref(reference) = item
+                            && !reference.description.is_empty()
+                        {
+                            one_of.description = Some(std::mem::take(&mut reference.description));
+                            break;
+                        }
+                    }
+                }
+            }
+            Schema::AllOf(all_of) => {
+                for item in &mut all_of.items {
+                    if let RefOr::T(schema) = item {
+                        Self::hoist(schema);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Modify for NullableRefDescriptions {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                Self::hoist(schema);
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(license(name = "Apache-2.0")),
@@ -52,7 +184,9 @@ impl Modify for SecuritySchemes {
 struct BaseDoc;
 
 /// Builds a service's document: the shared parts (health, problem schema, security)
-/// merged with the service's own paths, then [`StandardResponses`] added to them.
+/// merged with the service's own paths, then [`StandardResponses`] added to them, the
+/// webhook signature schemes its operations name declared, and the server it is
+/// served from (`/`, relative: Swagger UI sends requests to the host it was loaded from).
 pub fn document(
     title: &str,
     description: &str,
@@ -64,6 +198,14 @@ pub fn document(
         doc.merge(part);
     }
     StandardResponses.modify(&mut doc);
+    SignatureSchemes.modify(&mut doc);
+    NullableRefDescriptions.modify(&mut doc);
+    doc.servers = Some(vec![
+        ServerBuilder::new()
+            .url("/")
+            .description(Some("This server"))
+            .build(),
+    ]);
     doc.info.title = title.to_owned();
     doc.info.description = Some(description.to_owned());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -158,6 +300,14 @@ impl Modify for StandardResponses {
                         None => {
                             responses.insert("422".to_owned(), standard.into());
                         }
+                    }
+                }
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && response.description.trim().is_empty()
+                        && let Some(description) = problem_description(status, response)
+                    {
+                        response.description = description;
                     }
                 }
             }
@@ -262,6 +412,49 @@ fn adopt(own: &mut Response, standard: &Response) {
     if content.example.is_none() && content.examples.is_empty() {
         content.example = Some(example);
     }
+}
+
+/// The words for a route's own problem response that gives none: its example's title,
+/// code and detail (the code's default detail from the [`ErrorCode`] table when the
+/// example has none), or the status's usual words.
+fn problem_description(status: &str, response: &Response) -> Option<String> {
+    let example = response
+        .content
+        .get(PROBLEM_JSON)
+        .and_then(|c| c.example.as_ref());
+    let example_code = example
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_str)
+        .and_then(|code| ErrorCode::ALL.iter().find(|c| c.as_str() == code));
+    if let Some(code) = example_code
+        && code.status().as_str() == status
+    {
+        let detail = example
+            .and_then(|e| e.get("detail"))
+            .and_then(Value::as_str)
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or(code.default_detail());
+        return Some(format!("{} (`{}`): {detail}", code.title(), code.as_str()));
+    }
+    let text = match status {
+        "400" => "The request could not be read (`bad_request`); `detail` says why.",
+        "403" => "Refused (`invalid_signature`): the signature does not match the body.",
+        "404" => "Not found (`not_found`): no record with this id.",
+        "409" => {
+            "Conflict with the records as they are; `code` names which (e.g. `duplicate_phone`, \
+             `in_use`, `slot_taken`, `concurrent_update`) and nothing was changed."
+        }
+        "422" => {
+            "Request cannot be processed: a field is invalid (`validation_failed`, with \
+             `errors`) or breaks a rule of the clinic (`code` names it)."
+        }
+        "503" => {
+            "Service unavailable (`unavailable`): a dependency does not answer or is not \
+             configured; retry shortly."
+        }
+        _ => return None,
+    };
+    Some(text.to_owned())
 }
 
 fn problem_response(description: &str, example: Value) -> Response {
@@ -671,5 +864,101 @@ mod tests {
         let own = response(&doc, "/api/v1/prm/x", "413");
         assert_eq!(own.description, "Over 4 MiB");
         assert!(own.content[PROBLEM_JSON].example.is_none());
+    }
+
+    #[test]
+    fn the_document_names_its_server_and_the_signature_schemes_its_operations_use() {
+        let mut part = openapi::OpenApi::default();
+        let signed = OperationBuilder::new()
+            .summary(Some("signed"))
+            .response("200", ResponseBuilder::new().description("ok"))
+            .security(SecurityRequirement::new(
+                PRM_SIGNATURE_SCHEME,
+                Vec::<String>::new(),
+            ))
+            .security(SecurityRequirement::new(
+                N8N_BEARER_SCHEME,
+                Vec::<String>::new(),
+            ))
+            .build();
+        part.paths.paths.insert(
+            "/api/v1/prm/n8n/x".to_owned(),
+            PathItem::new(HttpMethod::Post, signed),
+        );
+        let doc = document("t", "d", [part]);
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(
+            json["servers"],
+            json!([{"url": "/", "description": "This server"}])
+        );
+        let schemes = &json["components"]["securitySchemes"];
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["type"], "apiKey");
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["in"], "header");
+        assert_eq!(schemes[PRM_SIGNATURE_SCHEME]["name"], "X-PRM-Signature");
+        assert_eq!(schemes[N8N_BEARER_SCHEME]["scheme"], "bearer");
+        assert!(
+            schemes.get(TWILIO_SIGNATURE_SCHEME).is_none()
+                && schemes.get(META_SIGNATURE_SCHEME).is_none(),
+            "a scheme no operation uses is not declared: {schemes}"
+        );
+    }
+
+    #[test]
+    fn a_problem_response_without_words_gets_those_of_its_example_or_its_status() {
+        let mut part = openapi::OpenApi::default();
+        let mut in_use = Content::new(Some(Ref::from_schema_name("Problem")));
+        in_use.example = Some(ApiError::new(ErrorCode::InUse).example());
+        let op = OperationBuilder::new()
+            .response("204", ResponseBuilder::new().description("Deleted"))
+            .response("409", ResponseBuilder::new().content(PROBLEM_JSON, in_use))
+            .response(
+                "404",
+                ResponseBuilder::new()
+                    .content(JSON, Content::new(Some(Ref::from_schema_name("Problem")))),
+            )
+            .build();
+        part.paths.paths.insert(
+            "/things/{id}".to_owned(),
+            PathItem::new(HttpMethod::Delete, op),
+        );
+        let doc = document("t", "d", [part]);
+        let operation = doc.paths.paths["/things/{id}"].delete.as_ref().unwrap();
+        let description = |status: &str| match &operation.responses.responses[status] {
+            RefOr::T(response) => response.description.clone(),
+            RefOr::Ref(_) => panic!("{status} is shared"),
+        };
+        assert_eq!(description("204"), "Deleted");
+        assert_eq!(
+            description("409"),
+            format!("Conflict (`in_use`): {}", ErrorCode::InUse.default_detail())
+        );
+        assert!(
+            description("404").contains("`not_found`"),
+            "{}",
+            description("404")
+        );
+    }
+
+    #[derive(ToSchema)]
+    #[allow(dead_code)]
+    struct Gadget {
+        /// Where it is kept; null when nowhere.
+        place: Option<WidgetRequest>,
+    }
+
+    #[test]
+    fn a_nullable_reference_shows_its_description_on_the_property() {
+        let mut part = openapi::OpenApi::default();
+        let schemas = &mut part.components.get_or_insert_with(Default::default).schemas;
+        schemas.insert(
+            "Gadget".to_owned(),
+            <Gadget as utoipa::PartialSchema>::schema(),
+        );
+        let json = serde_json::to_value(document("t", "d", [part])).unwrap();
+        let place = &json["components"]["schemas"]["Gadget"]["properties"]["place"];
+        assert_eq!(
+            place["description"], "Where it is kept; null when nowhere.",
+            "{place}"
+        );
     }
 }

@@ -89,6 +89,7 @@ pub struct Doc;
     "intake_complete": false
 }))]
 pub struct IntakeResponseRequest {
+    /// The conversation the intake request was about (from the workflow's input).
     pub conversation_id: Uuid,
     /// Intake field → value, only fields of §8 (`name`, `date_of_birth`,
     /// `chief_complaint`, `symptoms`, `allergies`, `medications`, `preferred_location`,
@@ -97,6 +98,7 @@ pub struct IntakeResponseRequest {
     pub extracted_data: Map<String, Value>,
     /// The next question for the patient; null once nothing is missing.
     pub next_question: Option<String>,
+    /// True when every required intake field is known: the journey moves on to triage.
     pub intake_complete: bool,
 }
 
@@ -111,13 +113,16 @@ pub struct IntakeResponseRequest {
     "reasoning": "Chest pain on exertion for two weeks, no red flags."
 }))]
 pub struct TriageResponseRequest {
+    /// The conversation the triage request was about (from the workflow's input).
     pub conversation_id: Uuid,
     /// One of the practitioners' specialties (conversations checks it, and triages
     /// with its built-in rules when the clinic has no such department).
     pub department: String,
     /// 0 – 1.
     pub confidence: Option<f64>,
+    /// How soon the patient should be seen; null: not assessed.
     pub urgency: Option<Urgency>,
+    /// Why, in a sentence or two, for staff; null when not given.
     pub reasoning: Option<String>,
 }
 
@@ -131,9 +136,12 @@ pub struct TriageResponseRequest {
     "reason": "The patient cannot come"
 }))]
 pub struct BookingResponseRequest {
+    /// The conversation the action is about.
     pub conversation_id: Uuid,
     pub action: BookingActionKind,
+    /// The appointment to act on, one booked in this conversation; without it appointments ignores the action.
     pub appointment_id: Option<Uuid>,
+    /// Why (e.g. for a cancellation), as the workflow gives it; null when not given.
     pub reason: Option<String>,
 }
 
@@ -293,7 +301,9 @@ mod examples {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "service": "n8n-callbacks", "callbacks": true}))]
 pub struct CallbacksHealth {
+    /// Always `ok`: the service answers.
     pub status: &'static str,
+    /// Always `n8n-callbacks`.
     pub service: &'static str,
     /// False while `N8N_CALLBACK_SECRET` is not configured: every callback gets 503.
     pub callbacks: bool,
@@ -305,7 +315,7 @@ pub struct CallbacksHealth {
     operation_id = "n8n_health",
     path = "/api/v1/prm/n8n/health",
     tag = "n8n",
-    responses((status = 200, body = CallbacksHealth))
+    responses((status = 200, description = "The callbacks are up, and whether N8N_CALLBACK_SECRET is configured", body = CallbacksHealth))
 )]
 pub async fn health(app: AppData) -> HttpResponse {
     HttpResponse::Ok().json(CallbacksHealth {
@@ -334,6 +344,7 @@ async fn accept(
     operation_id = "n8n_intake_response",
     path = "/api/v1/prm/n8n/intake-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = IntakeResponseRequest,
@@ -365,8 +376,9 @@ pub async fn intake_response(
     accept(&app, callback, &body).await
 }
 
-/// n8n's triage-response → TRIAGE_PROPOSED (`proposed_by: "n8n"`); conversations turns a
-/// department the clinic has into TRIAGE_COMPLETED.
+/// n8n's triage-response → TRIAGE_PROPOSED (`proposed_by: "n8n"`)
+///
+/// Conversations turns a department the clinic has into TRIAGE_COMPLETED.
 ///
 /// Taken while the conversation is at stage `intake` or `triage` and not closed. The
 /// same bytes sent again answer the same `event_id` (status `duplicate`).
@@ -375,6 +387,7 @@ pub async fn intake_response(
     operation_id = "n8n_triage_response",
     path = "/api/v1/prm/n8n/triage-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = TriageResponseRequest,
@@ -416,6 +429,7 @@ pub async fn triage_response(
     operation_id = "n8n_booking_response",
     path = "/api/v1/prm/n8n/booking-response",
     tag = "n8n",
+    security(("prm_signature" = []), ("n8n_bearer" = [])),
     params(("X-PRM-Signature" = Option<String>, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with N8N_CALLBACK_SECRET>; or send `Authorization: Bearer <N8N_CALLBACK_SECRET>`",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = BookingResponseRequest,

@@ -283,3 +283,108 @@ fn every_response_and_parameter_has_an_example() {
             .join("\n")
     );
 }
+
+/// What Swagger UI shows a clinic developer reads as a finished product: every response
+/// and parameter says what it means, summaries fit on one line (the rest goes in the description),
+/// every tag is explained, every schema property is described, and the document says
+/// where it is served. A `$ref`-only property is described by the schema it names.
+#[test]
+fn every_response_summary_tag_and_property_is_described() {
+    const MAX_SUMMARY_CHARS: usize = 80;
+    let mut gaps = std::collections::BTreeSet::new();
+    for (file, spec) in specs_as_json() {
+        let json = &spec.0;
+        if json["servers"]
+            .as_array()
+            .is_none_or(|servers| servers.is_empty())
+        {
+            gaps.insert(format!("{file}: no `servers`"));
+        }
+        let described: Vec<&str> = json["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|tag| {
+                tag["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.trim().is_empty())
+            })
+            .filter_map(|tag| tag["name"].as_str())
+            .collect();
+        for (name, op) in spec.operations() {
+            let summary = op["summary"].as_str().unwrap_or_default();
+            if summary.chars().count() > MAX_SUMMARY_CHARS {
+                gaps.insert(format!(
+                    "{file}: {name}: summary over {MAX_SUMMARY_CHARS} characters ({}): end the doc comment's first paragraph sooner",
+                    summary.chars().count()
+                ));
+            }
+            for tag in op["tags"].as_array().into_iter().flatten() {
+                let tag = tag.as_str().unwrap_or_default();
+                if !described.contains(&tag) {
+                    gaps.insert(format!("{file}: tag `{tag}` has no description"));
+                }
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                let parameter = spec.resolve(parameter);
+                if parameter["description"]
+                    .as_str()
+                    .is_none_or(|d| d.trim().is_empty())
+                {
+                    gaps.insert(format!(
+                        "{file}: {name}: parameter `{}` has no description",
+                        parameter["name"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = spec.resolve(response);
+                if response["description"]
+                    .as_str()
+                    .is_none_or(|d| d.trim().is_empty())
+                {
+                    gaps.insert(format!("{file}: {name} {status}: empty description"));
+                }
+            }
+        }
+        for (schema_name, schema) in json["components"]["schemas"].as_object().unwrap() {
+            undescribed_properties(&file, schema_name, schema, &mut gaps);
+        }
+    }
+    assert!(
+        gaps.is_empty(),
+        "{} gap(s) in the OpenAPI documents:\n{}",
+        gaps.len(),
+        gaps.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Properties of `schema` (and of the schemas it combines inline) without a description.
+fn undescribed_properties(
+    file: &str,
+    schema_name: &str,
+    schema: &Value,
+    gaps: &mut std::collections::BTreeSet<String>,
+) {
+    for (property, definition) in schema["properties"].as_object().into_iter().flatten() {
+        let ref_only = definition
+            .as_object()
+            .is_some_and(|d| d.len() == 1 && d.contains_key("$ref"));
+        let described = definition["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty());
+        if !ref_only && !described {
+            gaps.insert(format!(
+                "{file}: {schema_name}.{property} has no description (add a `///` line on the field)"
+            ));
+        }
+    }
+    for combinator in ["allOf", "oneOf", "anyOf"] {
+        for part in schema[combinator].as_array().into_iter().flatten() {
+            undescribed_properties(file, schema_name, part, gaps);
+        }
+    }
+}

@@ -17,11 +17,15 @@ pub struct Doc;
 /// Which channels take traffic (their secret is configured).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Channels {
+    /// Twilio deliveries are accepted (`TWILIO_AUTH_TOKEN` set, or signature validation off).
     pub twilio: bool,
+    /// Meta WhatsApp deliveries are accepted (`WHATSAPP_APP_SECRET` set).
     pub meta: bool,
+    /// Voice-agent calls are accepted (`VOICE_AGENT_SECRET` set).
     pub voice_agent: bool,
 }
 
+/// What the webhooks accept right now (no secrets).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "status": "ok",
@@ -32,10 +36,13 @@ pub struct Channels {
     "transcription": true
 }))]
 pub struct WebhooksHealth {
+    /// Always `ok`: the service answers.
     pub status: &'static str,
+    /// Always `webhooks`.
     pub service: &'static str,
     /// False only with `TWILIO_VALIDATE_SIGNATURE=false` (local demos).
     pub twilio_signature_validation: bool,
+    /// Which channels take deliveries.
     pub channels: Channels,
     /// `redis` or `memory`.
     pub dedup: &'static str,
@@ -49,7 +56,7 @@ pub struct WebhooksHealth {
     operation_id = "webhooks_health",
     path = "/api/v1/prm/webhooks/health",
     tag = "webhooks",
-    responses((status = 200, body = WebhooksHealth))
+    responses((status = 200, description = "The webhooks are up, and which channels accept deliveries", body = WebhooksHealth))
 )]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let config = &state.config;

@@ -145,6 +145,7 @@ pub struct MetaDeliveryResponse {
     operation_id = "webhooks_deliver",
     path = "/api/v1/prm/webhooks/whatsapp",
     tag = "webhooks",
+    security(("meta_signature" = [])),
     params(("X-Hub-Signature-256" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with WHATSAPP_APP_SECRET>",
         example = "sha256=619c080baada201423114fd9f0389ad289b64267291672f1feed4b34bd7673a7")),
     request_body(content = Object, content_type = "application/json", example = json!({

@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     paths(inbound, status),
     components(schemas(TwilioInboundForm, TwilioStatusForm)),
-    tags((name = "webhooks", description = "Inbound provider webhooks (signed; not behind the API key)"))
+    tags((name = "webhooks", description = "Inbound provider webhooks: Twilio, Meta WhatsApp Cloud API and the voice agent. Not behind the API key: each is signed by its sender (see the security schemes)."))
 )]
 pub struct Doc;
 
@@ -59,42 +59,71 @@ pub struct Doc;
     "WaId": "573001234567"
 }))]
 pub struct TwilioInboundForm {
+    /// Twilio's id of the message (`SM…`/`MM…`); each is processed once.
     pub message_sid: String,
+    /// Legacy alias of `MessageSid`.
     pub sms_sid: Option<String>,
+    /// Legacy alias of `MessageSid`.
     pub sms_message_sid: Option<String>,
+    /// The Twilio account (`AC…`).
     pub account_sid: Option<String>,
+    /// The Messaging Service (`MG…`), when one sent it.
     pub messaging_service_sid: Option<String>,
     /// `whatsapp:+E164` or `+E164`.
     pub from: String,
+    /// The clinic's number the patient wrote to, `whatsapp:+E164` or `+E164`.
     pub to: Option<String>,
+    /// The message text; empty for media only.
     pub body: Option<String>,
+    /// How many media files (`MediaUrlN`) come with it, as text.
     pub num_media: Option<String>,
     /// `MediaUrl0`, `MediaUrl1`… with `MediaContentType0`…
     #[schema(value_type = Option<String>)]
     pub media_url0: Option<String>,
+    /// MIME type of `MediaUrl0` (and so on for each `N`).
     #[schema(value_type = Option<String>)]
     pub media_content_type0: Option<String>,
+    /// SMS segments (or WhatsApp messages) that made up the body.
     pub num_segments: Option<String>,
+    /// The sender's WhatsApp profile name.
     pub profile_name: Option<String>,
+    /// The sender's WhatsApp id (digits of their number).
     pub wa_id: Option<String>,
+    /// `true` when the WhatsApp message was forwarded.
     pub forwarded: Option<String>,
+    /// `true` when WhatsApp marks it as forwarded many times.
     pub frequently_forwarded: Option<String>,
+    /// The text of a quick-reply button the patient pressed.
     pub button_text: Option<String>,
+    /// The payload of a quick-reply button the patient pressed.
     pub button_payload: Option<String>,
     /// A shared location (WhatsApp), with `Address` and `Label` for a named place.
     pub latitude: Option<String>,
+    /// Longitude of a shared location (see `Latitude`).
     pub longitude: Option<String>,
+    /// Address of a shared named place.
     pub address: Option<String>,
+    /// Name of a shared named place.
     pub label: Option<String>,
+    /// Twilio API version of the request.
     pub api_version: Option<String>,
+    /// Media count of a click-to-WhatsApp ad referral.
     pub referral_num_media: Option<String>,
+    /// Sender's city, when Twilio knows it (SMS).
     pub from_city: Option<String>,
+    /// Sender's state or region, when Twilio knows it (SMS).
     pub from_state: Option<String>,
+    /// Sender's postal code, when Twilio knows it (SMS).
     pub from_zip: Option<String>,
+    /// Sender's country code, when Twilio knows it.
     pub from_country: Option<String>,
+    /// City of the clinic's number, when Twilio knows it (SMS).
     pub to_city: Option<String>,
+    /// State or region of the clinic's number, when Twilio knows it (SMS).
     pub to_state: Option<String>,
+    /// Postal code of the clinic's number, when Twilio knows it (SMS).
     pub to_zip: Option<String>,
+    /// Country code of the clinic's number, when Twilio knows it.
     pub to_country: Option<String>,
     /// Every parameter not listed above, as posted.
     #[serde(skip)]
@@ -117,10 +146,13 @@ pub struct TwilioInboundForm {
     "To": "whatsapp:+573001234567"
 }))]
 pub struct TwilioStatusForm {
+    /// Twilio's id of the outbound message whose status changed.
     pub message_sid: String,
     /// queued, sending, sent, delivered, read, failed, undelivered…
     pub message_status: String,
+    /// Twilio's error code when `failed` or `undelivered` (e.g. `63016`).
     pub error_code: Option<String>,
+    /// Twilio's description of the error, when it sends one.
     pub error_message: Option<String>,
 }
 
@@ -464,6 +496,7 @@ pub fn public_url(public_base_url: &str, req: &HttpRequest) -> String {
     operation_id = "webhooks_inbound",
     path = "/api/v1/prm/webhooks/twilio",
     tag = "webhooks",
+    security(("twilio_signature" = [])),
     params(("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1 of PUBLIC_BASE_URL + path + query and the sorted parameters, keyed with the auth token", example = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")),
     request_body(content = TwilioInboundForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -510,6 +543,7 @@ pub async fn inbound(
     operation_id = "webhooks_status",
     path = "/api/v1/prm/webhooks/twilio/status",
     tag = "webhooks",
+    security(("twilio_signature" = [])),
     params(("X-Twilio-Signature" = String, Header, description = "As for the inbound webhook: base64 HMAC-SHA1 of PUBLIC_BASE_URL + /api/v1/prm/webhooks/twilio/status (+ query) and the sorted parameters, keyed with the auth token",
         example = "jeTfbUg2I/erQ0XlvtxqPCAgB5A=")),
     request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),

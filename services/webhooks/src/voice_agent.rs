@@ -80,6 +80,7 @@ pub struct TranscriptTurn {
     /// `user`/`patient`/`caller` for the patient; `assistant`/`agent` for the voice agent.
     #[schema(example = "user")]
     pub role: String,
+    /// What was said in this turn.
     #[schema(example = "Quiero una cita con cardiología")]
     pub text: String,
 }
@@ -114,14 +115,20 @@ pub struct VoiceAgentCall {
     pub from: String,
     /// The number called; defaults to `TWILIO_WHATSAPP_NUMBER`.
     pub to: Option<String>,
+    /// The call as plain text, or as a list of turns.
     pub transcript: Transcript,
+    /// The agent's label for what the caller wants (e.g. `book_appointment`); kept, not interpreted.
     pub intent: Option<String>,
+    /// Whatever the agent extracted (free-form object); kept, not interpreted.
     #[schema(value_type = Option<Object>)]
     pub extracted_data: Option<serde_json::Value>,
+    /// When the call started (RFC 3339).
     pub started_at: Option<DateTime<Utc>>,
+    /// When the call ended (RFC 3339).
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// The call as received.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "accepted", "message_id": "0193a5b2-7c40-7000-8000-00000000002a"}))]
 pub struct VoiceAgentResponse {
@@ -242,6 +249,7 @@ impl VoiceAgentCall {
     operation_id = "webhooks_voice_agent",
     path = "/api/v1/prm/webhooks/voice-agent",
     tag = "webhooks",
+    security(("prm_signature" = [])),
     params(("X-PRM-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body keyed with VOICE_AGENT_SECRET>",
         example = "sha256=3f1c0e4b9a7d2c5e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e")),
     request_body = VoiceAgentCall,

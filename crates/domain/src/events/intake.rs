@@ -18,6 +18,7 @@ pub struct IntakeUpdated {
     pub extracted_by: String,
 }
 
+/// How soon the patient should be seen: `routine`, `urgent` or `emergency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +85,7 @@ pub struct TriageCompleted {
     pub soonest: bool,
 }
 
+/// What n8n asks to do with the appointment: `confirm`, `cancel` or `reschedule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "lowercase")]

@@ -21,6 +21,7 @@ pub struct FieldError {
     /// Path of the field in the request, e.g. `timezone` or `preferences.time_of_day`.
     #[schema(example = "timezone")]
     pub field: String,
+    /// What is wrong with it, in English.
     #[schema(example = "`Mars/Olympus` is not an IANA time-zone name (e.g. America/Bogota)")]
     pub message: String,
 }
@@ -38,13 +39,18 @@ impl FieldError {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = problem_example)]
 pub struct Problem {
+    /// `urn:prm:problem:<code>`: the same for every answer with this code.
     #[serde(rename = "type")]
     pub problem_type: String,
+    /// Short English summary of the code (e.g. `Conflict`), the same for every answer with it.
     pub title: String,
+    /// The HTTP status of the response, repeated.
     pub status: u16,
+    /// What went wrong in this request, in English; safe to show to staff.
     pub detail: String,
     /// Stable machine-readable error code.
     pub code: String,
+    /// Each invalid field (`validation_failed`); absent on other problems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }

@@ -24,11 +24,12 @@ use uuid::Uuid;
 use super::{app, examples, views::*};
 use crate::AppState;
 
-/// Ranked free slots of a department, with a WhatsApp-ready message. With
-/// `conversation_id` the offer is remembered for 15 minutes for `select-slot`.
+/// Ranked free slots of a department, with a WhatsApp-ready message
+///
+/// With `conversation_id` the offer is remembered for 15 minutes for `select-slot`.
 #[utoipa::path(post, operation_id = "find_slots", path = "/api/v1/prm/appointments/find-slots", tag = "booking", request_body = FindSlotsRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = FindSlotsResponse, example = json!(examples::find_slots_response())),
+    responses((status = 200, description = "The ranked slots (possibly none) and the message offering them", body = FindSlotsResponse, example = json!(examples::find_slots_response())),
         (status = 422, body = Problem)))]
 #[post("/find-slots")]
 pub async fn find_slots(
@@ -38,8 +39,9 @@ pub async fn find_slots(
     Ok(HttpResponse::Ok().json(app::find_slots(&state, body.into_inner()).await?))
 }
 
-/// Reads the patient's answer to the conversation's current offer: books the chosen
-/// slot (201; a repeat for the same offer returns the same appointment, again 201, with
+/// Read the patient's answer to the conversation's current offer
+///
+/// Books the chosen slot (201; a repeat for the same offer returns the same appointment, again 201, with
 /// `Idempotent-Replayed: true`),
 /// offers the next best slots (`rejected`), or asks again (`clarify`).
 #[utoipa::path(post, operation_id = "select_slot", path = "/api/v1/prm/appointments/select-slot", tag = "booking", request_body = SelectSlotRequest,
@@ -89,7 +91,7 @@ fn created(a: AppointmentView) -> HttpResponse {
 /// Book an explicit slot (front desk).
 #[utoipa::path(post, operation_id = "book_appointment", path = "/api/v1/prm/appointments", tag = "booking", request_body = BookAppointmentRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = AppointmentView, example = json!(examples::front_desk_appointment())),
+    responses((status = 201, description = "The appointment as booked", body = AppointmentView, example = json!(examples::front_desk_appointment())),
         (status = 409, description = "slot_taken: the practitioner is no longer free", body = Problem, example = json!(examples::slot_taken())),
         (status = 422, description = "Unknown patient, inactive practitioner, outside the schedule, in the past", body = Problem)))]
 #[post("")]
@@ -105,10 +107,13 @@ pub async fn book(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AppointmentQuery {
+    /// Only this patient's appointments.
     #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
+    /// Only appointments with this practitioner.
     #[param(example = "01930000-0000-7000-8000-000000000101")]
     pub practitioner_id: Option<Uuid>,
+    /// Only appointments at this location.
     #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// FHIR status, e.g. `booked`.
@@ -124,7 +129,7 @@ pub struct AppointmentQuery {
 
 /// List appointments.
 #[utoipa::path(get, operation_id = "list_appointments", path = "/api/v1/prm/appointments", tag = "booking", params(AppointmentQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<AppointmentView>, example = json!(examples::appointment_list())), (status = 422, body = Problem)))]
+    security(("api_key" = [])), responses((status = 200, description = "One page of appointments, by start time", body = ListResponse<AppointmentView>, example = json!(examples::appointment_list())), (status = 422, body = Problem)))]
 #[get("")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -154,7 +159,7 @@ pub async fn list(
 
 /// Get an appointment.
 #[utoipa::path(get, operation_id = "get_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::booked_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found()))))]
+    responses((status = 200, description = "The appointment", body = AppointmentView, example = json!(examples::booked_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -163,11 +168,13 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(app::get(&state, *id).await?))
 }
 
+/// Reschedule an appointment, change its notes or move its status on
+///
 /// Reschedule to another free slot, change notes, or move the FHIR status on
 /// (`arrived`, `fulfilled`, `noshow`, `entered-in-error`). Invalid transitions → 409.
 #[utoipa::path(patch, operation_id = "update_appointment", path = "/api/v1/prm/appointments/{id}", tag = "booking", request_body = UpdateAppointmentRequest,
     params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::rescheduled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
+    responses((status = 200, description = "The appointment as changed", body = AppointmentView, example = json!(examples::rescheduled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
         (status = 409, description = "invalid_transition or slot_taken", body = Problem, example = json!(examples::rescheduled_after_cancelling())), (status = 422, body = Problem)))]
 #[patch("/{id}")]
 pub async fn update(
@@ -181,7 +188,7 @@ pub async fn update(
 /// Cancel an appointment (409 when it is already cancelled or past cancelling).
 #[utoipa::path(post, operation_id = "cancel_appointment", path = "/api/v1/prm/appointments/{id}/cancel", tag = "booking", request_body = CancelAppointmentRequest,
     params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, body = AppointmentView, example = json!(examples::cancelled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
+    responses((status = 200, description = "The appointment, now cancelled", body = AppointmentView, example = json!(examples::cancelled_appointment())), (status = 404, body = Problem, example = json!(examples::appointment_not_found())),
         (status = 409, description = "invalid_transition: already cancelled, or past cancelling", body = Problem, example = json!(examples::cancelled_twice())), (status = 422, body = Problem)))]
 #[post("/{id}/cancel")]
 pub async fn cancel(
@@ -220,7 +227,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         CancelAppointmentRequest,
         AppointmentView
     )),
-    modifiers(&SchemaExamples)
+    modifiers(&SchemaExamples),
+    tags((name = "booking", description = "Free slots, the patient's choice among them, and appointments: booked by the journey or the front desk, rescheduled, moved through their status, cancelled."))
 )]
 pub struct Doc;
 

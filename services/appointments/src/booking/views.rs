@@ -19,8 +19,10 @@ const MAX_SELECTION_TEXT: u64 = SELECTION_TEXT_CHARS as u64;
 const MAX_REASON: u64 = REASON_CHARS as u64;
 const MAX_NOTES: u64 = NOTES_CHARS as u64;
 
+/// What the patient prefers; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 pub struct PreferencesRequest {
+    /// Preferred location; other locations are offered when nobody of the department practises there.
     pub location_id: Option<Uuid>,
     /// 0 = Monday … 6 = Sunday, in the location's time zone.
     #[schema(example = 0)]
@@ -28,9 +30,11 @@ pub struct PreferencesRequest {
     /// Preferred local time of day, HH:MM.
     #[schema(example = "10:00")]
     pub time_of_day: Option<String>,
+    /// Preferred practitioner; their slots score higher.
     pub practitioner_id: Option<Uuid>,
 }
 
+/// A search for free slots of a department.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "department": "Cardiology",
@@ -43,6 +47,7 @@ pub struct PreferencesRequest {
 pub struct FindSlotsRequest {
     /// Department (practitioner specialty), case-insensitive.
     pub department: String,
+    /// What the patient prefers; slots that match rank higher. Null or absent: no preference.
     #[validate(nested)]
     pub preferences: Option<PreferencesRequest>,
     /// 1 to 20, default 5.
@@ -57,19 +62,27 @@ pub struct FindSlotsRequest {
     pub locale: Option<String>,
 }
 
+/// The practitioner of an offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotPractitioner {
+    /// The practitioner's id.
     pub id: Uuid,
+    /// Display name.
     pub name: String,
+    /// The department.
     pub specialty: String,
 }
 
+/// The location of an offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotLocation {
+    /// The location's id.
     pub id: Uuid,
+    /// Display name.
     pub name: String,
 }
 
+/// One offered slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SlotView {
     /// 1-based position in the offer; what the patient answers.
@@ -77,17 +90,24 @@ pub struct SlotView {
     /// RFC 3339 with the location's offset.
     #[schema(value_type = String, example = "2026-12-07T10:00:00-05:00")]
     pub start: DateTime<FixedOffset>,
+    /// End of the slot, RFC 3339 with the location's offset.
     #[schema(value_type = String, example = "2026-12-07T10:30:00-05:00")]
     pub end: DateTime<FixedOffset>,
+    /// Who the slot is with.
     pub practitioner: SlotPractitioner,
+    /// Where the slot is.
     pub location: SlotLocation,
+    /// How well the slot matches the preferences and how soon it is; higher is better. For ranking, not display.
     pub score: u32,
+    /// The slot in one line in the request's locale, as the message lists it.
     #[schema(example = "Monday, Dec 7 at 10:00 AM - Dr. Ana Gómez at Sede Norte")]
     pub text: String,
 }
 
+/// The ranked slots found and the message offering them.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FindSlotsResponse {
+    /// The slots offered, best first; empty when none is free.
     pub slots: Vec<SlotView>,
     /// The numbered list, ready to send on WhatsApp.
     pub message: String,
@@ -97,15 +117,18 @@ pub struct FindSlotsResponse {
     pub location_fallback: bool,
 }
 
+/// The patient's answer to the conversation's current offer.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"conversation_id": "0193a5e4-1111-7000-8000-000000000001", "text": "la segunda"}))]
 pub struct SelectSlotRequest {
+    /// The conversation whose current offer the patient answers.
     pub conversation_id: Uuid,
     /// The patient's answer, verbatim ("2", "the second one", "2pm", "ninguno"…).
     #[validate(length(min = 1, max = MAX_SELECTION_TEXT))]
     pub text: String,
 }
 
+/// Why nothing was booked: `rejected` (new options follow) or `clarify` (the answer was not understood).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionOutcome {
@@ -116,11 +139,15 @@ pub enum SelectionOutcome {
 /// `select-slot` when nothing was booked: new options, or a question.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SelectionReply {
+    /// `rejected`: the patient declined and `slots` are new options; `clarify`: the answer was not understood.
     pub outcome: SelectionOutcome,
+    /// What to send the patient, in the conversation's locale.
     pub message: String,
+    /// The new options (`rejected`); null for `clarify`.
     pub slots: Option<Vec<SlotView>>,
 }
 
+/// A booking made by the front desk for an explicit slot.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "patient_id": "0193a5e4-2222-7000-8000-000000000001",
@@ -130,16 +157,23 @@ pub struct SelectionReply {
     "reason": "Chest pain when climbing stairs"
 }))]
 pub struct BookAppointmentRequest {
+    /// Who the appointment is for.
     pub patient_id: Uuid,
+    /// Who the appointment is with; must be active.
     pub practitioner_id: Uuid,
+    /// Where; one of the practitioner's schedule locations.
     pub location_id: Uuid,
     /// Start of one of the practitioner's slots, RFC 3339.
     #[schema(value_type = String)]
     pub start: DateTime<FixedOffset>,
+    /// The conversation the booking came from, if any.
     pub conversation_id: Option<Uuid>,
+    /// How the patient asked for it; null for the front desk.
     pub channel: Option<Channel>,
+    /// Why the patient comes (free text).
     #[validate(length(max = MAX_REASON))]
     pub reason: Option<String>,
+    /// Staff notes (free text).
     #[validate(length(max = MAX_NOTES))]
     pub notes: Option<String>,
 }
@@ -149,17 +183,23 @@ pub struct BookAppointmentRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"start": "2026-12-09T11:00:00-05:00", "notes": "Patient asked for a later time"}))]
 pub struct UpdateAppointmentRequest {
+    /// New start (reschedule): one of the practitioner's free slots, RFC 3339.
     #[schema(value_type = Option<String>)]
     pub start: Option<DateTime<FixedOffset>>,
+    /// New location, with `start`; default: the current one.
     pub location_id: Option<Uuid>,
+    /// Replaces the staff notes.
     #[validate(length(max = MAX_NOTES))]
     pub notes: Option<String>,
+    /// The next FHIR status: `arrived`, `fulfilled`, `noshow` or `entered-in-error`.
     pub status: Option<AppointmentStatus>,
 }
 
+/// Why and by whom an appointment is cancelled; the body may be omitted.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
 pub struct CancelAppointmentRequest {
+    /// Why it is cancelled; kept as `cancellation_reason`.
     #[validate(length(max = MAX_REASON))]
     pub reason: Option<String>,
     /// `patient`, `clinic` or `system` (default `clinic`).
@@ -169,21 +209,33 @@ pub struct CancelAppointmentRequest {
 /// An appointment, with times in the location's offset.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AppointmentView {
+    /// The appointment's id (UUID v7).
     pub id: Uuid,
+    /// FHIR appointment status.
     pub status: AppointmentStatus,
+    /// Start, RFC 3339 with the location's offset.
     #[schema(value_type = String, example = "2026-12-07T10:00:00-05:00")]
     pub start: DateTime<FixedOffset>,
+    /// End, RFC 3339 with the location's offset.
     #[schema(value_type = String, example = "2026-12-07T10:30:00-05:00")]
     pub end: DateTime<FixedOffset>,
+    /// Who the appointment is for.
     pub patient_id: Uuid,
+    /// Who it is with.
     pub practitioner_id: Uuid,
+    /// Where.
     pub location_id: Uuid,
+    /// The conversation it was booked from; null when booked by the front desk.
     pub conversation_id: Option<Uuid>,
+    /// How the patient asked for it; null when booked by the front desk.
     pub channel: Option<Channel>,
+    /// Why the patient comes; null when not given.
     pub reason: Option<String>,
+    /// Staff notes; null when none.
     pub notes: Option<String>,
     /// The reason given when it was cancelled (FHIR `cancellationReason`); null otherwise.
     pub cancellation_reason: Option<String>,
+    /// When it was booked (UTC, RFC 3339).
     #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
 }

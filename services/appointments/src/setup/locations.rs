@@ -21,11 +21,15 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Sede Norte", "timezone": "America/Bogota", "address": "Calle 100 # 15-20", "city": "Bogotá", "phone": "+5716012345"}))]
 pub struct LocationRequest {
+    /// Display name, as patients see it in offers.
     pub name: String,
     /// IANA time-zone name.
     pub timezone: String,
+    /// Street address; omit or null for none.
     pub address: Option<String>,
+    /// City; omit or null for none.
     pub city: Option<String>,
+    /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers). Omit or null for none.
     pub phone: Option<String>,
 }
 
@@ -77,7 +81,7 @@ pub struct LocationQuery {
 /// Create a location.
 #[utoipa::path(post, operation_id = "create_location", path = "/api/v1/prm/locations", tag = "clinic set-up", request_body = LocationRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = Location), (status = 422, description = "Invalid field (e.g. unknown time zone)", body = prm_platform::error::Problem),
+    responses((status = 201, description = "The location as created; `Location` header has its URL", body = Location), (status = 422, description = "Invalid field (e.g. unknown time zone)", body = prm_platform::error::Problem),
         (status = 401, body = prm_platform::error::Problem)))]
 #[post("")]
 pub async fn create(
@@ -99,7 +103,7 @@ pub async fn create(
 
 /// List locations.
 #[utoipa::path(get, operation_id = "list_locations", path = "/api/v1/prm/locations", tag = "clinic set-up", params(LocationQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Location>, example = json!(examples::location_list())),
+    security(("api_key" = [])), responses((status = 200, description = "One page of locations, by name", body = ListResponse<Location>, example = json!(examples::location_list())),
         (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
@@ -122,7 +126,7 @@ pub async fn list(
 
 /// Get a location.
 #[utoipa::path(get, operation_id = "get_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found()))))]
+    responses((status = 200, description = "The location", body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -134,7 +138,7 @@ pub async fn get_one(
 /// Replace a location.
 #[utoipa::path(put, operation_id = "update_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), request_body = LocationRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 200, description = "The location as replaced", body = Location), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -153,9 +157,11 @@ pub async fn update(
     ))
 }
 
-/// Delete a location that has no schedules or appointments (409 `in_use` otherwise).
+/// Delete a location
+///
+/// Only a location that has no schedules or appointments (409 `in_use` otherwise).
 #[utoipa::path(delete, operation_id = "delete_location", path = "/api/v1/prm/locations/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Location id", example = "01930000-0000-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 409, body = prm_platform::error::Problem, example = json!(examples::location_in_use()))))]
+    responses((status = 204, description = "Deleted; no body"), (status = 404, body = prm_platform::error::Problem, example = json!(examples::location_not_found())), (status = 409, body = prm_platform::error::Problem, example = json!(examples::location_in_use()))))]
 #[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
@@ -176,6 +182,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(create, list, get_one, update, remove),
-    components(schemas(LocationRequest, Location))
+    components(schemas(LocationRequest, Location)),
+    // Declared once for the four set-up documents (locations, practitioners, schedules,
+    // patients) that `crate::openapi` merges.
+    tags((name = "clinic set-up", description = "The clinic's records the journey books against: locations, practitioners and their weekly schedules, patients."))
 )]
 pub struct Doc;

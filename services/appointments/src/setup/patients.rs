@@ -18,12 +18,15 @@ use validator::Validate;
 use super::examples;
 use crate::{AppState, error::api_error};
 
+/// A patient as clinics send it, for create and replace.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "María Pérez", "phone": "300 123 4567", "birth_date": "1988-04-12", "locale": "es"}))]
 pub struct PatientRequest {
+    /// Full name.
     pub name: String,
     /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers).
     pub phone: String,
+    /// Date of birth, `YYYY-MM-DD`; omit or null when not known.
     pub birth_date: Option<NaiveDate>,
     /// `es` or `en`.
     pub locale: Option<String>,
@@ -82,7 +85,7 @@ pub struct PatientQuery {
 /// Register a patient. 409 `duplicate_phone` when the number is taken.
 #[utoipa::path(post, operation_id = "create_patient", path = "/api/v1/prm/patients", tag = "clinic set-up", request_body = PatientRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = Patient), (status = 409, body = prm_platform::error::Problem, example = json!(examples::duplicate_phone())), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 201, description = "The patient as created; `Location` header has its URL", body = Patient), (status = 409, body = prm_platform::error::Problem, example = json!(examples::duplicate_phone())), (status = 422, body = prm_platform::error::Problem)))]
 #[post("")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -105,7 +108,7 @@ pub async fn create(
 
 /// List patients.
 #[utoipa::path(get, operation_id = "list_patients", path = "/api/v1/prm/patients", tag = "clinic set-up", params(PatientQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Patient>, example = json!(examples::patient_list())),
+    security(("api_key" = [])), responses((status = 200, description = "One page of patients, by name", body = ListResponse<Patient>, example = json!(examples::patient_list())),
         (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
@@ -134,7 +137,7 @@ pub async fn list(
 
 /// Get a patient.
 #[utoipa::path(get, operation_id = "get_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Patient id", example = "0193a5e4-2222-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, body = Patient), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found()))))]
+    responses((status = 200, description = "The patient", body = Patient), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -146,7 +149,7 @@ pub async fn get_one(
 /// Replace a patient.
 #[utoipa::path(put, operation_id = "update_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Patient id", example = "0193a5e4-2222-7000-8000-000000000001")), request_body = PatientRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = Patient), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found())),
+    responses((status = 200, description = "The patient as replaced", body = Patient), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found())),
         (status = 409, body = prm_platform::error::Problem, example = json!(examples::duplicate_phone())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}")]
 pub async fn update(
@@ -170,7 +173,7 @@ pub async fn update(
 
 /// Delete a patient without appointments (409 `in_use` otherwise).
 #[utoipa::path(delete, operation_id = "delete_patient", path = "/api/v1/prm/patients/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Patient id", example = "0193a5e4-2222-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found())), (status = 409, body = prm_platform::error::Problem, example = json!(examples::patient_in_use()))))]
+    responses((status = 204, description = "Deleted; no body"), (status = 404, body = prm_platform::error::Problem, example = json!(examples::patient_not_found())), (status = 409, body = prm_platform::error::Problem, example = json!(examples::patient_in_use()))))]
 #[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,

@@ -17,12 +17,15 @@ use validator::Validate;
 use super::examples;
 use crate::{AppState, error::api_error};
 
+/// A practitioner as clinics send it, for create and replace.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Dr. Ana Gómez", "specialty": "Cardiology", "phone": "+573001112233", "active": true}))]
 pub struct PractitionerRequest {
+    /// Display name, as patients see it in offers.
     pub name: String,
     /// The department patients are triaged to, e.g. Cardiology.
     pub specialty: String,
+    /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers). Omit or null for none.
     pub phone: Option<String>,
     /// Defaults to true.
     pub active: Option<bool>,
@@ -66,6 +69,7 @@ pub struct PractitionerQuery {
     /// case-insensitive (Unicode: `PEDIATRÍA` finds `Pediatría`).
     #[param(example = "cardiology")]
     pub specialty: Option<String>,
+    /// `true`: only active practitioners; `false`: only deactivated ones.
     #[param(example = true)]
     pub active: Option<bool>,
     /// Only practitioners with a schedule at this location.
@@ -76,7 +80,7 @@ pub struct PractitionerQuery {
 /// Create a practitioner.
 #[utoipa::path(post, operation_id = "create_practitioner", path = "/api/v1/prm/practitioners", tag = "clinic set-up", request_body = PractitionerRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = Practitioner), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 201, description = "The practitioner as created; `Location` header has its URL", body = Practitioner), (status = 422, body = prm_platform::error::Problem)))]
 #[post("")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -100,7 +104,7 @@ pub async fn create(
 
 /// List practitioners.
 #[utoipa::path(get, operation_id = "list_practitioners", path = "/api/v1/prm/practitioners", tag = "clinic set-up", params(PractitionerQuery, Paging),
-    security(("api_key" = [])), responses((status = 200, body = ListResponse<Practitioner>, example = json!(examples::practitioner_list())),
+    security(("api_key" = [])), responses((status = 200, description = "One page of practitioners, by name", body = ListResponse<Practitioner>, example = json!(examples::practitioner_list())),
         (status = 422, description = "limit, offset or a filter out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("")]
 pub async fn list(
@@ -125,7 +129,7 @@ pub async fn list(
 
 /// Get a practitioner.
 #[utoipa::path(get, operation_id = "get_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
+    responses((status = 200, description = "The practitioner", body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
 #[get("/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -137,7 +141,7 @@ pub async fn get_one(
 /// Replace a practitioner.
 #[utoipa::path(put, operation_id = "update_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), request_body = PractitionerRequest,
     security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())), (status = 422, body = prm_platform::error::Problem)))]
+    responses((status = 200, description = "The practitioner as replaced", body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -156,9 +160,11 @@ pub async fn update(
     ))
 }
 
-/// Deactivate a practitioner: no new bookings, history kept. Returns the practitioner.
+/// Deactivate a practitioner
+///
+/// No new bookings; history kept. Returns the practitioner.
 #[utoipa::path(delete, operation_id = "deactivate_practitioner", path = "/api/v1/prm/practitioners/{id}", tag = "clinic set-up", params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), security(("api_key" = [])),
-    responses((status = 200, body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
+    responses((status = 200, description = "The practitioner, now inactive (`active: false`)", body = Practitioner), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found()))))]
 #[delete("/{id}")]
 pub async fn deactivate(
     state: web::Data<AppState>,

@@ -21,6 +21,7 @@ use crate::{AppState, error::api_error};
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"location_id": "0193a5e4-0000-7000-8000-000000000001", "day_of_week": 0, "start_time": "09:00", "end_time": "17:00", "slot_minutes": 30, "valid_from": "2026-12-01", "valid_to": null}))]
 pub struct ScheduleRequest {
+    /// Where the practitioner works these hours.
     pub location_id: Uuid,
     /// 0 = Monday … 6 = Sunday.
     pub day_of_week: i64,
@@ -30,7 +31,9 @@ pub struct ScheduleRequest {
     pub end_time: String,
     /// Slot length in minutes (5–480); must divide the working period exactly.
     pub slot_minutes: i64,
+    /// First day the schedule applies (inclusive), `YYYY-MM-DD`; omit for no start date.
     pub valid_from: Option<NaiveDate>,
+    /// Last day the schedule applies (inclusive), `YYYY-MM-DD`; omit for no end.
     pub valid_to: Option<NaiveDate>,
 }
 
@@ -81,6 +84,7 @@ impl ScheduleRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ScheduleQuery {
+    /// Only schedules at this location.
     #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// 0 = Monday … 6 = Sunday.
@@ -97,10 +101,12 @@ fn unknown_location(e: prm_store::StoreError) -> ApiError {
     }
 }
 
-/// Add a weekly schedule. 409 `schedule_overlap` when it overlaps another of the practitioner's.
+/// Add a weekly schedule
+///
+/// 409 `schedule_overlap` when it overlaps another of the practitioner's.
 #[utoipa::path(post, operation_id = "create_schedule", path = "/api/v1/prm/practitioners/{id}/schedules", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101")), request_body = ScheduleRequest, security(("api_key" = [])),
-    responses((status = 201, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
+    responses((status = 201, description = "The schedule as created; `Location` header has its URL", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
         (status = 409, body = prm_platform::error::Problem, example = json!(examples::schedule_overlap())), (status = 422, body = prm_platform::error::Problem)))]
 #[post("/{id}/schedules")]
 pub async fn create(
@@ -125,7 +131,7 @@ pub async fn create(
 /// List a practitioner's schedules.
 #[utoipa::path(get, operation_id = "list_schedules", path = "/api/v1/prm/practitioners/{id}/schedules", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ScheduleQuery, Paging), security(("api_key" = [])),
-    responses((status = 200, body = ListResponse<PractitionerSchedule>, example = json!(examples::schedule_list())), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
+    responses((status = 200, description = "One page of the practitioner's schedules, by weekday and start time", body = ListResponse<PractitionerSchedule>, example = json!(examples::schedule_list())), (status = 404, body = prm_platform::error::Problem, example = json!(examples::practitioner_not_found())),
         (status = 422, description = "limit, offset or day_of_week out of range (the problem names it)", body = prm_platform::error::Problem)))]
 #[get("/{id}/schedules")]
 pub async fn list(
@@ -155,7 +161,7 @@ pub async fn list(
 /// Get one schedule.
 #[utoipa::path(get, operation_id = "get_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), security(("api_key" = [])),
-    responses((status = 200, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
+    responses((status = 200, description = "The schedule", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
 #[get("/{id}/schedules/{schedule_id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -174,7 +180,7 @@ pub async fn get_one(
 /// Replace a schedule.
 #[utoipa::path(put, operation_id = "update_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), request_body = ScheduleRequest, security(("api_key" = [])),
-    responses((status = 200, body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found())),
+    responses((status = 200, description = "The schedule as replaced", body = PractitionerSchedule), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found())),
         (status = 409, body = prm_platform::error::Problem, example = json!(examples::schedule_overlap())), (status = 422, body = prm_platform::error::Problem)))]
 #[put("/{id}/schedules/{schedule_id}")]
 pub async fn update(
@@ -198,7 +204,7 @@ pub async fn update(
 /// Delete a schedule. Booked appointments are not affected.
 #[utoipa::path(delete, operation_id = "delete_schedule", path = "/api/v1/prm/practitioners/{id}/schedules/{schedule_id}", tag = "clinic set-up",
     params(("id" = Uuid, Path, description = "Practitioner id", example = "01930000-0000-7000-8000-000000000101"), ("schedule_id" = Uuid, Path, description = "Schedule id", example = "01930000-0000-7000-8001-000000000101")), security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
+    responses((status = 204, description = "Deleted; no body"), (status = 404, body = prm_platform::error::Problem, example = json!(examples::schedule_not_found()))))]
 #[delete("/{id}/schedules/{schedule_id}")]
 pub async fn remove(
     state: web::Data<AppState>,

@@ -103,8 +103,10 @@ mod problems {
     }
 }
 
-/// Open a conversation for a phone. 409 `conversation_exists` (naming it) when the
-/// phone already has one that is not closed.
+/// Open a conversation for a phone
+///
+/// 409 `conversation_exists` (naming it) when the phone already has one that is not
+/// closed.
 #[utoipa::path(post, operation_id = "create_conversation", path = "/api/v1/prm/conversations", tag = "conversations",
     request_body = CreateConversationRequest, security(("api_key" = [])),
     responses(
@@ -214,8 +216,9 @@ async fn get_one(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiE
     }))
 }
 
-/// Change status, bot pause, locale, patient or assignee. Closing publishes
-/// CONVERSATION_CLOSED; resuming the bot of an escalated conversation returns the
+/// Change status, bot pause, locale, patient or assignee
+///
+/// Closing publishes CONVERSATION_CLOSED; resuming the bot of an escalated conversation returns the
 /// journey to where it stood.
 #[utoipa::path(patch, operation_id = "update_conversation", path = "/api/v1/prm/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body = PatchConversationRequest, security(("api_key" = [])),
@@ -267,8 +270,10 @@ async fn messages(
     Ok(HttpResponse::Ok().json(list_of::<_, MessageView>(paged, page)))
 }
 
-/// A message written by staff: recorded, then sent to the patient on the conversation's
-/// channel (also while the bot is paused).
+/// Send a message written by staff
+///
+/// Recorded, then sent to the patient on the conversation's channel (also while the bot
+/// is paused).
 #[utoipa::path(post, operation_id = "send_staff_message", path = "/api/v1/prm/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body = StaffMessageRequest, security(("api_key" = [])),
     responses((status = 201, description = "Recorded and handed to the sender", body = MessageView, example = json!(examples::staff_message())),
@@ -286,8 +291,9 @@ async fn post_message(
     Ok(HttpResponse::Created().json(MessageView::from(m)))
 }
 
-/// The conversation state of the journey; rebuilt from the database (`rebuilt: true`)
-/// when Redis has none.
+/// The conversation state of the journey
+///
+/// Rebuilt from the database (`rebuilt: true`) when Redis has none.
 #[utoipa::path(get, operation_id = "get_conversation_state", path = "/api/v1/prm/conversations/{id}/state", tag = "conversations",
     params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
     responses((status = 200, description = "The state", body = StateResponse),

@@ -21,8 +21,9 @@ pub struct StreamQuery {
     pub api_key: Option<String>,
 }
 
-/// Server-Sent Events: `event: message` with a Message for every message stored or
-/// updated (delivery status), `event: conversation` with a Conversation for every
+/// Live inbox: Server-Sent Events of messages and conversation changes
+///
+/// `event: message` with a Message for every message stored or updated (delivery status), `event: conversation` with a Conversation for every
 /// change; JSON data. Authenticate with the Bearer header or `?api_key=`.
 #[utoipa::path(get, operation_id = "stream_conversations", path = "/api/v1/prm/conversations/stream", tag = "conversations",
     params(StreamQuery), security(("api_key" = [])),

@@ -21,7 +21,9 @@ use crate::app::StateView;
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!(examples::conversation()))]
 pub struct ConversationView {
+    /// The conversation's id (set by the server).
     pub id: Uuid,
+    /// The patient it is with, once known; null before the intake identifies them.
     pub patient_id: Option<Uuid>,
     /// E.164.
     #[schema(example = "+573001234567")]
@@ -33,9 +35,13 @@ pub struct ConversationView {
     /// Staff took over: the patient's messages are stored and streamed, the bot does
     /// not answer.
     pub bot_paused: bool,
+    /// Who on staff handles it (free text); null when unassigned.
     pub assignee: Option<String>,
+    /// When it was opened (UTC, RFC 3339).
     pub created_at: DateTime<Utc>,
+    /// When it last changed (UTC, RFC 3339).
     pub updated_at: DateTime<Utc>,
+    /// When the latest message in or out was stored (UTC, RFC 3339); null before the first.
     pub last_message_at: Option<DateTime<Utc>>,
 }
 
@@ -62,11 +68,14 @@ impl From<Conversation> for ConversationView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!(examples::outbound_message()))]
 pub struct MessageView {
+    /// The message's id (set by the server).
     pub id: Uuid,
+    /// The conversation it belongs to.
     pub conversation_id: Uuid,
     pub direction: Direction,
     /// As written; for a voice note see `transcription`.
     pub body: String,
+    /// Attachments (images, voice notes…); empty when none.
     pub media: Vec<Media>,
     pub channel: Channel,
     pub provider: Provider,
@@ -74,13 +83,16 @@ pub struct MessageView {
     /// What an outbound message is about (`intake_question`, `slot_offer`,
     /// `appointment_confirmation`, `staff_message`…).
     pub purpose: Option<String>,
+    /// A voice note's (or a call's) text, when transcribed; null otherwise.
     pub transcription: Option<String>,
+    /// The provider's id (Twilio `MessageSid`, WhatsApp `wamid`, voice-agent `call_id`); null until an outbound message is handed over.
     pub provider_message_id: Option<String>,
     /// Outbound only; moves forward only.
     pub delivery_status: Option<DeliveryStatus>,
     /// Why a message failed: the provider's code (`63016`, `131047`…) or ours
     /// (`outcome_unknown`, `rate_limited`…).
     pub error_code: Option<String>,
+    /// When it was stored (UTC, RFC 3339).
     pub created_at: DateTime<Utc>,
 }
 
@@ -111,9 +123,11 @@ impl From<Message> for MessageView {
 pub struct ConversationDetail {
     #[serde(flatten)]
     pub conversation: ConversationView,
+    /// The latest 50 messages, oldest first.
     pub messages: Vec<MessageView>,
 }
 
+/// A conversation opened by staff for a phone.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"phone": "300 123 4567", "channel": "whatsapp", "locale": "es"}))]
 pub struct CreateConversationRequest {
@@ -122,6 +136,7 @@ pub struct CreateConversationRequest {
     /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
     #[schema(example = "whatsapp")]
     pub channel: String,
+    /// The patient, when already known; null or absent otherwise.
     pub patient_id: Option<Uuid>,
     /// `es` or `en` (default `DEFAULT_LOCALE`).
     pub locale: Option<String>,
@@ -133,8 +148,11 @@ pub struct CreateConversationRequest {
 pub struct PatchConversationRequest {
     /// `open`, `pending`, `snoozed` or `closed`.
     pub status: Option<String>,
+    /// True: staff take over and the bot stops answering; false: the bot resumes.
     pub bot_paused: Option<bool>,
+    /// `es` or `en`: the language the bot answers in.
     pub locale: Option<String>,
+    /// Link the conversation to this patient; null unlinks it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Uuid>)]
     pub patient_id: Option<Option<Uuid>>,
@@ -153,15 +171,18 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A message staff send to the patient.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"body": "Hola María, soy Laura de la clínica. ¿En qué te puedo ayudar?"}))]
 pub struct StaffMessageRequest {
     /// At most 4096 characters.
     pub body: String,
+    /// Attachments to send with the body; default none.
     #[serde(default)]
     pub media: Vec<Media>,
 }
 
+/// Which intake fields to ask; the body may be omitted.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"required_fields": ["chief_complaint", "symptoms", "preferred_day_time"]}))]
 pub struct InitializeStateRequest {
@@ -179,10 +200,12 @@ pub struct InitializeStateRequest {
     "locale": "es", "expires_in_seconds": 842, "rebuilt": false
 }))]
 pub struct StateResponse {
+    /// The conversation whose state it is.
     pub conversation_id: Uuid,
     pub stage: Stage,
     /// The intake fields still missing, in the order they are asked.
     pub required_fields: Vec<String>,
+    /// Intake field → value gathered so far (§8 names: `name`, `chief_complaint`…).
     #[schema(value_type = Object)]
     pub extracted_data: Map<String, Value>,
     pub locale: Locale,
@@ -213,14 +236,19 @@ pub struct ConversationQuery {
     /// Any common notation (normalized like stored phones).
     #[param(example = "300 123 4567")]
     pub phone: Option<String>,
+    /// `open`, `pending`, `snoozed` or `closed`.
     #[param(example = "open")]
     pub status: Option<String>,
+    /// Journey stage: `intake`, `triage`, `offering`, `booked` or `escalated`.
     #[param(example = "offering")]
     pub stage: Option<String>,
+    /// Only conversations with this patient.
     #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
+    /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
     #[param(example = "whatsapp")]
     pub channel: Option<String>,
+    /// `true`: only conversations staff took over; `false`: only those the bot answers.
     #[param(value_type = Option<bool>, example = false)]
     pub bot_paused: Option<String>,
 }
