@@ -26,10 +26,11 @@ build:
 services: ## make sure PostgreSQL, Redis and RabbitMQ are up (starts them if installed)
 	./scripts/services.sh
 
-test: services ## every test, SQLite then PostgreSQL, then the spec and deployment checks
+test: services ## every test, SQLite then PostgreSQL, then the spec, deployment and n8n checks
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 	$(MAKE) check-specs
+	$(MAKE) check-n8n
 
 check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml (every profile) and deploy/k8s offline
 	./scripts/check-specs.sh
@@ -40,11 +41,14 @@ image: ## build the image of every binary, tagged $(IMAGE) (docker compose uses 
 	DOCKER_BUILDKIT=1 docker build -f deploy/Dockerfile -t $(IMAGE) .
 
 # The real n8n from the npm registry (installed once into ~/.cache/prm, about 6 minutes and
-# 2 GB; afterwards offline). Imports deploy/n8n/*.json (about 8 s), then runs both workflows
-# against a fake OpenAI-compatible LLM and a signature-checking callback receiver (about 20 s).
-check-n8n: ## import the n8n workflows into the real n8n and run them against local fakes
+# 2 GB; afterwards offline). Imports deploy/n8n/*.json (about 8 s), runs both workflows
+# against a fake OpenAI-compatible LLM and a signature-checking callback receiver, then the
+# triage workflow against the real `prm`, whose n8n-callbacks must accept its answer
+# (about 2 minutes in all).
+check-n8n: ## import the n8n workflows into the real n8n and run them against fakes and prm
 	./scripts/n8n.sh import
 	./scripts/n8n.sh run
+	./scripts/n8n.sh check-prm
 
 test-sqlite: ## every test on SQLite, in-memory state and the in-process bus
 	$(SQLITE_MATRIX) $(CARGO) test --workspace --all-targets --no-fail-fast

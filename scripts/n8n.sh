@@ -12,6 +12,8 @@
 #                              webhook and checks the signed triage-response
 #   scripts/n8n.sh run-intake  the same through the intake workflow (which then runs triage)
 #   scripts/n8n.sh run         both, in one n8n
+#   scripts/n8n.sh check-prm   the triage workflow against the real `prm` (built here, on
+#                              SQLite with the demo clinic): its triage-response must be accepted
 #
 # run-* accept --callback-base http://127.0.0.1:PORT --conversation-id ID to send the callbacks
 # to a running PRM instead of the receiver (with PRM's N8N_CALLBACK_SECRET in the environment).
@@ -114,6 +116,43 @@ run_scenarios() {
   python3 -B "$TEST_DIR/run_workflows.py" --n8n "$N8N_BIN" "$@" "${scenarios[@]}"
 }
 
+# The triage workflow against the real PRM: the all-in-one `prm` (debug build, SQLite in a
+# temporary folder, the demo clinic) with a conversation opened over its API, and n8n's
+# triage-response posted to its n8n-callbacks route, which must accept it.
+check_prm() {
+  install
+  cargo build --quiet -p prm --bin prm
+  local target_dir key secret port id status
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  PRM_WORK=$(mktemp -d)
+  local work=$PRM_WORK
+  key="n8n-check-key-$(date +%s)-0123456789"
+  secret="n8n-check-secret-0123456789abcdef"
+  # 9>&-: prm must not inherit (and so keep) the install lock that run_scenarios takes again.
+  (cd "$work" && exec 9>&- && exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 PRM_API_KEYS="$key" \
+    N8N_CALLBACK_SECRET="$secret" LOG_FORMAT=json RUST_LOG=warn "$target_dir/debug/prm" --demo >"$work/out" 2>&1) &
+  PRM_PID=$!
+  local prm_pid=$PRM_PID
+  trap 'kill $PRM_PID 2>/dev/null; wait $PRM_PID 2>/dev/null; rm -rf "$PRM_WORK"' EXIT
+  for _ in $(seq 1 120); do
+    port=$(sed -n 's|^PRM is running on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/out")
+    [ -n "$port" ] && break
+    kill -0 $prm_pid 2>/dev/null || { cat "$work/out" >&2; die "prm did not start"; }
+    sleep 0.5
+  done
+  [ -n "$port" ] || die "prm did not print its address within 60 s"
+  say "prm is running on 127.0.0.1:$port"
+  id=$(curl -sf -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    -d '{"phone": "+573001234567", "channel": "whatsapp"}' \
+    "http://127.0.0.1:$port/api/v1/prm/conversations" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') \
+    || die "could not open a conversation in prm"
+  say "conversation $id opened; running the triage workflow against prm"
+  N8N_CALLBACK_SECRET="$secret" run_scenarios triage -- --callback-base "http://127.0.0.1:$port" --conversation-id "$id"
+  status=$(curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$port/api/v1/prm/conversations/$id" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["stage"])')
+  say "the conversation is now at stage $status"
+}
+
 command=${1:-}
 shift || true
 case $command in
@@ -122,6 +161,7 @@ case $command in
   run-triage) run_scenarios triage -- "$@" ;;
   run-intake) run_scenarios intake -- "$@" ;;
   run) run_scenarios triage intake -- "$@" ;;
+  check-prm) check_prm ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2
