@@ -451,18 +451,8 @@ impl Drop for TestApp {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        // Durable queues and exchanges outlive the test otherwise. A thread of its own:
-        // this runs inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(crate::rabbit::delete_topology(&prefix, &consumers));
-        })
-        .join();
+        // Durable queues and exchanges outlive the test otherwise.
+        crate::rabbit::delete_topology_blocking(prefix, consumers);
     }
 }
 

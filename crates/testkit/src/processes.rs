@@ -191,18 +191,7 @@ impl Drop for Processes {
             }
         }
         let consumers: Vec<String> = self.processes.iter().flat_map(Process::consumers).collect();
-        let prefix = self.prefix.clone();
-        // A thread of its own: this may run inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(crate::rabbit::delete_topology(&prefix, &consumers));
-        })
-        .join();
+        crate::rabbit::delete_topology_blocking(self.prefix.clone(), consumers);
         // The database is dropped after the processes that used it stopped.
         self.database.take();
     }

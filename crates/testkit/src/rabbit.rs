@@ -153,6 +153,21 @@ pub async fn delete_topology<S: AsRef<str>>(prefix: &str, consumers: &[S]) {
     let _ = conn.close(200, "bye").await;
 }
 
+/// [`delete_topology`] from a `Drop`, which may run inside a test's runtime: on a
+/// thread and runtime of its own, waiting for it.
+pub fn delete_topology_blocking(prefix: String, consumers: Vec<String>) {
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(delete_topology(&prefix, &consumers));
+    })
+    .join();
+}
+
 /// Messages ready (not delivered, not unacked) in `queue`, from a passive declare.
 pub async fn ready_messages(queue: &str) -> u32 {
     let conn = connect(crate::AMQP_URL).await;
