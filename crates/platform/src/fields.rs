@@ -75,20 +75,22 @@ pub fn no_control_characters(value: &str, multiline: bool) -> Result<(), String>
     }
 }
 
-/// A required single-line text field: trimmed, not blank, no control characters.
+/// A required single-line text field: at most `max` characters as sent (so that the
+/// `maxLength` of the schema is the rule), trimmed, not blank, no control characters.
 pub fn non_blank(value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.is_empty() {
-        Err("must not be blank".to_owned())
-    } else if trimmed.chars().count() > max {
+    if value.chars().count() > max {
         Err(format!("must be at most {max} characters"))
+    } else if trimmed.is_empty() {
+        Err("must not be blank".to_owned())
     } else {
         no_control_characters(trimmed, false)?;
         Ok(trimmed.to_owned())
     }
 }
 
-/// An optional single-line text field: trimmed, blank becomes `None`, no control characters.
+/// An optional single-line text field: at most `max` characters as sent, trimmed, blank
+/// becomes `None`, no control characters.
 pub fn optional_text(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
     checked_text(value, max, false)
 }
@@ -103,9 +105,11 @@ fn checked_text(
     max: usize,
     multiline: bool,
 ) -> Result<Option<String>, String> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(format!("must be at most {max} characters"));
+    }
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) if v.chars().count() > max => Err(format!("must be at most {max} characters")),
         Some(v) => {
             no_control_characters(v, multiline)?;
             Ok(Some(v.to_owned()))
@@ -154,6 +158,10 @@ mod tests {
             assert_eq!(non_blank(good, 50).as_deref(), Ok(good));
         }
         assert_eq!(optional_text(Some("   "), 5), Ok(None));
+        // Lengths count the value as sent, as the schemas' `maxLength` does.
+        assert!(optional_text(Some("      "), 5).is_err());
+        assert!(non_blank(" abcde ", 5).is_err());
+        assert_eq!(non_blank(" abc ", 5).as_deref(), Ok("abc"));
         assert!(text_filter("name", Some("\u{0}")).is_err());
         assert_eq!(
             text_filter("name", Some(" Norte ")).ok(),
