@@ -82,6 +82,8 @@ pub const UNSUPPORTED_MEDIA_TYPE_RESPONSE: &str = "UnsupportedMediaType";
 pub const RATE_LIMITED_RESPONSE: &str = "RateLimited";
 /// Shared 503 of the API's operations: a dependency (database, state store) is down.
 pub const UNAVAILABLE_RESPONSE: &str = "Unavailable";
+/// Shared 409 of the clinic API's writes: a concurrent transaction collided with this one.
+pub const CONCURRENT_UPDATE_RESPONSE: &str = "ConcurrentUpdate";
 /// Shared 500 of the API's operations.
 pub const INTERNAL_ERROR_RESPONSE: &str = "InternalError";
 
@@ -101,7 +103,10 @@ pub const INTERNAL_ERROR_RESPONSE: &str = "InternalError";
 /// - 503 (`unavailable`, with `Retry-After` when the wait is known) and 500
 ///   (`internal_error`) on everything under [`API_PREFIX`]: every handler there reads or
 ///   writes the database or the state store, and answers 503 while one does not answer
-///   (the probes, docs and metrics outside it touch neither).
+///   (the probes, docs and metrics outside it touch neither);
+/// - 409 (`concurrent_update`) on the writes (PUT, POST, PATCH, DELETE) that require the
+///   key: another transaction collided with this one and nothing was saved. A route with
+///   conflicts of its own documents them in its own 409, which it keeps.
 ///
 /// Each comes with a problem+json example built from the error the platform really
 /// sends. A route that documents one of these statuses itself keeps its description;
@@ -125,7 +130,7 @@ impl Modify for StandardResponses {
             .unwrap_or_default();
         let mut used = Vec::new();
         for (path, item) in doc.paths.paths.iter_mut() {
-            for operation in operations(item) {
+            for (writes, operation) in operations(item) {
                 let applies = Applies::to(path, operation, global_security.as_deref());
                 serve_problems_as_problem_json(operation);
                 let validation = if applies.json_body {
@@ -147,6 +152,11 @@ impl Modify for StandardResponses {
                     (applies.rate_limited, "429", RATE_LIMITED_RESPONSE),
                     (applies.rate_limited, "503", UNAVAILABLE_RESPONSE),
                     (applies.rate_limited, "500", INTERNAL_ERROR_RESPONSE),
+                    (
+                        writes && applies.protected,
+                        "409",
+                        CONCURRENT_UPDATE_RESPONSE,
+                    ),
                 ];
                 for (_, status, name) in shared.into_iter().filter(|(applies, ..)| *applies) {
                     match responses.get_mut(status) {
@@ -228,19 +238,20 @@ fn is_json(content_type: &str) -> bool {
     mime == JSON || mime.ends_with("+json")
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+/// Each operation, and whether it writes (PUT, POST, DELETE, PATCH).
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (bool, &mut Operation)> {
     [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
+        (false, &mut item.get),
+        (true, &mut item.put),
+        (true, &mut item.post),
+        (true, &mut item.delete),
+        (false, &mut item.options),
+        (false, &mut item.head),
+        (true, &mut item.patch),
+        (false, &mut item.trace),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(writes, operation)| operation.as_mut().map(|op| (writes, op)))
 }
 
 fn is_problem_schema(schema: Option<&RefOr<Schema>>) -> bool {
@@ -346,6 +357,10 @@ fn shared_response(name: &str) -> Response {
             );
             response
         }
+        CONCURRENT_UPDATE_RESPONSE => problem_response(
+            "Another request changed the same records at the same moment (`concurrent_update`); nothing was saved. Send the request again.",
+            examples::concurrent_update(),
+        ),
         INTERNAL_ERROR_RESPONSE => problem_response(
             "Our own failure (`internal_error`); it is logged. The body names no cause.",
             examples::internal_error(),
@@ -439,6 +454,10 @@ mod examples {
 
     pub fn unavailable() -> Value {
         problem(&ApiError::new(ErrorCode::Unavailable))
+    }
+
+    pub fn concurrent_update() -> Value {
+        problem(&ApiError::new(ErrorCode::ConcurrentUpdate))
     }
 
     pub fn internal_error() -> Value {
@@ -615,7 +634,7 @@ mod tests {
         assert_eq!(
             statuses(&doc, "/api/v1/prm/widgets"),
             [
-                "200", "400", "401", "413", "415", "422", "429", "500", "503"
+                "200", "400", "401", "409", "413", "415", "422", "429", "500", "503"
             ]
         );
         assert_eq!(
@@ -652,6 +671,7 @@ mod tests {
             ("415", "unsupported_media_type"),
             ("422", "validation_failed"),
             ("429", "rate_limited"),
+            ("409", "concurrent_update"),
             ("500", "internal_error"),
             ("503", "unavailable"),
         ] {
