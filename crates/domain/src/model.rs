@@ -469,7 +469,15 @@ pub struct Appointment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Media {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2000, pattern = r"^https?://[\u0021-\u007E]*$")
+    )]
     pub url: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[\u0021-\u007E]+$")
+    )]
     pub content_type: String,
 }
 

@@ -57,6 +57,27 @@ impl From<Vec<FieldError>> for FieldErrors {
     }
 }
 
+/// The `pattern` of a required single-line text field in the schemas ([`non_blank`]):
+/// surrounding whitespace (Rust's `char::is_whitespace`, which `trim` removes), then at
+/// least one character that is neither whitespace nor a control character, with no
+/// control character in between. JSON Schema cannot name a constant, so the request
+/// structs repeat it; `services/prm/tests/openapi.rs` checks they do.
+pub const LINE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of an optional single-line text field ([`optional_text`]): blank, or
+/// [`LINE_PATTERN`].
+pub const OPTIONAL_LINE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of optional free text ([`optional_multiline_text`]): as
+/// [`OPTIONAL_LINE_PATTERN`], with tabs and line breaks allowed inside.
+pub const OPTIONAL_TEXT_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of a phone number: the notations `prm_domain::PhoneNumber::parse` accepts
+/// whatever `DEFAULT_COUNTRY_CODE` is (`+` and 8 to 15 digits, or 8 to 12 national digits
+/// not starting with 0, with spaces, dots, dashes or parentheses between them).
+pub const PHONE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// An optional phone number: blank, or [`PHONE_PATTERN`].
+pub const OPTIONAL_PHONE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// A time of day, `HH:MM` (24-hour), with surrounding whitespace.
+pub const HHMM_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([01][0-9]|2[0-3]):[0-5][0-9][\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+
 /// Refuses control characters (Unicode category Cc: U+0000–U+001F, U+007F–U+009F).
 /// PostgreSQL cannot store U+0000 at all (a 500 before this check), and the others are
 /// never part of a name or an address: they come from broken clients or from attacks on

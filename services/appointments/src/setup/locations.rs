@@ -18,14 +18,33 @@ use super::examples;
 use crate::{AppState, error::api_error};
 
 /// A location as clinics send it, for create and replace.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Sede Norte", "timezone": "America/Bogota", "address": "Calle 100 # 15-20", "city": "Bogotá", "phone": "+5716012345"}))]
 pub struct LocationRequest {
+    #[schema(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
     /// IANA time-zone name.
     pub timezone: String,
+    #[schema(
+        max_length = 500,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub address: Option<String>,
+    #[schema(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub city: Option<String>,
+    #[schema(
+        max_length = 40,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub phone: Option<String>,
 }
 
@@ -68,9 +87,17 @@ impl LocationRequest {
 pub struct LocationQuery {
     /// Case-insensitive part of the name.
     #[param(example = "norte")]
+    #[param(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: Option<String>,
     /// City (case-insensitive).
     #[param(example = "Bogotá")]
+    #[param(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub city: Option<String>,
 }
 
@@ -176,6 +203,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(create, list, get_one, update, remove),
-    components(schemas(LocationRequest, Location))
+    components(schemas(LocationRequest, Location)),
+    modifiers(&TimeZoneNames)
 )]
 pub struct Doc;
+
+/// `LocationRequest.timezone` lists the names the server accepts, so that every
+/// schema-valid time zone is one (the server trims it first).
+struct TimeZoneNames;
+
+impl utoipa::Modify for TimeZoneNames {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(RefOr::T(Schema::Object(request))) = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("LocationRequest"))
+        else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(timezone))) = request.properties.get_mut("timezone") {
+            timezone.enum_values = Some(
+                prm_domain::TimeZone::names()
+                    .map(serde_json::Value::from)
+                    .collect(),
+            );
+        }
+    }
+}
