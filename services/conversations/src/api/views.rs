@@ -182,7 +182,7 @@ pub struct StaffMessageRequest {
 pub struct InitializeStateRequest {
     /// The intake fields to ask (§8 names); default: every field the clinic does not
     /// already know of the patient.
-    #[schema(value_type = Option<Vec<IntakeFieldName>>)]
+    #[schema(value_type = Option<BTreeSet<IntakeFieldName>>)]
     pub required_fields: Option<Vec<String>>,
 }
 

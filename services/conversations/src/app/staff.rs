@@ -292,11 +292,13 @@ impl App {
         body: String,
         media: Vec<Media>,
     ) -> Result<Message, ConversationError> {
+        // The length as sent, as the schema's `maxLength` counts it.
+        let too_long = body.chars().count() > MAX_BODY_CHARS;
         let body = body.trim().to_owned();
         let mut errors = Vec::new();
         if body.is_empty() && media.is_empty() {
             errors.push(FieldError::new("body", "write a message (or attach media)"));
-        } else if body.chars().count() > MAX_BODY_CHARS {
+        } else if too_long {
             errors.push(FieldError::new(
                 "body",
                 format!("must be at most {MAX_BODY_CHARS} characters"),
