@@ -1,6 +1,7 @@
 //! The HTTP server every PRM binary runs: shared middleware (request tracing,
 //! per-client rate limits, body limits), problem+json for extractor failures, unknown
-//! routes (404) and methods a known path does not have (405 with `Allow`), health, readiness and docs. Services contribute their routes through `configure`.
+//! routes (404) and methods a known path does not have (405 with `Allow`), health,
+//! readiness and docs. Services contribute their routes through `configure`.
 //! Binding is separate from serving so tests can bind port 0 and learn the port.
 
 use std::{net::TcpListener, sync::Arc};

@@ -136,7 +136,8 @@ pub struct SelectionReply {
 }
 
 /// Text fields are trimmed of surrounding whitespace before they are checked and stored,
-/// and must not contain control characters (tabs and line breaks are allowed in `reason` and `notes`).
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "patient_id": "0193a5e4-2222-7000-8000-000000000001",
@@ -172,7 +173,8 @@ pub struct BookAppointmentRequest {
 /// status along the FHIR workflow (`arrived`, `fulfilled`, `noshow`, `entered-in-error`).
 ///
 /// Text fields are trimmed of surrounding whitespace before they are checked and stored,
-/// and must not contain control characters (tabs and line breaks are allowed in `reason` and `notes`).
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"start": "2026-12-09T11:00:00-05:00", "notes": "Patient asked for a later time"}))]
 pub struct UpdateAppointmentRequest {
@@ -189,7 +191,8 @@ pub struct UpdateAppointmentRequest {
 }
 
 /// Text fields are trimmed of surrounding whitespace before they are checked and stored,
-/// and must not contain control characters (tabs and line breaks are allowed in `reason` and `notes`).
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
 pub struct CancelAppointmentRequest {
