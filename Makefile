@@ -37,7 +37,7 @@ check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml (every prof
 
 # schemathesis from PyPI (installed once into ~/.cache/prm) against `prm --demo` on a throwaway
 # PostgreSQL database: every check, a fixed seed and a bounded number of cases (a few minutes).
-check-api: services ## check that the server does what openapi/prm.json says (schemathesis; any finding fails)
+check-api: ## check that the server does what openapi/prm.json says (schemathesis; any finding fails)
 	./scripts/schemathesis.sh run
 
 # The one image holding every binary (deploy/Dockerfile; BuildKit for its cache mounts).

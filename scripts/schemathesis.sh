@@ -106,7 +106,6 @@ run() {
     --exclude-operation-id n8n_triage_response \
     --exclude-operation-id n8n_booking_response \
     --exclude-operation-id stream_conversations \
-    --report junit --report-dir "$work/report" \
     "$@" || status=$?
   say "finished in $((SECONDS - started))s"
   # Errors the server logged, for the record: a 5xx already fails the not_a_server_error
