@@ -96,7 +96,7 @@ run() {
     -H "Authorization: Bearer $key" \
     --max-examples "$MAX_EXAMPLES" \
     --seed "$SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 10 \
     --exclude-operation-id webhooks_inbound \
     --exclude-operation-id webhooks_status \

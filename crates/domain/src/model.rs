@@ -471,7 +471,10 @@ pub struct Appointment {
 pub struct Media {
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 2000, pattern = r"^https?://[\u0021-\u007E]*$")
+        schema(
+            max_length = 2000,
+            pattern = r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\u0021-\u007E]*)?$"
+        )
     )]
     pub url: String,
     #[cfg_attr(
