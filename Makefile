@@ -12,7 +12,7 @@ SQLITE_MATRIX := PRM_TEST_DATABASE=sqlite PRM_TEST_STATE=memory PRM_TEST_BUS=inp
 POSTGRES_MATRIX := PRM_TEST_DATABASE=postgres PRM_TEST_STATE=redis PRM_TEST_BUS=rabbitmq
 DB_CRATES = -p prm-store $(shell $(CARGO) tree --workspace --invert prm-runtime --edges normal --depth 1 --prefix none | awk '{print "-p " $$1}' | sort -u)
 
-.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs image check-n8n
+.PHONY: run demo test test-sqlite test-postgres lint fmt openapi bench bench-webhooks services build check-specs check-api image check-n8n
 
 run: ## start the all-in-one suite on :8080 (SQLite, embedded defaults) with the demo clinic
 	$(CARGO) run --release -p prm -- --demo
@@ -26,14 +26,20 @@ build:
 services: ## make sure PostgreSQL, Redis and RabbitMQ are up (starts them if installed)
 	./scripts/services.sh
 
-test: services ## every test, SQLite then PostgreSQL, then the spec, deployment and n8n checks
+test: services ## every test, SQLite then PostgreSQL, then the spec and deployment checks, the API against its document, the n8n workflows
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 	$(MAKE) check-specs
+	$(MAKE) check-api
 	$(MAKE) check-n8n
 
 check-specs: ## validate openapi/, asyncapi.yaml, docker-compose.yml (every profile) and deploy/k8s offline
 	./scripts/check-specs.sh
+
+# schemathesis from PyPI (installed once into ~/.cache/prm) against `prm --demo` on a throwaway
+# PostgreSQL database: every check, a fixed seed and a bounded number of cases (a few minutes).
+check-api: ## check that the server does what openapi/prm.json says (schemathesis; any finding fails)
+	./scripts/schemathesis.sh run
 
 # The one image holding every binary (deploy/Dockerfile; BuildKit for its cache mounts).
 IMAGE ?= prm:local

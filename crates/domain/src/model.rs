@@ -495,8 +495,19 @@ pub struct Appointment {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Media {
     /// Where the provider serves the file (may need the provider's credentials).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2000,
+            pattern = r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\u0021-\u007E]*)?$"
+        )
+    )]
     pub url: String,
     /// MIME type as the provider reported it, e.g. `image/jpeg`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[\u0021-\u007E]+$")
+    )]
     pub content_type: String,
 }
 

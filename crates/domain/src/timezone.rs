@@ -13,6 +13,11 @@ pub struct TimeZone(chrono_tz::Tz);
 pub struct TimeZoneError(pub String);
 
 impl TimeZone {
+    /// Every name [`FromStr`] accepts, in the IANA database's order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+    }
+
     pub fn tz(&self) -> chrono_tz::Tz {
         self.0
     }

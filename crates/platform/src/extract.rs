@@ -259,8 +259,17 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// A path whose parameter does not parse is 404, or 405 with `Allow` when the path
+/// is literally another route's that lacks the method (`PATCH /appointments/find-slots`
+/// reaches `PATCH /appointments/{id}` first).
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, _| {
+    web::PathConfig::default().error_handler(|err, req| {
+        if let Some(response) = req
+            .app_data::<web::Data<crate::routes::RouteMethods>>()
+            .and_then(|routes| routes.method_not_allowed(req))
+        {
+            return actix_web::error::InternalError::from_response(err, response).into();
+        }
         let detail = match &err {
             PathError::Deserialize(e) => e.to_string(),
             other => other.to_string(),

@@ -57,6 +57,27 @@ impl From<Vec<FieldError>> for FieldErrors {
     }
 }
 
+/// The `pattern` of a required single-line text field in the schemas ([`non_blank`]):
+/// surrounding whitespace (Rust's `char::is_whitespace`, which `trim` removes), then at
+/// least one character that is neither whitespace nor a control character, with no
+/// control character in between. JSON Schema cannot name a constant, so the request
+/// structs repeat it; `services/prm/tests/openapi.rs` checks they do.
+pub const LINE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of an optional single-line text field ([`optional_text`]): blank, or
+/// [`LINE_PATTERN`].
+pub const OPTIONAL_LINE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of optional free text ([`optional_multiline_text`]): as
+/// [`OPTIONAL_LINE_PATTERN`], with tabs and line breaks allowed inside.
+pub const OPTIONAL_TEXT_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// The `pattern` of a phone number: the notations `prm_domain::PhoneNumber::parse` accepts
+/// whatever `DEFAULT_COUNTRY_CODE` is (`+` and 8 to 15 digits, or 8 to 12 national digits
+/// not starting with 0, with spaces, dots, dashes or parentheses between them).
+pub const PHONE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// An optional phone number: blank, or [`PHONE_PATTERN`].
+pub const OPTIONAL_PHONE_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+/// A time of day, `HH:MM` (24-hour), with surrounding whitespace.
+pub const HHMM_PATTERN: &str = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([01][0-9]|2[0-3]):[0-5][0-9][\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+
 /// Refuses control characters (Unicode category Cc: U+0000–U+001F, U+007F–U+009F).
 /// PostgreSQL cannot store U+0000 at all (a 500 before this check), and the others are
 /// never part of a name or an address: they come from broken clients or from attacks on
@@ -75,20 +96,22 @@ pub fn no_control_characters(value: &str, multiline: bool) -> Result<(), String>
     }
 }
 
-/// A required single-line text field: trimmed, not blank, no control characters.
+/// A required single-line text field: at most `max` characters as sent (so that the
+/// `maxLength` of the schema is the rule), trimmed, not blank, no control characters.
 pub fn non_blank(value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.is_empty() {
-        Err("must not be blank".to_owned())
-    } else if trimmed.chars().count() > max {
+    if value.chars().count() > max {
         Err(format!("must be at most {max} characters"))
+    } else if trimmed.is_empty() {
+        Err("must not be blank".to_owned())
     } else {
         no_control_characters(trimmed, false)?;
         Ok(trimmed.to_owned())
     }
 }
 
-/// An optional single-line text field: trimmed, blank becomes `None`, no control characters.
+/// An optional single-line text field: at most `max` characters as sent, trimmed, blank
+/// becomes `None`, no control characters.
 pub fn optional_text(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
     checked_text(value, max, false)
 }
@@ -103,9 +126,11 @@ fn checked_text(
     max: usize,
     multiline: bool,
 ) -> Result<Option<String>, String> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(format!("must be at most {max} characters"));
+    }
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) if v.chars().count() > max => Err(format!("must be at most {max} characters")),
         Some(v) => {
             no_control_characters(v, multiline)?;
             Ok(Some(v.to_owned()))
@@ -154,6 +179,10 @@ mod tests {
             assert_eq!(non_blank(good, 50).as_deref(), Ok(good));
         }
         assert_eq!(optional_text(Some("   "), 5), Ok(None));
+        // Lengths count the value as sent, as the schemas' `maxLength` does.
+        assert!(optional_text(Some("      "), 5).is_err());
+        assert!(non_blank(" abcde ", 5).is_err());
+        assert_eq!(non_blank(" abc ", 5).as_deref(), Ok("abc"));
         assert!(text_filter("name", Some("\u{0}")).is_err());
         assert_eq!(
             text_filter("name", Some(" Norte ")).ok(),

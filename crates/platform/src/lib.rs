@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
+pub mod routes;
 pub mod server;
 pub mod signed;
 pub mod telemetry;

@@ -1,5 +1,6 @@
 //! How long the clinic's text fields may be, defined once: the request validation, the
-//! `validator` attributes of request bodies and the database columns agree on these.
+//! `validator` attributes of request bodies, the schemas' `maxLength` and the database
+//! columns agree on these (`services/prm/tests/openapi.rs` checks the schemas).
 //! Lengths count characters (Unicode scalar values), not bytes.
 
 /// Names of people and places: a location, practitioner or patient name; a city.

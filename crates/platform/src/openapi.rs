@@ -107,7 +107,7 @@ impl Modify for SignatureSchemes {
     fn modify(&self, doc: &mut openapi::OpenApi) {
         let mut used = std::collections::BTreeSet::new();
         for item in doc.paths.paths.values_mut() {
-            for operation in operations(item) {
+            for (_, operation) in operations(item) {
                 for requirement in operation.security.iter().flatten() {
                     if let Ok(Value::Object(names)) = serde_json::to_value(requirement) {
                         used.extend(names.keys().cloned());
@@ -222,18 +222,33 @@ pub const PAYLOAD_TOO_LARGE_RESPONSE: &str = "PayloadTooLarge";
 pub const UNSUPPORTED_MEDIA_TYPE_RESPONSE: &str = "UnsupportedMediaType";
 /// Name of the shared 429 response every rate-limited operation refers to.
 pub const RATE_LIMITED_RESPONSE: &str = "RateLimited";
+/// Shared 503 of the API's operations: a dependency (database, state store) is down.
+pub const UNAVAILABLE_RESPONSE: &str = "Unavailable";
+/// Shared 409 of the clinic API's writes: a concurrent transaction collided with this one.
+pub const CONCURRENT_UPDATE_RESPONSE: &str = "ConcurrentUpdate";
+/// Shared 500 of the API's operations.
+pub const INTERNAL_ERROR_RESPONSE: &str = "InternalError";
 
 /// The responses the platform itself gives, documented on every operation they apply
 /// to, so that no route repeats them:
 ///
 /// - 401 (`unauthorized`) on operations that require the Bearer key ([`API_KEY_SCHEME`]);
 /// - 400 (`malformed_json`) and 422 (`validation_failed`) on operations with a JSON body;
+/// - 422 (`validation_failed`) on operations with query parameters (see
+///   [`crate::extract::query_config`] and [`crate::list::Paging`]);
 /// - 413 (`payload_too_large`) on every operation with a body (the body-limit middleware
 ///   sees them all);
 /// - 415 (`unsupported_media_type`) on operations with a JSON body, except the provider
 ///   webhooks ([`WEBHOOKS_PREFIX`]) and the n8n callbacks ([`N8N_CALLBACKS_PREFIX`]):
 ///   they read the raw body to check its signature and do not insist on a content type;
-/// - 429 (`rate_limited`, with `Retry-After`) on everything under [`API_PREFIX`].
+/// - 429 (`rate_limited`, with `Retry-After`) on everything under [`API_PREFIX`];
+/// - 503 (`unavailable`, with `Retry-After` when the wait is known) and 500
+///   (`internal_error`) on everything under [`API_PREFIX`]: every handler there reads or
+///   writes the database or the state store, and answers 503 while one does not answer
+///   (the probes, docs and metrics outside it touch neither);
+/// - 409 (`concurrent_update`) on the writes (PUT, POST, PATCH, DELETE) that require the
+///   key: another transaction collided with this one and nothing was saved. A route with
+///   conflicts of its own documents them in its own 409, which it keeps.
 ///
 /// Each comes with a problem+json example built from the error the platform really
 /// sends. A route that documents one of these statuses itself keeps its description;
@@ -244,6 +259,7 @@ pub const RATE_LIMITED_RESPONSE: &str = "RateLimited";
 pub struct StandardResponses;
 
 const JSON: &str = "application/json";
+const INVALID_QUERY: &str = "Invalid query parameters (`validation_failed`): one has the wrong type or breaks a rule; `errors` names each one.";
 const VALIDATION_FAILED: &str = "Invalid fields (`validation_failed`): a field is missing, has the wrong type or breaks a rule; `errors` names each one.";
 
 impl Modify for StandardResponses {
@@ -256,12 +272,16 @@ impl Modify for StandardResponses {
             .unwrap_or_default();
         let mut used = Vec::new();
         for (path, item) in doc.paths.paths.iter_mut() {
-            for operation in operations(item) {
+            for (writes, operation) in operations(item) {
                 let applies = Applies::to(path, operation, global_security.as_deref());
                 serve_problems_as_problem_json(operation);
-                let validation = applies
-                    .json_body
-                    .then(|| validation_example(operation, &schemas));
+                let validation = if applies.json_body {
+                    Some((VALIDATION_FAILED, validation_example(operation, &schemas)))
+                } else if applies.query {
+                    Some((INVALID_QUERY, examples::invalid_query()))
+                } else {
+                    None
+                };
                 let responses = &mut operation.responses.responses;
                 let shared = [
                     (applies.protected, "401", UNAUTHORIZED_RESPONSE),
@@ -272,6 +292,13 @@ impl Modify for StandardResponses {
                         UNSUPPORTED_MEDIA_TYPE_RESPONSE,
                     ),
                     (applies.rate_limited, "429", RATE_LIMITED_RESPONSE),
+                    (applies.rate_limited, "503", UNAVAILABLE_RESPONSE),
+                    (applies.rate_limited, "500", INTERNAL_ERROR_RESPONSE),
+                    (
+                        writes && applies.protected,
+                        "409",
+                        CONCURRENT_UPDATE_RESPONSE,
+                    ),
                 ];
                 for (_, status, name) in shared.into_iter().filter(|(applies, ..)| *applies) {
                     match responses.get_mut(status) {
@@ -292,8 +319,8 @@ impl Modify for StandardResponses {
                     );
                     used.push(PAYLOAD_TOO_LARGE_RESPONSE);
                 }
-                if let Some(example) = validation {
-                    let standard = problem_response(VALIDATION_FAILED, example);
+                if let Some((description, example)) = validation {
+                    let standard = problem_response(description, example);
                     match responses.get_mut("422") {
                         Some(RefOr::T(own)) => adopt(own, &standard),
                         Some(RefOr::Ref(_)) => {}
@@ -328,6 +355,7 @@ struct Applies {
     body: bool,
     json_body: bool,
     raw_body: bool,
+    query: bool,
     rate_limited: bool,
 }
 
@@ -345,6 +373,11 @@ impl Applies {
             body: body.is_some(),
             json_body: body.is_some_and(|b| b.content.keys().any(|ct| is_json(ct))),
             raw_body: path.starts_with(WEBHOOKS_PREFIX) || path.starts_with(N8N_CALLBACKS_PREFIX),
+            query: operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)),
             rate_limited: path.starts_with(API_PREFIX),
         }
     }
@@ -355,19 +388,20 @@ fn is_json(content_type: &str) -> bool {
     mime == JSON || mime.ends_with("+json")
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+/// Each operation, and whether it writes (PUT, POST, DELETE, PATCH).
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (bool, &mut Operation)> {
     [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
+        (false, &mut item.get),
+        (true, &mut item.put),
+        (true, &mut item.post),
+        (true, &mut item.delete),
+        (false, &mut item.options),
+        (false, &mut item.head),
+        (true, &mut item.patch),
+        (false, &mut item.trace),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(writes, operation)| operation.as_mut().map(|op| (writes, op)))
 }
 
 fn is_problem_schema(schema: Option<&RefOr<Schema>>) -> bool {
@@ -497,6 +531,33 @@ fn shared_response(name: &str) -> Response {
             "The body is not sent as `application/json` (`unsupported_media_type`).",
             examples::unsupported_media_type(),
         ),
+        UNAVAILABLE_RESPONSE => {
+            let mut response = problem_response(
+                "A service this request needs (the database, or the state store holding conversations and slot offers) is not reachable (`unavailable`); nothing was changed. Retry after `Retry-After` seconds when given, else shortly.",
+                examples::unavailable(),
+            );
+            response.headers.insert(
+                "Retry-After".to_owned(),
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .examples([json!(1)]),
+                    )
+                    .description(Some("Seconds to wait before sending again, when known."))
+                    .build(),
+            );
+            response
+        }
+        CONCURRENT_UPDATE_RESPONSE => problem_response(
+            "Another request changed the same records at the same moment (`concurrent_update`); nothing was saved. Send the request again.",
+            examples::concurrent_update(),
+        ),
+        INTERNAL_ERROR_RESPONSE => problem_response(
+            "Our own failure (`internal_error`); it is logged. The body names no cause.",
+            examples::internal_error(),
+        ),
         _ => {
             let mut response = problem_response(
                 "Too many requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
@@ -582,6 +643,29 @@ mod examples {
 
     pub fn unsupported_media_type() -> Value {
         problem(&ApiError::unsupported_media_type("application/json"))
+    }
+
+    pub fn unavailable() -> Value {
+        problem(&ApiError::new(ErrorCode::Unavailable))
+    }
+
+    pub fn concurrent_update() -> Value {
+        problem(&ApiError::new(ErrorCode::ConcurrentUpdate))
+    }
+
+    pub fn internal_error() -> Value {
+        problem(&ApiError::new(ErrorCode::InternalError))
+    }
+
+    pub fn invalid_query() -> Value {
+        let error = crate::list::Paging {
+            limit: Some("0".to_owned()),
+            offset: None,
+        }
+        .page()
+        .err()
+        .unwrap_or_else(|| ApiError::invalid_field("limit", "must be a whole number"));
+        problem(&error)
     }
 
     pub fn rate_limited() -> Value {
@@ -742,20 +826,22 @@ mod tests {
         ]);
         assert_eq!(
             statuses(&doc, "/api/v1/prm/widgets"),
-            ["200", "400", "401", "413", "415", "422", "429"]
+            [
+                "200", "400", "401", "409", "413", "415", "422", "429", "500", "503"
+            ]
         );
         assert_eq!(
             statuses(&doc, "/api/v1/prm/widgets/{id}"),
-            ["200", "401", "429"]
+            ["200", "401", "429", "500", "503"]
         );
         // Signature-checked webhooks: no key, and no content-type check on their raw body.
         assert_eq!(
             statuses(&doc, "/api/v1/prm/webhooks/provider"),
-            ["200", "413", "429"]
+            ["200", "413", "429", "500", "503"]
         );
         assert_eq!(
             statuses(&doc, "/api/v1/prm/webhooks/signed-json"),
-            ["200", "400", "413", "422", "429"]
+            ["200", "400", "413", "422", "429", "500", "503"]
         );
         // Probes are neither protected nor limited.
         assert_eq!(statuses(&doc, "/health"), ["200"]);
@@ -778,6 +864,9 @@ mod tests {
             ("415", "unsupported_media_type"),
             ("422", "validation_failed"),
             ("429", "rate_limited"),
+            ("409", "concurrent_update"),
+            ("500", "internal_error"),
+            ("503", "unavailable"),
         ] {
             let example = example(&doc, path, status);
             assert_eq!(example["code"], code, "{status}");

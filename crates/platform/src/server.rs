@@ -1,15 +1,16 @@
 //! The HTTP server every PRM binary runs: shared middleware (request tracing,
-//! per-client rate limits, body limits), problem+json for extractor failures and
-//! unknown routes, health, readiness and docs. Services contribute their routes through `configure`.
+//! per-client rate limits, body limits), problem+json for extractor failures, unknown
+//! routes (404) and methods a known path does not have (405 with `Allow`), health,
+//! readiness and docs. Services contribute their routes through `configure`.
 //! Binding is separate from serving so tests can bind port 0 and learn the port.
 
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{
-    App, Error, HttpMessage, HttpResponse, HttpServer, ResponseError,
+    App, Error, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError,
     body::{EitherBody, MessageBody},
     dev::{Server, ServiceRequest, ServiceResponse},
-    http::header::CONTENT_LENGTH,
+    http::{Method, header::CONTENT_LENGTH},
     middleware::{Next, from_fn},
     web,
 };
@@ -21,6 +22,7 @@ use crate::{
     health::{Readiness, health, ready},
     openapi::configure_docs,
     rate_limit::{RateLimits, enforce_rate_limit},
+    routes::RouteMethods,
 };
 
 /// Body-size limits: one default, with larger limits for path prefixes that need
@@ -115,8 +117,20 @@ async fn enforce_body_limit(
         .map(ServiceResponse::map_into_left_body)
 }
 
-async fn unknown_route() -> HttpResponse {
-    ApiError::route_not_found().error_response()
+/// A request no route took: 405 `method_not_allowed` with `Allow` when the path is one
+/// the server has (with other methods), 404 `route_not_found` otherwise.
+async fn unknown_route(req: HttpRequest, routes: web::Data<RouteMethods>) -> HttpResponse {
+    routes
+        .method_not_allowed(&req)
+        .unwrap_or_else(|| ApiError::route_not_found().error_response())
+}
+
+/// The path → methods table of the server: the document's paths, plus the routes the
+/// platform serves outside it (the document itself, Swagger UI's entry).
+fn route_methods(doc: &utoipa::openapi::OpenApi) -> RouteMethods {
+    RouteMethods::from_openapi(doc)
+        .with("/openapi.json", [Method::GET])
+        .with("/docs", [Method::GET])
 }
 
 /// Starts serving on `listener`. Shutdown is graceful on SIGINT/SIGTERM: in-flight
@@ -133,6 +147,7 @@ where
     let largest = setup.body_limits.largest();
     let default_limit = setup.body_limits.default;
     let doc = setup.openapi;
+    let routes = web::Data::new(route_methods(&doc));
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(enforce_body_limit))
@@ -147,6 +162,7 @@ where
             .app_data(json_config(default_limit))
             .app_data(query_config())
             .app_data(path_config())
+            .app_data(routes.clone())
             .service(health)
             .service(ready)
             .service(crate::metrics::metrics_endpoint)

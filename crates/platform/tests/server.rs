@@ -127,3 +127,49 @@ async fn stopping_lets_the_request_in_flight_finish_then_refuses_new_ones() {
         "a stopped server takes no new requests"
     );
 }
+
+#[actix_web::test]
+async fn a_known_path_with_another_method_is_405_with_allow_and_an_unknown_path_404() {
+    let listener = bind("127.0.0.1", 0).unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = serve(listener, setup(Readiness::new()), |_| {}).unwrap();
+    let handle = server.handle();
+    rt::spawn(server);
+    let client = reqwest::Client::new();
+
+    for path in ["/health", "/ready", "/openapi.json", "/metrics"] {
+        let response = client
+            .delete(format!("{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers().get("allow").map(|v| v.to_str().unwrap()),
+            Some("GET"),
+            "{path}"
+        );
+        let body = prm_testkit::problem(response, 405, "method_not_allowed").await;
+        assert_eq!(
+            body["detail"],
+            "DELETE is not one of the methods of this path: GET."
+        );
+    }
+    // The real route still answers its own method.
+    let health = client
+        .get(format!("{address}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    for path in ["/nope", "/health/", "/api/v1/prm/unknown"] {
+        let response = client
+            .post(format!("{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("allow").is_none(), "{path}");
+        prm_testkit::problem(response, 404, "route_not_found").await;
+    }
+    handle.stop(true).await;
+}

@@ -388,3 +388,136 @@ fn undescribed_properties(
         }
     }
 }
+
+/// The request schemas state the limits the server enforces (`prm_platform::limits`,
+/// `prm_platform::fields`), so that schema-valid input is accepted: `make check-api`
+/// (schemathesis) sends such input and fails on a refusal. The attributes repeat the
+/// constants (JSON Schema has no way to name them); this keeps them equal.
+#[test]
+fn request_schemas_state_the_limits_the_server_enforces() {
+    use prm_platform::{fields::*, limits::*};
+    let doc = serde_json::to_value(prm::api_doc()).unwrap();
+    let field = |schema: &str, field: &str| -> Value {
+        doc["components"]["schemas"][schema]["properties"][field].clone()
+    };
+    // (schema, field, maxLength, minLength, pattern)
+    let text: &[(&str, &str, usize, Option<usize>, &str)] = &[
+        ("PatientRequest", "name", NAME_CHARS, None, LINE_PATTERN),
+        ("PatientRequest", "phone", 0, None, PHONE_PATTERN),
+        (
+            "PractitionerRequest",
+            "name",
+            NAME_CHARS,
+            None,
+            LINE_PATTERN,
+        ),
+        (
+            "PractitionerRequest",
+            "specialty",
+            DEPARTMENT_CHARS,
+            Some(1),
+            LINE_PATTERN,
+        ),
+        (
+            "PractitionerRequest",
+            "phone",
+            PHONE_CHARS,
+            None,
+            OPTIONAL_PHONE_PATTERN,
+        ),
+        ("LocationRequest", "name", NAME_CHARS, None, LINE_PATTERN),
+        (
+            "LocationRequest",
+            "address",
+            ADDRESS_CHARS,
+            None,
+            OPTIONAL_LINE_PATTERN,
+        ),
+        (
+            "LocationRequest",
+            "city",
+            NAME_CHARS,
+            None,
+            OPTIONAL_LINE_PATTERN,
+        ),
+        (
+            "LocationRequest",
+            "phone",
+            PHONE_CHARS,
+            None,
+            OPTIONAL_PHONE_PATTERN,
+        ),
+        ("ScheduleRequest", "start_time", 0, None, HHMM_PATTERN),
+        ("ScheduleRequest", "end_time", 0, None, HHMM_PATTERN),
+        ("PreferencesRequest", "time_of_day", 0, None, HHMM_PATTERN),
+        (
+            "FindSlotsRequest",
+            "department",
+            DEPARTMENT_CHARS,
+            Some(1),
+            LINE_PATTERN,
+        ),
+        (
+            "BookAppointmentRequest",
+            "reason",
+            REASON_CHARS,
+            None,
+            OPTIONAL_TEXT_PATTERN,
+        ),
+        (
+            "BookAppointmentRequest",
+            "notes",
+            NOTES_CHARS,
+            None,
+            OPTIONAL_TEXT_PATTERN,
+        ),
+        (
+            "UpdateAppointmentRequest",
+            "notes",
+            NOTES_CHARS,
+            None,
+            OPTIONAL_TEXT_PATTERN,
+        ),
+        (
+            "CancelAppointmentRequest",
+            "reason",
+            REASON_CHARS,
+            None,
+            OPTIONAL_TEXT_PATTERN,
+        ),
+        ("CreateConversationRequest", "phone", 0, None, PHONE_PATTERN),
+    ];
+    for (schema, name, max, min, pattern) in text {
+        let f = field(schema, name);
+        assert_eq!(f["pattern"], *pattern, "{schema}.{name} pattern");
+        if *max > 0 {
+            assert_eq!(f["maxLength"], *max, "{schema}.{name} maxLength");
+        }
+        if let Some(min) = min {
+            assert_eq!(f["minLength"], *min, "{schema}.{name} minLength");
+        }
+    }
+    assert_eq!(
+        field("SelectSlotRequest", "text")["maxLength"],
+        SELECTION_TEXT_CHARS
+    );
+    for (schema, name) in [
+        ("ScheduleRequest", "day_of_week"),
+        ("PreferencesRequest", "day_of_week"),
+    ] {
+        let f = field(schema, name);
+        assert_eq!(
+            (f["minimum"].as_f64(), f["maximum"].as_f64()),
+            (Some(0.0), Some(6.0)),
+            "{schema}.{name}"
+        );
+    }
+    // The time zones are the names the server parses.
+    let zones = field("LocationRequest", "timezone")["enum"].clone();
+    assert!(
+        zones
+            .as_array()
+            .is_some_and(|z| z.iter().any(|n| n == "America/Bogota") && z.len() > 300),
+        "{zones}"
+    );
+}

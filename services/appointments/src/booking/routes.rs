@@ -117,13 +117,13 @@ pub struct AppointmentQuery {
     #[param(example = "01930000-0000-7000-8000-000000000001")]
     pub location_id: Option<Uuid>,
     /// FHIR status, e.g. `booked`.
-    #[param(value_type = Option<String>, example = "booked")]
+    #[param(value_type = Option<AppointmentStatus>, example = "booked")]
     pub status: Option<AppointmentStatus>,
     /// Starting at or after (RFC 3339).
-    #[param(value_type = Option<String>, example = "2026-12-01T00:00:00-05:00")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00-05:00")]
     pub from: Option<DateTime<FixedOffset>>,
     /// Starting before (RFC 3339).
-    #[param(value_type = Option<String>, example = "2026-12-31T00:00:00-05:00")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-31T00:00:00-05:00")]
     pub to: Option<DateTime<FixedOffset>>,
 }
 

@@ -26,15 +26,22 @@ pub struct PreferencesRequest {
     pub location_id: Option<Uuid>,
     /// 0 = Monday … 6 = Sunday, in the location's time zone.
     #[schema(example = 0)]
+    #[schema(minimum = 0, maximum = 6)]
     pub day_of_week: Option<i64>,
     /// Preferred local time of day, HH:MM.
     #[schema(example = "10:00")]
+    #[schema(
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([01][0-9]|2[0-3]):[0-5][0-9][\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub time_of_day: Option<String>,
     /// Preferred practitioner; their slots score higher.
     pub practitioner_id: Option<Uuid>,
 }
 
 /// A search for free slots of a department.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "department": "Cardiology",
@@ -46,11 +53,17 @@ pub struct PreferencesRequest {
 }))]
 pub struct FindSlotsRequest {
     /// Department (practitioner specialty), case-insensitive.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub department: String,
     /// What the patient prefers; slots that match rank higher. Null or absent: no preference.
     #[validate(nested)]
     pub preferences: Option<PreferencesRequest>,
     /// 1 to 20, default 5.
+    #[schema(minimum = 1, maximum = 20)]
     pub limit: Option<i64>,
     /// First day of the search window (default: today at each location).
     pub from_date: Option<NaiveDate>,
@@ -59,6 +72,7 @@ pub struct FindSlotsRequest {
     /// Who the offer is for; required to book from it.
     pub patient_id: Option<Uuid>,
     /// `es` or `en` (default `DEFAULT_LOCALE`).
+    #[schema(pattern = r"^([eE][sS]|[eE][nN])$")]
     pub locale: Option<String>,
 }
 
@@ -125,6 +139,7 @@ pub struct SelectSlotRequest {
     pub conversation_id: Uuid,
     /// The patient's answer, verbatim ("2", "the second one", "2pm", "ninguno"…).
     #[validate(length(min = 1, max = MAX_SELECTION_TEXT))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub text: String,
 }
 
@@ -148,6 +163,10 @@ pub struct SelectionReply {
 }
 
 /// A booking made by the front desk for an explicit slot.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
     "patient_id": "0193a5e4-2222-7000-8000-000000000001",
@@ -172,14 +191,26 @@ pub struct BookAppointmentRequest {
     pub channel: Option<Channel>,
     /// Why the patient comes (free text).
     #[validate(length(max = MAX_REASON))]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: Option<String>,
     /// Staff notes (free text).
     #[validate(length(max = MAX_NOTES))]
+    #[schema(
+        max_length = 4000,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub notes: Option<String>,
 }
 
 /// Reschedule (`start`, optionally `location_id`), change `notes`, or move the
 /// status along the FHIR workflow (`arrived`, `fulfilled`, `noshow`, `entered-in-error`).
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"start": "2026-12-09T11:00:00-05:00", "notes": "Patient asked for a later time"}))]
 pub struct UpdateAppointmentRequest {
@@ -190,19 +221,32 @@ pub struct UpdateAppointmentRequest {
     pub location_id: Option<Uuid>,
     /// Replaces the staff notes.
     #[validate(length(max = MAX_NOTES))]
+    #[schema(
+        max_length = 4000,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub notes: Option<String>,
     /// The next FHIR status: `arrived`, `fulfilled`, `noshow` or `entered-in-error`.
     pub status: Option<AppointmentStatus>,
 }
 
 /// Why and by whom an appointment is cancelled; the body may be omitted.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters (tabs and line breaks are allowed in `reason`
+/// and `notes`).
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"reason": "Patient is travelling", "cancelled_by": "patient"}))]
 pub struct CancelAppointmentRequest {
     /// Why it is cancelled; kept as `cancellation_reason`.
     #[validate(length(max = MAX_REASON))]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub reason: Option<String>,
     /// `patient`, `clinic` or `system` (default `clinic`).
+    #[schema(pattern = r"^(patient|clinic|system)$")]
     pub cancelled_by: Option<String>,
 }
 

@@ -18,18 +18,37 @@ use super::examples;
 use crate::{AppState, error::api_error};
 
 /// A location as clinics send it, for create and replace.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"name": "Sede Norte", "timezone": "America/Bogota", "address": "Calle 100 # 15-20", "city": "Bogotá", "phone": "+5716012345"}))]
 pub struct LocationRequest {
     /// Display name, as patients see it in offers.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: String,
     /// IANA time-zone name.
     pub timezone: String,
     /// Street address; omit or null for none.
+    #[schema(
+        max_length = 500,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub address: Option<String>,
     /// City; omit or null for none.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub city: Option<String>,
     /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers). Omit or null for none.
+    #[schema(
+        max_length = 40,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub phone: Option<String>,
 }
 
@@ -72,9 +91,17 @@ impl LocationRequest {
 pub struct LocationQuery {
     /// Case-insensitive part of the name.
     #[param(example = "norte")]
+    #[param(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub name: Option<String>,
     /// City (case-insensitive).
     #[param(example = "Bogotá")]
+    #[param(
+        max_length = 200,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub city: Option<String>,
 }
 
@@ -185,6 +212,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(LocationRequest, Location)),
     // Declared once for the four set-up documents (locations, practitioners, schedules,
     // patients) that `crate::openapi` merges.
-    tags((name = "clinic set-up", description = "The clinic's records the journey books against: locations, practitioners and their weekly schedules, patients."))
+    tags((name = "clinic set-up", description = "The clinic's records the journey books against: locations, practitioners and their weekly schedules, patients.")),
+    modifiers(&TimeZoneNames)
 )]
 pub struct Doc;
+
+/// `LocationRequest.timezone` lists the names the server accepts, so that every
+/// schema-valid time zone is one (the server trims it first).
+struct TimeZoneNames;
+
+impl utoipa::Modify for TimeZoneNames {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(RefOr::T(Schema::Object(request))) = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("LocationRequest"))
+        else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(timezone))) = request.properties.get_mut("timezone") {
+            timezone.enum_values = Some(
+                prm_domain::TimeZone::names()
+                    .map(serde_json::Value::from)
+                    .collect(),
+            );
+        }
+    }
+}

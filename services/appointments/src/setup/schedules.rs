@@ -18,18 +18,28 @@ use super::examples;
 use crate::{AppState, error::api_error};
 
 /// Weekly working hours of a practitioner at a location.
+///
+/// `start_time` and `end_time` are trimmed of surrounding whitespace before they are read.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"location_id": "0193a5e4-0000-7000-8000-000000000001", "day_of_week": 0, "start_time": "09:00", "end_time": "17:00", "slot_minutes": 30, "valid_from": "2026-12-01", "valid_to": null}))]
 pub struct ScheduleRequest {
     /// Where the practitioner works these hours.
     pub location_id: Uuid,
     /// 0 = Monday … 6 = Sunday.
+    #[schema(minimum = 0, maximum = 6)]
     pub day_of_week: i64,
     /// Local time at the location, HH:MM (24-hour).
+    #[schema(
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([01][0-9]|2[0-3]):[0-5][0-9][\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub start_time: String,
     /// Local time at the location, HH:MM (24-hour); after `start_time`.
+    #[schema(
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([01][0-9]|2[0-3]):[0-5][0-9][\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub end_time: String,
     /// Slot length in minutes (5–480); must divide the working period exactly.
+    #[schema(minimum = 5, maximum = 480)]
     pub slot_minutes: i64,
     /// First day the schedule applies (inclusive), `YYYY-MM-DD`; omit for no start date.
     pub valid_from: Option<NaiveDate>,
@@ -89,6 +99,7 @@ pub struct ScheduleQuery {
     pub location_id: Option<Uuid>,
     /// 0 = Monday … 6 = Sunday.
     #[param(example = 0)]
+    #[param(minimum = 0, maximum = 6)]
     pub day_of_week: Option<i64>,
 }
 

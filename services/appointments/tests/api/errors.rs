@@ -108,6 +108,61 @@ async fn non_json_content_type_is_415() {
     assert_eq!(app.total(LOCATIONS).await, 0);
 }
 
+/// A path the service has, asked with a method it does not have: 405 with the methods
+/// it does have, and nothing changes. A path it does not have stays 404.
+#[tokio::test]
+async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
+    let app = spawn_app().await;
+    let id = uuid::Uuid::new_v4();
+    for (response, allow) in [
+        // Reached through PATCH /appointments/{id} first: its id does not parse.
+        (
+            app.delete("/api/v1/prm/appointments/find-slots").await,
+            "POST",
+        ),
+        (
+            app.patch("/api/v1/prm/appointments/select-slot", json!({}))
+                .await,
+            "POST",
+        ),
+        (
+            app.patch(LOCATIONS, json!({"name": "X"})).await,
+            "GET, POST",
+        ),
+        (
+            app.post(&format!("{LOCATIONS}/{id}"), json!({"name": "X"}))
+                .await,
+            "GET, PUT, DELETE",
+        ),
+        (app.delete("/health").await, "GET"),
+    ] {
+        let got = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = problem(response, 405, "method_not_allowed").await;
+        assert_eq!(got.as_deref(), Some(allow), "{body}");
+    }
+    assert_eq!(app.total(LOCATIONS).await, 0);
+    for path in [
+        "/api/v1/prm/appointments/find-slots/x",
+        "/api/v1/prm/nothing-here",
+    ] {
+        let response = app.delete(path).await;
+        assert!(response.headers().get("allow").is_none(), "{path}");
+        problem(response, 404, "route_not_found").await;
+    }
+    // Its own method still reaches the route.
+    problem(
+        app.post("/api/v1/prm/appointments/find-slots", json!({}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn unknown_ids_and_routes_are_404() {
     let app = spawn_app().await;

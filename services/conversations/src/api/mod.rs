@@ -134,7 +134,7 @@ async fn create(
 /// List conversations, newest `last_message_at` first.
 #[utoipa::path(get, operation_id = "list_conversations", path = "/api/v1/prm/conversations", tag = "conversations",
     params(ConversationQuery, Paging), security(("api_key" = [])),
-    responses((status = 200, description = "One page of conversations", body = ConversationList,
+    responses((status = 200, description = "One page of conversations", body = ListResponse<ConversationView>,
             example = json!({"items": [examples::conversation()], "total": 1, "limit": 20, "offset": 0})),
         (status = 422, description = "A filter is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
 #[get("")]
@@ -251,7 +251,7 @@ async fn change(
 /// The conversation's messages, oldest first.
 #[utoipa::path(get, operation_id = "list_conversation_messages", path = "/api/v1/prm/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001"), Paging), security(("api_key" = [])),
-    responses((status = 200, description = "One page of messages", body = MessageList,
+    responses((status = 200, description = "One page of messages", body = ListResponse<MessageView>,
             example = json!({"items": [examples::inbound_message(), examples::outbound_message()], "total": 2, "limit": 20, "offset": 0})),
         (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found()))))]
 #[get("/{id}/messages")]
@@ -306,7 +306,7 @@ async fn state(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiErr
 
 /// (Re)start the intake.
 #[utoipa::path(post, operation_id = "initialize_conversation_state", path = "/api/v1/prm/conversations/{id}/state/initialize", tag = "conversations",
-    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body(content = InitializeStateRequest, description = "Optional"), security(("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Conversation id", example = "0193a5e4-4444-7000-8000-000000000001")), request_body(content = Option<InitializeStateRequest>, description = "Optional"), security(("api_key" = [])),
     responses((status = 201, description = "The intake (re)started", body = StateResponse),
         (status = 404, description = "No such conversation", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::not_found())),
         (status = 409, description = "The conversation is closed", body = prm_platform::error::Problem, content_type = "application/problem+json", example = json!(problems::conversation_closed())),
@@ -317,11 +317,12 @@ async fn initialize_state(
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is optional; when there is one it must be valid JSON.
+    // The body is optional (absent or `null`); when there is one it must be valid JSON.
     let req = if body.iter().all(u8::is_ascii_whitespace) {
         InitializeStateRequest::default()
     } else {
-        prm_platform::extract::parse_json::<InitializeStateRequest>(&body)?
+        prm_platform::extract::parse_json::<Option<InitializeStateRequest>>(&body)?
+            .unwrap_or_default()
     };
     let view = app.initialize_state(*id, req.required_fields).await?;
     Ok(HttpResponse::Created().json(StateResponse::from(view)))

@@ -128,17 +128,25 @@ pub struct ConversationDetail {
 }
 
 /// A conversation opened by staff for a phone.
+///
+/// Text fields are trimmed of surrounding whitespace before they are checked and stored,
+/// and must not contain control characters.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"phone": "300 123 4567", "channel": "whatsapp", "locale": "es"}))]
 pub struct CreateConversationRequest {
     /// Any common notation; stored as E.164 (`DEFAULT_COUNTRY_CODE` for local numbers).
+    #[schema(
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub phone: String,
     /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
     #[schema(example = "whatsapp")]
+    #[schema(pattern = r"^(whatsapp|sms|email|phone|webchat)$")]
     pub channel: String,
     /// The patient, when already known; null or absent otherwise.
     pub patient_id: Option<Uuid>,
     /// `es` or `en` (default `DEFAULT_LOCALE`).
+    #[schema(pattern = r"^([eE][sS]|[eE][nN])$")]
     pub locale: Option<String>,
 }
 
@@ -147,10 +155,12 @@ pub struct CreateConversationRequest {
 #[schema(example = json!({"bot_paused": true, "assignee": "recepcion@clinica.example"}))]
 pub struct PatchConversationRequest {
     /// `open`, `pending`, `snoozed` or `closed`.
+    #[schema(pattern = r"^(open|pending|snoozed|closed)$")]
     pub status: Option<String>,
     /// True: staff take over and the bot stops answering; false: the bot resumes.
     pub bot_paused: Option<bool>,
     /// `es` or `en`: the language the bot answers in.
+    #[schema(pattern = r"^([eE][sS]|[eE][nN])$")]
     pub locale: Option<String>,
     /// Link the conversation to this patient; null unlinks it.
     #[serde(default, deserialize_with = "present")]
@@ -159,6 +169,7 @@ pub struct PatchConversationRequest {
     /// Who handles it (free text, at most 200 characters).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub assignee: Option<Option<String>>,
 }
 
@@ -176,9 +187,14 @@ where
 #[schema(example = json!({"body": "Hola María, soy Laura de la clínica. ¿En qué te puedo ayudar?"}))]
 pub struct StaffMessageRequest {
     /// At most 4096 characters.
+    #[schema(
+        max_length = 4096,
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub body: String,
     /// Attachments to send with the body; default none.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub media: Vec<Media>,
 }
 
@@ -188,7 +204,24 @@ pub struct StaffMessageRequest {
 pub struct InitializeStateRequest {
     /// The intake fields to ask (§8 names); default: every field the clinic does not
     /// already know of the patient.
+    #[schema(value_type = Option<BTreeSet<IntakeFieldName>>)]
     pub required_fields: Option<Vec<String>>,
+}
+
+/// An intake field (§8), as `required_fields` names it (the schema of
+/// `prm_ai::IntakeField`'s names, which the handler parses).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the accepted names; never built
+pub enum IntakeFieldName {
+    Name,
+    DateOfBirth,
+    ChiefComplaint,
+    Symptoms,
+    Allergies,
+    Medications,
+    PreferredLocation,
+    PreferredDayTime,
 }
 
 /// The conversation state (Redis, or rebuilt from the database).
@@ -235,18 +268,24 @@ impl From<StateView> for StateResponse {
 pub struct ConversationQuery {
     /// Any common notation (normalized like stored phones).
     #[param(example = "300 123 4567")]
+    #[param(
+        pattern = r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:(?:\+[1-9](?:[ .()\u00A0-]*[0-9]){7,14}|[1-9](?:[ .()\u00A0-]*[0-9]){7,11})[ .()\u00A0-]*)?[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub phone: Option<String>,
     /// `open`, `pending`, `snoozed` or `closed`.
     #[param(example = "open")]
+    #[param(pattern = r"^(open|pending|snoozed|closed)$")]
     pub status: Option<String>,
     /// Journey stage: `intake`, `triage`, `offering`, `booked` or `escalated`.
     #[param(example = "offering")]
+    #[param(pattern = r"^(intake|triage|offering|booked|escalated)$")]
     pub stage: Option<String>,
     /// Only conversations with this patient.
     #[param(example = "0193a5e4-2222-7000-8000-000000000001")]
     pub patient_id: Option<Uuid>,
     /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
     #[param(example = "whatsapp")]
+    #[param(pattern = r"^(whatsapp|sms|email|phone|webchat)$")]
     pub channel: Option<String>,
     /// `true`: only conversations staff took over; `false`: only those the bot answers.
     #[param(value_type = Option<bool>, example = false)]

@@ -292,11 +292,13 @@ impl App {
         body: String,
         media: Vec<Media>,
     ) -> Result<Message, ConversationError> {
+        // The length as sent, as the schema's `maxLength` counts it.
+        let too_long = body.chars().count() > MAX_BODY_CHARS;
         let body = body.trim().to_owned();
         let mut errors = Vec::new();
         if body.is_empty() && media.is_empty() {
             errors.push(FieldError::new("body", "write a message (or attach media)"));
-        } else if body.chars().count() > MAX_BODY_CHARS {
+        } else if too_long {
             errors.push(FieldError::new(
                 "body",
                 format!("must be at most {MAX_BODY_CHARS} characters"),
@@ -317,12 +319,10 @@ impl App {
             ));
         }
         for (i, m) in media.iter().enumerate() {
-            if !(m.url.starts_with("https://") || m.url.starts_with("http://"))
-                || m.url.len() > 2000
-            {
+            if !is_media_url(&m.url) {
                 errors.push(FieldError::new(
                     format!("media[{i}].url"),
-                    "must be an http(s) URL of at most 2000 characters",
+                    "must be an http(s) URL of a host name, in printable ASCII, of at most 2000 characters",
                 ));
             }
             if m.content_type.trim().is_empty() || m.content_type.len() > 100 {
@@ -525,5 +525,74 @@ fn view_of(
         locale: c.locale,
         expires_in_seconds,
         rebuilt,
+    }
+}
+
+/// A media URL staff may attach (the schema's `Media.url` pattern says the same): `http`
+/// or `https`, a host name whose last label starts with a letter, an optional port, then
+/// anything in printable ASCII; at most 2000 characters. IP literals, user info and
+/// spaces are refused: the URL is handed to the provider and shown to people.
+fn is_media_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    if url.len() > 2000 || !url.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok =
+        |l: &&str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    labels.iter().all(label_ok)
+        && labels
+            .last()
+            .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        && port.is_none_or(|p| {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok()
+        })
+}
+
+#[cfg(test)]
+mod media_url_tests {
+    use super::is_media_url;
+
+    #[test]
+    fn media_urls_are_http_urls_of_host_names() {
+        for good in [
+            "https://cdn.example.com/a.jpg",
+            "http://media:8080/x?y=1#z",
+            "https://a-b.example/x[1]",
+            "https://host:65535",
+        ] {
+            assert!(is_media_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://x/y",
+            "http://[",
+            "http://[::1]/a",
+            "http://user@host/a",
+            "http://1.2.3.4/a",
+            "http://host:65536/",
+            "http://host:/",
+            "http://ho st/",
+            "http:///a",
+            "https://café.example/",
+        ] {
+            assert!(!is_media_url(bad), "{bad}");
+        }
+        assert!(!is_media_url(&format!(
+            "https://a.example/{}",
+            "x".repeat(2000)
+        )));
     }
 }

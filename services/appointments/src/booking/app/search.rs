@@ -158,7 +158,8 @@ pub async fn find_slots(
 ) -> Result<FindSlotsResponse, BookingError> {
     let mut errors = FieldErrors::default();
     let department = req.department.trim().to_owned();
-    if department.is_empty() || department.chars().count() > DEPARTMENT_CHARS {
+    // The length as sent, as the schema's `maxLength` counts it.
+    if department.is_empty() || req.department.chars().count() > DEPARTMENT_CHARS {
         errors.push(
             "department",
             format!("must be 1 to {DEPARTMENT_CHARS} characters"),
