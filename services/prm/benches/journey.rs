@@ -2,6 +2,8 @@
 //! real PostgreSQL, Redis and RabbitMQ on 127.0.0.1, a fake Twilio): for each patient
 //! message, the time from the signed webhook post to the bot's first reply reaching the
 //! fake Twilio. Prints p50, p90, p99 and the maximum; docs/performance.md has figures.
+//! Patients writing at the same time all answer "1" to the same soonest slot; all but one
+//! are told it was just taken and answer "1" to the new offer, as people would.
 //!
 //! `cargo bench -p prm --bench journey` (PATIENTS, default 24; CONCURRENCY, default 4).
 
@@ -38,7 +40,7 @@ async fn main() {
     // One conversation first, unmeasured: connections, caches, the first search.
     let warm = phone();
     spanish_intake(&suite, &warm).await;
-    suite.say(&warm, "1", "Tu cita quedó agendada").await;
+    suite.book_the_first_slot(&warm).await;
 
     let started = std::time::Instant::now();
     let mut latencies = Vec::new();
@@ -52,7 +54,7 @@ async fn main() {
             tasks.push(tokio::spawn(async move {
                 let patient = phone();
                 let mut times = spanish_intake(&suite, &patient).await;
-                times.push(suite.say(&patient, "1", "Tu cita quedó agendada").await);
+                times.extend(suite.book_the_first_slot(&patient).await);
                 times
             }));
         }

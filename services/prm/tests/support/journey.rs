@@ -192,6 +192,44 @@ impl Suite {
         self.sent.to(phone)[before].at.duration_since(started)
     }
 
+    /// Answers an offer with "1" until it is booked: patients writing at the same time
+    /// choose the same slot, and all but one are told it was just taken, with a new
+    /// offer. Returns the time to each first reply.
+    pub async fn book_the_first_slot(&self, phone: &str) -> Vec<Duration> {
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let before = self.sent.to(phone).len();
+            let started = Instant::now();
+            self.post_twilio(whatsapp(phone, "1")).await;
+            self.until_reply(phone, before, "", "1").await;
+            times.push(self.sent.to(phone)[before].at.duration_since(started));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let replies = self.sent.to(phone);
+                let new = &replies[before..];
+                if new
+                    .iter()
+                    .any(|s| s.body.contains("Tu cita quedó agendada"))
+                {
+                    return times;
+                }
+                if new
+                    .iter()
+                    .any(|s| s.body.contains("acaba de ser reservado"))
+                    && new.iter().any(|s| s.body.contains("\n1. "))
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no booking and no new offer after \"1\""
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        panic!("ten offers in a row were taken by other patients");
+    }
+
     /// Waits until a message after the first `before` to `phone` contains `expect`.
     pub async fn until_reply(&self, phone: &str, before: usize, expect: &str, after: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
