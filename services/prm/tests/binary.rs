@@ -215,6 +215,8 @@ struct Running {
     port: u16,
     lines: mpsc::Receiver<String>,
     reader: JoinHandle<()>,
+    /// What it printed before its address.
+    early: Vec<String>,
     /// Dropped after the process: the database the binary ran on, if the test made one.
     database: Option<prm_testkit::TestDatabase>,
 }
@@ -250,6 +252,7 @@ impl Running {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut early = Vec::new();
         let port = loop {
             let line = lines
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -257,11 +260,14 @@ impl Running {
             if let Some(rest) = line.strip_prefix("PRM is running on http://127.0.0.1:") {
                 break rest.split(' ').next().unwrap().parse().unwrap();
             }
+            // Start-up lines (the consumers' `consuming`) count with the rest.
+            early.push(line);
         };
         Self {
             child,
             port,
             lines,
+            early,
             reader,
             database: None,
         }
@@ -293,7 +299,9 @@ impl Running {
             std::thread::sleep(Duration::from_millis(50));
         };
         self.reader.join().unwrap();
-        (status, self.lines.try_iter().collect())
+        let mut lines = std::mem::take(&mut self.early);
+        lines.extend(self.lines.try_iter());
+        (status, lines)
     }
 }
 
