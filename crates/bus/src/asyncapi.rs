@@ -48,6 +48,7 @@ fn data_schema(event_type: EventType, schemas: &mut BTreeMap<String, Value>) -> 
         EventType::ConversationClosed => add_schema::<ConversationClosed>(schemas),
         EventType::ConversationEscalated => add_schema::<ConversationEscalated>(schemas),
         EventType::TriageProposed => add_schema::<TriageProposed>(schemas),
+        EventType::ReminderDue => add_schema::<ReminderDue>(schemas),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod events;
 pub mod model;
 pub mod phone;
 pub mod scheduling;
+pub mod templates;
 pub mod timezone;
 
 pub use model::*;

@@ -80,6 +80,7 @@ catalog! {
     ConversationClosed(ConversationClosed),
     ConversationEscalated(ConversationEscalated),
     TriageProposed(TriageProposed),
+    ReminderDue(ReminderDue),
 }
 
 fn example_id(n: u128) -> Uuid {

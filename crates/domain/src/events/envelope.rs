@@ -26,10 +26,11 @@ pub enum EventType {
     ConversationClosed,
     ConversationEscalated,
     TriageProposed,
+    ReminderDue,
 }
 
 impl EventType {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::MessageReceived,
         Self::IntakeUpdated,
         Self::TriageProposed,
@@ -40,6 +41,7 @@ impl EventType {
         Self::AppointmentCreated,
         Self::AppointmentCancelled,
         Self::AppointmentRescheduled,
+        Self::ReminderDue,
         Self::MessageSendRequested,
         Self::MessageSent,
         Self::MessageStatusUpdated,
@@ -69,6 +71,7 @@ impl EventType {
             Self::ConversationClosed => "CONVERSATION_CLOSED",
             Self::ConversationEscalated => "CONVERSATION_ESCALATED",
             Self::TriageProposed => "TRIAGE_PROPOSED",
+            Self::ReminderDue => "REMINDER_DUE",
         }
     }
 
@@ -94,6 +97,7 @@ impl EventType {
             | Self::AppointmentCreated
             | Self::AppointmentCancelled
             | Self::AppointmentRescheduled
+            | Self::ReminderDue
             | Self::MessageSendRequested => "appointments",
         }
     }
@@ -140,6 +144,9 @@ impl EventType {
             }
             Self::ConversationEscalated => {
                 "A red flag (e.g. an emergency) paused the bot: staff must act; the bot never books it."
+            }
+            Self::ReminderDue => {
+                "A scheduled reminder, follow-up or no-show message is due; conversations sends it with the clinic's template."
             }
             Self::TriageProposed => {
                 "An n8n workflow proposed a department and urgency; conversations checks them and completes the triage."

@@ -235,6 +235,25 @@ pub fn AppointmentRescheduled() -> super::AppointmentRescheduled {
     }
 }
 
+pub fn ReminderDue() -> super::ReminderDue {
+    super::ReminderDue {
+        job_id: id(9),
+        kind: ReminderKind::Reminder,
+        appointment_id: id(APPOINTMENT),
+        status: AppointmentStatus::Booked,
+        start: local("2026-11-23T10:30:00-05:00"),
+        end: local("2026-11-23T11:00:00-05:00"),
+        patient: patient(),
+        practitioner: practitioner(),
+        location: location(),
+        conversation_id: Some(id(CONVERSATION)),
+        channel: Some(Channel::Whatsapp),
+        locale: Some(Locale::Es),
+        due_at: utc("2026-11-22T15:00:00Z"),
+        follow_up_date: None,
+    }
+}
+
 pub fn MessageSendRequested() -> super::MessageSendRequested {
     super::MessageSendRequested {
         message_id: id(8),

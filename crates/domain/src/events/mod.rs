@@ -15,7 +15,7 @@
 //! flow they belong to: `inbound` (a patient's message), `conversations` (a conversation opened, changed,
 //! closed or escalated), `intake` (intake, triage and
 //! the patient's choices), `offers` (slots offered), `appointments` (booked, cancelled,
-//! moved) and `outbound` (messages sent and their delivery); `examples` gives each
+//! moved), `reminders` (messages due after the booking) and `outbound` (messages sent and their delivery); `examples` gives each
 //! payload's fixed example.
 
 use std::{fmt, str::FromStr};
@@ -39,6 +39,7 @@ mod intake;
 mod offers;
 mod outbound;
 mod refs;
+mod reminders;
 #[cfg(test)]
 mod tests;
 
@@ -51,3 +52,4 @@ pub use intake::*;
 pub use offers::*;
 pub use outbound::*;
 pub use refs::*;
+pub use reminders::*;
