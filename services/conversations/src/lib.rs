@@ -197,6 +197,12 @@ impl Service for ConversationsService {
             ),
             consumer(
                 app,
+                "reminders",
+                &[EventType::ReminderDue],
+                |app, d| async move { app.on_reminder_due(&d).await.map_err(Into::into) },
+            ),
+            consumer(
+                app,
                 "n8n",
                 &[EventType::IntakeUpdated, EventType::TriageProposed],
                 |app, d| async move {

@@ -212,6 +212,7 @@ impl BookingResponseRequest {
             action: self.action,
             appointment_id: self.appointment_id,
             reason: reason.flatten(),
+            patient_id: None,
         }))
     }
 }

@@ -103,6 +103,9 @@ pub struct BookingAction {
     pub action: BookingActionKind,
     pub appointment_id: Option<Uuid>,
     pub reason: Option<String>,
+    /// The conversation's patient, so appointments can act on an appointment booked outside this conversation.
+    #[serde(default)]
+    pub patient_id: Option<Uuid>,
 }
 
 /// `SLOT_SELECTION_RECEIVED.data`: the patient's verbatim answer to a slot offer.

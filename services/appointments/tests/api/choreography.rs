@@ -81,6 +81,7 @@ impl Journey {
             action,
             appointment_id,
             reason: Some("ya no puedo ir".into()),
+            patient_id: None,
         }
     }
 

@@ -91,6 +91,8 @@ impl App {
                 }
                 let mut out = outcome(c, journey);
                 out.journey.awaiting = None;
+                // The offer is the last question asked: "1" picks a slot now.
+                out.journey.reminder = None;
                 if !c.bot_paused {
                     out.replies.push(Reply {
                         purpose: "slot_offer",
@@ -165,6 +167,7 @@ impl App {
             |_| None,
             |a, c, journey| {
                 let mut out = outcome(c, journey);
+                out.journey.forget_reminder_of(a.appointment_id);
                 out.replies.push(Reply {
                     purpose: "appointment_cancellation",
                     body: Texts(c.locale).cancelled(

@@ -9,6 +9,7 @@ mod error;
 mod inbox;
 mod n8n;
 mod outbound;
+mod reminders;
 mod staff;
 pub mod state_cache;
 pub mod stream;

@@ -6,6 +6,7 @@
 //! writes nothing: the caller (the inbox) gives it the time and commits its outcome with
 //! the message, in one transaction.
 
+mod reminder;
 mod texts;
 mod turn;
 
@@ -15,6 +16,7 @@ use prm_domain::events::{TriageCompleted, Urgency};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use reminder::{AwaitedReminder, reminder_answer};
 pub use texts::Texts;
 pub use turn::{Journey, Reply, TurnContext, TurnInput, TurnOutcome};
 
@@ -47,6 +49,9 @@ pub struct JourneyState {
     /// The stage before an escalation, to return to when staff resume the bot.
     #[serde(default)]
     pub resume_stage: Option<prm_domain::conversation::Stage>,
+    /// A reminder sent that the patient may answer 1 confirm / 2 change / 3 cancel.
+    #[serde(default)]
+    pub reminder: Option<AwaitedReminder>,
 }
 
 /// The triage the journey decided or received.
@@ -104,6 +109,17 @@ impl JourneyState {
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A cancelled appointment's reminder is no longer answered.
+    pub fn forget_reminder_of(&mut self, appointment_id: Uuid) {
+        if self
+            .reminder
+            .as_ref()
+            .is_some_and(|r| r.appointment_id == appointment_id)
+        {
+            self.reminder = None;
+        }
     }
 
     pub fn remember_text(&mut self, text: &str) {

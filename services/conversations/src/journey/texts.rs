@@ -85,6 +85,22 @@ impl Texts {
         }
     }
 
+    /// A reminder's "1": appointments marks it confirmed.
+    pub fn reminder_confirmed(self) -> &'static str {
+        match self.0 {
+            Locale::Es => "¡Gracias! Tu cita queda confirmada.",
+            Locale::En => "Thank you! Your appointment is confirmed.",
+        }
+    }
+
+    /// Once, to a message that does not answer a reminder.
+    pub fn reminder_clarify(self) -> &'static str {
+        match self.0 {
+            Locale::Es => "Responde 1 para confirmar, 2 para cambiar o 3 para cancelar tu cita.",
+            Locale::En => "Reply 1 to confirm, 2 to change or 3 to cancel your appointment.",
+        }
+    }
+
     /// When the clinic has no practitioners to book with.
     pub fn nothing_to_book(self) -> &'static str {
         match self.0 {

@@ -81,7 +81,7 @@ impl TurnOutcome {
         }
     }
 
-    fn reply(&mut self, purpose: &'static str, body: impl Into<String>) {
+    pub(super) fn reply(&mut self, purpose: &'static str, body: impl Into<String>) {
         self.replies.push(Reply {
             purpose,
             body: body.into(),
@@ -145,6 +145,9 @@ impl Journey {
                 "voice_note_unreadable",
                 Texts(c.locale).voice_note_unreadable(),
             );
+            return out;
+        }
+        if super::reminder::answer(&mut out, &input) {
             return out;
         }
         match c.stage {
@@ -612,7 +615,7 @@ fn delta(d: Duration) -> TimeDelta {
 }
 
 /// "nueva cita", "otra cita", "new appointment", "book another"…
-fn wants_another_appointment(text: &str) -> bool {
+pub(super) fn wants_another_appointment(text: &str) -> bool {
     let t = text.to_lowercase();
     [
         "nueva cita",

@@ -37,6 +37,8 @@ pub struct Spawn {
     /// Senders from the variables (TWILIO_*, WHATSAPP_*), not an override.
     pub from_settings: bool,
     pub demo_clinic: bool,
+    /// The app's clock stands still at this instant (the test moves it).
+    pub at: Option<chrono::DateTime<Utc>>,
 }
 
 impl Default for Spawn {
@@ -47,6 +49,7 @@ impl Default for Spawn {
             senders: None,
             from_settings: false,
             demo_clinic: true,
+            at: None,
         }
     }
 }
@@ -84,6 +87,9 @@ pub async fn spawn(options: Spawn) -> TestApp {
     };
     for (name, value) in &options.vars {
         kit = kit.var(name, value);
+    }
+    if let Some(now) = options.at {
+        kit = kit.at(now);
     }
     if !options.from_settings {
         kit = kit.with_override(options.senders.unwrap_or_else(Senders::recording_only));

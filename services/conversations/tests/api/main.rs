@@ -9,6 +9,7 @@ mod api;
 mod helpers;
 mod inbound;
 mod journey;
+mod reminders;
 mod state;
 mod stream;
 mod twilio;
