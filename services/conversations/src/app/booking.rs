@@ -91,7 +91,19 @@ impl App {
                 }
                 let mut out = outcome(c, journey);
                 out.journey.awaiting = None;
-                if !c.bot_paused {
+                // A slot freed up for a patient on the waitlist: a conversation handed to
+                // staff only because nothing was free (escalated from triage by an empty
+                // offer, bot paused) is given back to the bot with the offer.
+                let reopened = offer.waitlist
+                    && !offer.slots.is_empty()
+                    && c.stage == Stage::Escalated
+                    && c.bot_paused
+                    && journey.resume_stage == Some(Stage::Triage);
+                if reopened {
+                    out.bot_paused = false;
+                    out.journey.resume_stage = None;
+                }
+                if !c.bot_paused || reopened {
                     out.replies.push(Reply {
                         purpose: "slot_offer",
                         body: offer.message.clone(),
@@ -115,7 +127,7 @@ impl App {
                             escalated_at: chrono::Utc::now(),
                         },
                     ));
-                } else if c.stage != Stage::Escalated {
+                } else if c.stage != Stage::Escalated || reopened {
                     out.stage = Stage::Offering;
                 }
                 Some(out)
