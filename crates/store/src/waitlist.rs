@@ -312,13 +312,15 @@ impl Tx<'_> {
         Ok(true)
     }
 
-    /// The slot `practitioner_id`/`slot_start` was booked (by `conversation_id`, when a
-    /// conversation booked it): its open waitlist offers end. That conversation's entries
-    /// are fulfilled; the others go back to waiting, and are returned to be told.
+    /// The slot `practitioner_id`/`slot_start` was booked for `patient_id` (through
+    /// `conversation_id`, when a conversation booked it): its open waitlist offers end.
+    /// That patient's or conversation's entries are fulfilled; the others go back to
+    /// waiting, and are returned to be told.
     pub async fn settle_waitlist_slot(
         &self,
         practitioner_id: Uuid,
         slot_start: DateTime<Utc>,
+        patient_id: Uuid,
         conversation_id: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<SlotSettled, StoreError> {
@@ -335,9 +337,9 @@ impl Tx<'_> {
             return Ok(SlotSettled::default());
         }
         let offered = self.check(entries(conn, open.iter().map(|o| o.entry_id).collect()).await)?;
-        let (won, taken): (Vec<_>, Vec<_>) = offered
-            .into_iter()
-            .partition(|e| Some(e.conversation_id) == conversation_id);
+        let (won, taken): (Vec<_>, Vec<_>) = offered.into_iter().partition(|e| {
+            Some(e.conversation_id) == conversation_id || e.patient_id == Some(patient_id)
+        });
         for (entries, offer_status, from, to) in [
             (&won, "won", &OPEN[..], WaitlistStatus::Fulfilled),
             (

@@ -433,3 +433,97 @@ async fn a_slot_of_another_department_is_not_offered() {
     cancel(&app, &maria).await;
     assert!(waitlist_offers(&app, ana.conversation_id).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_waiting_patient_with_a_later_appointment_is_offered_to_move_it_sooner() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    // María holds Tuesday 15:00 with Dr. Gómez and asked for something earlier.
+    let later = clinic.book(&app, &app.bogota_in(2, "15:00")).await;
+    let maria = Patient::new("3001234567", "María Pérez");
+    waiting(&app, &maria, "Cardiology").await;
+    // Pedro gives up Monday 10:00.
+    let pedro = app.create_patient("Pedro Gil", "3205556677").await;
+    let freed_at = app.bogota_in(1, "10:00");
+    let his = app
+        .book(json!({"patient_id": pedro["id"], "practitioner_id": clinic.practitioner["id"], "location_id": clinic.location["id"], "start": freed_at}))
+        .await;
+    cancel(&app, &his).await;
+    let offers = waitlist_offers(&app, maria.conversation_id).await;
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0]["slots"][0]["start"], json!(freed_at));
+
+    publish(&app, &maria.says(&app, "1")).await;
+    eventually(WAIT, "her appointment moved", || async {
+        published(&app, "APPOINTMENT_RESCHEDULED")
+            .await
+            .iter()
+            .any(|e| {
+                e["data"]["appointment_id"] == later["id"] && e["data"]["start"] == json!(freed_at)
+            })
+    })
+    .await;
+    eventually(WAIT, "her entry fulfilled", || async {
+        entries(&app, maria.conversation_id).await[0].status == WaitlistStatus::Fulfilled
+    })
+    .await;
+    assert!(
+        published(&app, "APPOINTMENT_CREATED")
+            .await
+            .iter()
+            .all(|e| e["data"]["conversation_id"] != json!(maria.conversation_id))
+    );
+}
+
+#[tokio::test]
+async fn two_patients_answering_1_at_once_get_one_appointment() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let freed_at = app.bogota_in(1, "11:00");
+    let maria = clinic.book(&app, &freed_at).await;
+    let ana = Patient::new("3109998877", "Ana Ruiz");
+    let luis = Patient::new("3115554433", "Luis Mora");
+    waiting(&app, &ana, "Cardiology").await;
+    waiting(&app, &luis, "Cardiology").await;
+    cancel(&app, &maria).await;
+    for patient in [&ana, &luis] {
+        assert_eq!(
+            waitlist_offers(&app, patient.conversation_id).await.len(),
+            1
+        );
+    }
+
+    let (a, l) = (ana.says(&app, "1"), luis.says(&app, "1"));
+    tokio::join!(publish(&app, &a), publish(&app, &l));
+    eventually(WAIT, "one booked, the other answered", || async {
+        let booked = |p: &Patient| {
+            let id = p.conversation_id;
+            let app = &app;
+            async move { published_to(app, "APPOINTMENT_CREATED", id).await.len() }
+        };
+        let fresh = |p: &Patient| {
+            let id = p.conversation_id;
+            let app = &app;
+            async move { published_to(app, "SLOTS_OFFERED", id).await.len() == 4 }
+        };
+        let (ana_booked, luis_booked) = (booked(&ana).await, booked(&luis).await);
+        (ana_booked + luis_booked == 1)
+            && ((ana_booked == 1 && fresh(&luis).await) || (luis_booked == 1 && fresh(&ana).await))
+    })
+    .await;
+    let at_that_time = published(&app, "APPOINTMENT_CREATED")
+        .await
+        .into_iter()
+        .filter(|e| e["data"]["start"] == json!(freed_at))
+        .count();
+    assert_eq!(at_that_time, 2, "María's original booking and the winner's");
+    eventually(WAIT, "one fulfilled, one waiting", || async {
+        let mut statuses = vec![
+            entries(&app, ana.conversation_id).await[0].status,
+            entries(&app, luis.conversation_id).await[0].status,
+        ];
+        statuses.sort_by_key(|s| s.as_str());
+        statuses == [WaitlistStatus::Fulfilled, WaitlistStatus::Waiting]
+    })
+    .await;
+}

@@ -171,7 +171,7 @@ pub async fn on_slot_change(state: &AppState, delivery: &Delivery) -> Result<(),
         };
         (
             Some((freed, Some(r.patient.id))),
-            Some((taken, r.conversation_id)),
+            Some((taken, r.patient.id, r.conversation_id)),
         )
     } else if event_type == AppointmentCreated::TYPE.as_str() {
         let c: AppointmentCreated = decode(delivery)?;
@@ -180,7 +180,7 @@ pub async fn on_slot_change(state: &AppState, delivery: &Delivery) -> Result<(),
             start: c.start.to_utc(),
             local_start: c.start,
         };
-        (None, Some((taken, c.conversation_id)))
+        (None, Some((taken, c.patient.id, c.conversation_id)))
     } else {
         return h.ignore("an event the waitlist does not follow").await;
     };
@@ -199,11 +199,12 @@ pub async fn on_slot_change(state: &AppState, delivery: &Delivery) -> Result<(),
                 }
                 tx.expire_waitlist(now).await?;
                 let mut filled = 0;
-                if let Some((slot, conversation_id)) = taken {
+                if let Some((slot, patient_id, conversation_id)) = taken {
                     let settled = tx
                         .settle_waitlist_slot(
                             slot.practitioner_id,
                             slot.start,
+                            *patient_id,
                             *conversation_id,
                             now,
                         )
