@@ -121,9 +121,10 @@ pub struct WaitlistEntry {
 /// How a freed slot offered to entries ended once someone booked it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SlotSettled {
-    /// The entries of the conversation that booked it (now `fulfilled`).
+    /// The open entries of the patient or conversation that booked it (now `fulfilled`).
     pub won: Vec<WaitlistEntry>,
-    /// The other entries it was offered to (back to `waiting`), to be told it is gone.
+    /// The other open entries it was offered to (back to `waiting`), to be told it is
+    /// gone.
     pub taken: Vec<WaitlistEntry>,
 }
 
@@ -364,6 +365,16 @@ impl Tx<'_> {
             self.db(result)?;
             self.check(set_status(conn, &ids, from, to, now).await)?;
         }
-        Ok(SlotSettled { won, taken })
+        // An entry fulfilled or expired meanwhile has nothing more to hear about this slot.
+        let open_only = |entries: Vec<WaitlistEntry>| {
+            entries
+                .into_iter()
+                .filter(|e| OPEN.contains(&e.status))
+                .collect()
+        };
+        Ok(SlotSettled {
+            won: open_only(won),
+            taken: open_only(taken),
+        })
     }
 }

@@ -23,7 +23,7 @@
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use prm_bus::{Delivery, HandlerError};
 use prm_domain::{
-    AppointmentStatus, Channel, Locale, Weekday,
+    AppointmentStatus, Channel, Locale, Location, Weekday,
     events::{
         AppointmentCancelled, AppointmentCreated, AppointmentRescheduled, Envelope, EventData,
         MessageSendRequested, Urgency,
@@ -42,6 +42,7 @@ use crate::{
     booking::{
         BookingError, events,
         offers::{self, StoredOffer},
+        views::SlotView,
     },
 };
 
@@ -288,12 +289,7 @@ async fn offers_of_freed_slot(
         .map(|p| p.id)
         .collect();
     let mut prepared = Vec::new();
-    let mut found: Vec<(
-        Locale,
-        RankedSlot,
-        crate::booking::views::SlotView,
-        Vec<prm_domain::Location>,
-    )> = Vec::new();
+    let mut found: Vec<FoundSlot> = Vec::new();
     for entry in candidates {
         if prepared.len() >= OFFERS_PER_SLOT {
             break;
@@ -309,7 +305,7 @@ async fn offers_of_freed_slot(
         else {
             continue;
         };
-        let ranked = match found.iter().find(|f| f.0 == entry.locale) {
+        let ranked = match found.iter().find(|f| f.locale == entry.locale) {
             Some(f) => Some(f.clone()),
             None => {
                 let searched =
@@ -320,7 +316,13 @@ async fn offers_of_freed_slot(
                 searched
             }
         };
-        let Some((_, ranked, mut view, locations)) = ranked else {
+        let Some(FoundSlot {
+            ranked,
+            mut view,
+            locations,
+            ..
+        }) = ranked
+        else {
             tracing::info!(event_id = %event_id, "the freed slot is no longer free or bookable; not offered");
             return Ok(Vec::new());
         };
@@ -427,15 +429,7 @@ async fn search_freed_slot(
     department: &str,
     slot: &SlotRef,
     locale: Locale,
-) -> Result<
-    Option<(
-        Locale,
-        RankedSlot,
-        crate::booking::views::SlotView,
-        Vec<prm_domain::Location>,
-    )>,
-    BookingError,
-> {
+) -> Result<Option<FoundSlot>, BookingError> {
     let local = slot.local_start;
     let preferences = scheduling::SlotPreferences {
         location_id: None,
@@ -463,8 +457,22 @@ async fn search_freed_slot(
         .iter()
         .zip(result.views.iter())
         .find(|(s, _)| s.slot.start == slot.start)
-        .map(|(s, v)| (locale, s.clone(), v.clone(), result.locations.clone()));
+        .map(|(s, v)| FoundSlot {
+            locale,
+            ranked: *s,
+            view: v.clone(),
+            locations: result.locations.clone(),
+        });
     Ok(found)
+}
+
+/// The freed slot found by the search, rendered in one locale.
+#[derive(Clone)]
+struct FoundSlot {
+    locale: Locale,
+    ranked: RankedSlot,
+    view: SlotView,
+    locations: Vec<Location>,
 }
 
 /// "That time was taken": to a patient offered a freed slot someone else booked first.
