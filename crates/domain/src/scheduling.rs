@@ -27,7 +27,7 @@ pub use search::{
     Clinic, DEFAULT_LIMIT, DEFAULT_MIN_NOTICE, DEFAULT_WINDOW_DAYS, MAX_LIMIT, MAX_WINDOW_DAYS,
     RankedSlot, SlotKey, SlotOffer, SlotQuery, find_slots,
 };
-pub use selection::{Selection, parse_selection};
+pub use selection::{Selection, asks_for_earlier, parse_selection};
 pub use slots::{BusyInterval, Slot, is_schedule_slot, schedule_slot_at};
 
 #[cfg(test)]

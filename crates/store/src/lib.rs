@@ -17,6 +17,7 @@ pub mod outbox;
 mod pool;
 pub mod testing;
 mod transaction;
+pub mod waitlist;
 
 use std::{sync::Arc, time::Duration};
 

@@ -142,6 +142,21 @@ impl Service for AppointmentsService {
                 EventType::BookingAction,
                 |state, d| async move { journey::on_booking_action(&state, &d).await },
             ),
+            {
+                let state = self.state.clone();
+                Subscription::to_events(
+                    booking::app::waitlist::WAITLIST_CONSUMER,
+                    [
+                        EventType::AppointmentCancelled,
+                        EventType::AppointmentRescheduled,
+                        EventType::AppointmentCreated,
+                    ],
+                    handler_fn(move |d| {
+                        let state = state.clone();
+                        async move { booking::app::waitlist::on_slot_change(&state, &d).await }
+                    }),
+                )
+            },
         ]
     }
 

@@ -184,6 +184,7 @@ pub fn SlotsOffered() -> super::SlotsOffered {
             ),
         ],
         message: "Estos son los horarios disponibles:\n1. lun 23 nov 10:00 – Dr. Ana Gómez, Sede Norte\n2. lun 23 nov 10:30 – Dr. Ana Gómez, Sede Norte\nResponda con el número de su preferencia.".into(),
+        waitlist: false,
     }
 }
 

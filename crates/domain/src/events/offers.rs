@@ -32,4 +32,9 @@ pub struct SlotsOffered {
     pub slots: Vec<OfferedSlot>,
     /// The WhatsApp-ready numbered list.
     pub message: String,
+    /// A slot freed up for a patient on the department's waitlist: conversations sends it
+    /// even to a conversation handed to staff because nothing was free, and gives it back
+    /// to the bot. Absent (false) on every other offer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waitlist: bool,
 }

@@ -33,8 +33,11 @@
 //! known word of five letters or more reads as that word, and as a negation first when
 //! one is within reach ("nunka" is "nunca"), so a misspelt refusal never books.
 
+mod earlier;
 mod text;
 mod words;
+
+pub use earlier::asks_for_earlier;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 

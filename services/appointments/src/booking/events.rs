@@ -153,6 +153,46 @@ pub fn slots_offered(
     locations: &[Location],
     message: &str,
 ) -> Envelope {
+    offered(
+        conversation_id,
+        patient_id,
+        department,
+        slots,
+        locations,
+        message,
+        false,
+    )
+}
+
+/// A freed slot offered to a patient on the waitlist (`waitlist: true`).
+pub fn waitlist_slot_offered(
+    conversation_id: Uuid,
+    patient_id: Option<Uuid>,
+    department: &str,
+    slots: &[SlotView],
+    locations: &[Location],
+    message: &str,
+) -> Envelope {
+    offered(
+        conversation_id,
+        patient_id,
+        department,
+        slots,
+        locations,
+        message,
+        true,
+    )
+}
+
+fn offered(
+    conversation_id: Uuid,
+    patient_id: Option<Uuid>,
+    department: &str,
+    slots: &[SlotView],
+    locations: &[Location],
+    message: &str,
+    waitlist: bool,
+) -> Envelope {
     let offered = slots
         .iter()
         .filter_map(|s| {
@@ -180,6 +220,7 @@ pub fn slots_offered(
             department: department.to_owned(),
             slots: offered,
             message: message.to_owned(),
+            waitlist,
         },
     )
 }

@@ -19,3 +19,4 @@ mod patients;
 mod practitioners;
 mod schedules;
 mod text;
+mod waitlist;

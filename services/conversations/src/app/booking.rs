@@ -93,7 +93,24 @@ impl App {
                 out.journey.awaiting = None;
                 // The offer is the last question asked: "1" picks a slot now.
                 out.journey.reminder = None;
-                if !c.bot_paused {
+                // A slot freed up for a patient on the waitlist: a conversation handed to
+                // staff only because nothing was free (escalated from triage by an empty
+                // offer, bot paused) is given back to the bot with the offer.
+                let reopened = offer.waitlist
+                    && !offer.slots.is_empty()
+                    && c.stage == Stage::Escalated
+                    && c.bot_paused
+                    && journey.escalation_reason.as_deref() == Some(NO_SLOTS)
+                    && journey
+                        .triage
+                        .as_ref()
+                        .is_none_or(|t| t.urgency != Urgency::Emergency);
+                if reopened {
+                    out.bot_paused = false;
+                    out.journey.resume_stage = None;
+                    out.journey.escalation_reason = None;
+                }
+                if !c.bot_paused || reopened {
                     out.replies.push(Reply {
                         purpose: "slot_offer",
                         body: offer.message.clone(),
@@ -101,6 +118,7 @@ impl App {
                 }
                 if offer.slots.is_empty() {
                     out.journey.resume_stage = Some(Stage::Triage);
+                    out.journey.escalation_reason = Some(NO_SLOTS.to_owned());
                     out.stage = Stage::Escalated;
                     out.bot_paused = true;
                     out.events.push(prm_domain::events::Envelope::new(
@@ -113,11 +131,11 @@ impl App {
                                 .triage
                                 .as_ref()
                                 .map_or(Urgency::Routine, |t| t.urgency),
-                            reason: "no_slots".to_owned(),
+                            reason: NO_SLOTS.to_owned(),
                             escalated_at: chrono::Utc::now(),
                         },
                     ));
-                } else if c.stage != Stage::Escalated {
+                } else if c.stage != Stage::Escalated || reopened {
                     out.stage = Stage::Offering;
                 }
                 Some(out)
@@ -212,6 +230,9 @@ impl App {
         .await
     }
 }
+
+/// The escalation reason of an offer with no slot at all.
+const NO_SLOTS: &str = "no_slots";
 
 /// A step that changes nothing yet.
 fn outcome(c: &prm_domain::conversation::Conversation, journey: &JourneyState) -> TurnOutcome {

@@ -202,6 +202,7 @@ impl App {
                         changed.push("bot_paused");
                         if !paused && c.stage == Stage::Escalated {
                             c.stage = journey.resume_stage.take().unwrap_or(Stage::Intake);
+                            journey.escalation_reason = None;
                         }
                     }
                     if let Some(locale) = *locale

@@ -49,6 +49,11 @@ pub struct JourneyState {
     /// The stage before an escalation, to return to when staff resume the bot.
     #[serde(default)]
     pub resume_stage: Option<prm_domain::conversation::Stage>,
+    /// Why the conversation was last escalated (`emergency`, `no_slots`…): only a
+    /// conversation handed to staff for want of slots is given back to the bot by a
+    /// waitlist offer, never one escalated for a red flag.
+    #[serde(default)]
+    pub escalation_reason: Option<String>,
     /// A reminder sent that the patient may answer 1 confirm / 2 change / 3 cancel.
     #[serde(default)]
     pub reminder: Option<AwaitedReminder>,

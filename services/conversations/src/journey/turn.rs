@@ -375,6 +375,7 @@ impl Journey {
             out.journey.resume_stage = Some(out.stage);
         }
         out.journey.awaiting = None;
+        out.journey.escalation_reason = Some(reason.to_owned());
         out.stage = Stage::Escalated;
         out.bot_paused = true;
         out.events.push(Envelope::new(

@@ -200,7 +200,114 @@ fn booked(offer: &SlotsOffered, conversation_id: &str) -> AppointmentCreated {
     }
 }
 
+/// Nothing free hands the conversation to staff; a slot freed for the patient on the
+/// waitlist later gives it back to the bot, with the offer sent and answerable.
+#[tokio::test]
+async fn a_waitlist_offer_reopens_a_conversation_escalated_for_want_of_slots() {
+    let app = spawn_app().await;
+    let events = app
+        .capture(&[EventType::TriageCompleted, EventType::SlotSelectionReceived])
+        .await;
+    let (id, _) = say(&app, "Hola, necesito una cita con el cardiólogo", 1).await;
+    let mut asked = 1;
+    for answer in ANSWERS {
+        let state = app
+            .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+            .await;
+        if state["stage"] != "intake" {
+            break;
+        }
+        asked += 1;
+        say(&app, answer, asked).await;
+    }
+    let triage: TriageCompleted = events.next("TRIAGE_COMPLETED").await.data_as().unwrap();
+
+    let mut nothing = offer_for(&triage);
+    nothing.slots.clear();
+    nothing.message = "No hay horarios. Te anoté en la lista de espera.".into();
+    app.publish(&Envelope::new("appointments", nothing)).await;
+    app.bot_replies(&id, asked + 1).await;
+    let conversation = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}"))
+        .await;
+    assert_eq!(conversation["stage"], "escalated");
+    assert_eq!(conversation["bot_paused"], true);
+
+    let mut freed = offer_for(&triage);
+    freed.slots.truncate(1);
+    freed.message =
+        "¡Buenas noticias! Se liberó un horario:\n1. lun 23 nov 10:00\nResponde 1 para tomarlo."
+            .into();
+    freed.waitlist = true;
+    app.publish(&Envelope::new("appointments", freed.clone()))
+        .await;
+    let replies = app.bot_replies(&id, asked + 2).await;
+    assert_eq!(replies.last().unwrap()["body"], freed.message);
+    let conversation = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}"))
+        .await;
+    assert_eq!(conversation["stage"], "offering");
+    assert_eq!(conversation["bot_paused"], false);
+
+    app.receive(message_received(PATIENT, "1")).await;
+    let selection: SlotSelectionReceived = events
+        .next("SLOT_SELECTION_RECEIVED")
+        .await
+        .data_as()
+        .unwrap();
+    assert_eq!(selection.text, "1");
+    assert_eq!(selection.conversation_id.to_string(), id);
+}
+
 #[allow(dead_code)]
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_waitlist_offer_never_reopens_a_conversation_escalated_for_an_emergency() {
+    let app = spawn_app().await;
+    let events = app
+        .capture(&[EventType::TriageCompleted, EventType::ConversationEscalated])
+        .await;
+    let (id, _) = say(&app, "Hola, necesito una cita con el cardiólogo", 1).await;
+    let mut asked = 1;
+    for answer in ANSWERS {
+        let state = app
+            .get_json(&format!("/api/v1/prm/conversations/{id}/state"))
+            .await;
+        if state["stage"] != "intake" {
+            break;
+        }
+        asked += 1;
+        say(&app, answer, asked).await;
+    }
+    let triage: TriageCompleted = events.next("TRIAGE_COMPLETED").await.data_as().unwrap();
+    // Waiting for the offer (stage triage), the patient writes a red flag.
+    asked += 1;
+    say(&app, "no puedo respirar, me desmayé", asked).await;
+    let escalated = events.next("CONVERSATION_ESCALATED").await;
+    assert_eq!(escalated.data["reason"], "emergency");
+
+    let mut freed = offer_for(&triage);
+    freed.slots.truncate(1);
+    freed.message = "¡Buenas noticias! Se liberó un horario. Responde 1 para tomarlo.".into();
+    freed.waitlist = true;
+    app.publish(&Envelope::new("appointments", freed)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let conversation = app
+        .get_json(&format!("/api/v1/prm/conversations/{id}"))
+        .await;
+    assert_eq!(conversation["stage"], "escalated");
+    assert_eq!(conversation["bot_paused"], true);
+    let offered = app
+        .messages(&id)
+        .await
+        .into_iter()
+        .filter(|m| m["purpose"] == "slot_offer")
+        .count();
+    assert_eq!(
+        offered, 0,
+        "an emergency is never offered a slot by the bot"
+    );
 }

@@ -35,6 +35,7 @@ use super::{
     book::bookable_slot,
     parties,
     search::{SearchInput, records, search},
+    waitlist,
 };
 use crate::{
     AppState,
@@ -50,30 +51,30 @@ pub const TRIAGE_CONSUMER: &str = "prm.appointments.triage";
 pub const SELECTION_CONSUMER: &str = "prm.appointments.selection";
 pub const ACTIONS_CONSUMER: &str = "prm.appointments.booking-actions";
 
-const PROCESSED: ProcessedEvents = ProcessedEvents::APPOINTMENTS;
+pub(super) const PROCESSED: ProcessedEvents = ProcessedEvents::APPOINTMENTS;
 
 /// Slots in one offer (a WhatsApp list longer than this is hard to read).
 const OFFER_SIZE: usize = scheduling::DEFAULT_LIMIT;
 
-fn producer(state: &AppState) -> Producer {
+pub(super) fn producer(state: &AppState) -> Producer {
     Producer::new(Outbox::APPOINTMENTS, state.outbox.clone())
 }
 
-fn decode<E: EventData>(delivery: &Delivery) -> Result<E, HandlerError> {
+pub(super) fn decode<E: EventData>(delivery: &Delivery) -> Result<E, HandlerError> {
     delivery.envelope.data_as().map_err(|e| {
         HandlerError::permanent(format!("malformed {}: {e}", delivery.envelope.event_type))
     })
 }
 
 /// One consumer's handling of one event.
-struct Handling<'a> {
-    state: &'a AppState,
-    consumer: &'a str,
-    event_id: Uuid,
+pub(super) struct Handling<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) consumer: &'a str,
+    pub(super) event_id: Uuid,
 }
 
 impl<'a> Handling<'a> {
-    fn new(state: &'a AppState, delivery: &'a Delivery) -> Self {
+    pub(super) fn new(state: &'a AppState, delivery: &'a Delivery) -> Self {
         Self {
             state,
             consumer: delivery.consumer.as_str(),
@@ -81,7 +82,7 @@ impl<'a> Handling<'a> {
         }
     }
 
-    async fn already_processed(&self) -> Result<bool, BookingError> {
+    pub(super) async fn already_processed(&self) -> Result<bool, BookingError> {
         PROCESSED
             .contains(self.state.store.connection(), self.consumer, self.event_id)
             .await
@@ -90,7 +91,7 @@ impl<'a> Handling<'a> {
 
     /// Commits `published` with the record that the event was processed (nothing when
     /// it already was).
-    async fn commit(
+    pub(super) async fn commit(
         &self,
         published: Vec<prm_domain::events::Envelope>,
     ) -> Result<(), BookingError> {
@@ -112,7 +113,7 @@ impl<'a> Handling<'a> {
 
     /// Acknowledges an event nothing can be done with (it is recorded, so a
     /// redelivery is not looked at again).
-    async fn ignore(&self, why: &str) -> Result<(), HandlerError> {
+    pub(super) async fn ignore(&self, why: &str) -> Result<(), HandlerError> {
         tracing::warn!(consumer = self.consumer, event_id = %self.event_id, "{why}; acknowledged");
         Ok(self.commit(Vec::new()).await?)
     }
@@ -252,13 +253,30 @@ async fn patient_for(
 /// offer as `offer_id` and returns the SLOTS_OFFERED announcing it, its message opened
 /// by `preface`. No slot at all: an empty SLOTS_OFFERED saying so (the offer is not
 /// remembered).
-async fn make_offer(
+pub(super) async fn make_offer(
     state: &AppState,
     template: StoredOffer,
     offer_id: Uuid,
     exclude: Vec<scheduling::SlotKey>,
     preface: Option<String>,
 ) -> Result<prm_domain::events::Envelope, BookingError> {
+    Ok(
+        make_offer_or_say(state, template, offer_id, exclude, preface, None)
+            .await?
+            .0,
+    )
+}
+
+/// As [`make_offer`], with `when_empty` closing the message of an offer without slots;
+/// also says whether any slot was offered.
+async fn make_offer_or_say(
+    state: &AppState,
+    template: StoredOffer,
+    offer_id: Uuid,
+    exclude: Vec<scheduling::SlotKey>,
+    preface: Option<String>,
+    when_empty: Option<&str>,
+) -> Result<(prm_domain::events::Envelope, bool), BookingError> {
     let result = search(
         state,
         SearchInput {
@@ -275,10 +293,13 @@ async fn make_offer(
         },
     )
     .await?;
-    let message = match preface {
+    let mut message = match preface {
         Some(preface) => format!("{preface}\n{}", result.message),
         None => result.message.clone(),
     };
+    if let Some(note) = when_empty.filter(|_| result.slots.is_empty()) {
+        message = format!("{message}\n{note}");
+    }
     let mut offered = template.offered.clone();
     offered.extend(result.slots.iter().map(RankedSlot::key));
     let offer = StoredOffer {
@@ -295,14 +316,15 @@ async fn make_offer(
         tracing::info!(conversation_id = %offer.conversation_id, "no slot to offer; staff take over");
         metrics::counter!("prm_offers_without_slots_total").increment(1);
     }
-    Ok(events::slots_offered(
+    let envelope = events::slots_offered(
         offer.conversation_id,
         offer.patient_id,
         &offer.department,
         &result.views,
         &result.locations,
         &message,
-    ))
+    );
+    Ok((envelope, !offer.slots.is_empty()))
 }
 
 // ---- SLOT_SELECTION_RECEIVED ----
@@ -324,6 +346,9 @@ pub async fn on_slot_selection(state: &AppState, delivery: &Delivery) -> Result<
     else {
         return offer_expired(&h, selection).await;
     };
+    if scheduling::asks_for_earlier(&selection.text) {
+        return waitlist::earlier(&h, offer).await;
+    }
     let offered: Vec<_> = offer.slots.iter().map(|s| s.local_start).collect();
     match parse_selection(&selection.text, &offered) {
         Selection::Chosen(index) => match offer.slots.get(index.saturating_sub(1)).cloned() {
@@ -334,9 +359,23 @@ pub async fn on_slot_selection(state: &AppState, delivery: &Delivery) -> Result<
             None => clarify(&h, &offer).await,
         },
         Selection::Rejected => {
+            // Nothing more to offer: the patient waits for a slot to free up.
+            let waits = waitlist::can_wait(&offer);
+            let note = waits.then(|| waitlist::texts::waitlisted(offer.locale));
             let exclude = offer.offered.clone();
             let preface = scheduling::rejection_message(offer.locale);
-            let next = make_offer(state, offer, h.event_id, exclude, Some(preface)).await?;
+            let (next, offered) = make_offer_or_say(
+                state,
+                offer.clone(),
+                h.event_id,
+                exclude,
+                Some(preface),
+                note,
+            )
+            .await?;
+            if waits && !offered {
+                return waitlist::commit_joining(&h, &offer, vec![next]).await;
+            }
             Ok(h.commit(vec![next]).await?)
         }
         Selection::Clarify => clarify(&h, &offer).await,

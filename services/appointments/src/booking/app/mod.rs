@@ -10,7 +10,8 @@
 //! * [`book`]: booking a slot, from an offer or the front desk;
 //! * [`changes`]: rescheduling, notes, status moves and cancelling;
 //! * [`listing`]: reading one appointment or a page of them;
-//! * [`journey`]: the consumers of the booking choreography (ARCHITECTURE §8).
+//! * [`journey`]: the consumers of the booking choreography (ARCHITECTURE §8);
+//! * [`waitlist`]: the waitlist, and offering it the slots that free up.
 //!
 //! Every "now" comes from the service's clock (`AppState::clock`), so a test can fix it.
 
@@ -20,6 +21,7 @@ pub mod journey;
 mod listing;
 mod search;
 mod selection;
+pub mod waitlist;
 
 pub use book::{BookingInput, book, book_explicit};
 pub use changes::{cancel, update};
