@@ -139,6 +139,7 @@ pub fn BookingAction() -> super::BookingAction {
         action: BookingActionKind::Cancel,
         appointment_id: Some(id(APPOINTMENT)),
         reason: Some("Patient is travelling".into()),
+        patient_id: Some(id(1)),
     }
 }
 

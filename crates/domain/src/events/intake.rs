@@ -103,6 +103,11 @@ pub struct BookingAction {
     pub action: BookingActionKind,
     pub appointment_id: Option<Uuid>,
     pub reason: Option<String>,
+    /// The conversation's patient, when known. An appointment booked outside any
+    /// conversation (front desk) is acted on only when it is this patient's; it then
+    /// joins the conversation, so its later events reach the patient's thread.
+    #[serde(default)]
+    pub patient_id: Option<Uuid>,
 }
 
 /// `SLOT_SELECTION_RECEIVED.data`: the patient's verbatim answer to a slot offer.

@@ -139,6 +139,7 @@ async fn a_booking_response_publishes_booking_action_at_any_stage() {
                 action: BookingActionKind::Cancel,
                 appointment_id: Some(appointment),
                 reason: Some("No puede asistir".into()),
+                patient_id: None,
             }
         );
     }
