@@ -17,5 +17,6 @@ mod locations;
 mod metrics;
 mod patients;
 mod practitioners;
+mod reminders;
 mod schedules;
 mod text;
