@@ -10,7 +10,10 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::{AppState, booking::BookingError};
+use crate::{
+    AppState,
+    booking::{BookingError, examples},
+};
 
 /// One scheduled message of an appointment.
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,7 +63,20 @@ impl From<ReminderJob> for ReminderJobView {
 /// The appointment's reminder jobs, by due time.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderJobList {
+    /// The jobs, earliest due first.
     pub items: Vec<ReminderJobView>,
+}
+
+/// The 200 example: a reminder sent, a follow-up scheduled.
+fn example() -> serde_json::Value {
+    serde_json::json!({"items": [
+        {"id": "0193a5e4-5555-7000-8000-000000000001", "kind": "reminder", "rule": "1d@10:00",
+         "due_at": "2026-12-06T15:00:00Z", "status": "sent", "outcome": null, "attempts": 1,
+         "updated_at": "2026-12-06T15:00:02Z"},
+        {"id": "0193a5e4-5555-7000-8000-000000000002", "kind": "follow_up", "rule": null,
+         "due_at": "2026-12-21T14:00:00Z", "status": "scheduled", "outcome": null, "attempts": 0,
+         "updated_at": "2026-12-07T16:05:00Z"}
+    ]})
 }
 
 /// The reminders, follow-up and no-show messages of an appointment
@@ -68,7 +84,7 @@ pub struct ReminderJobList {
 /// What is scheduled, what was sent, and why a job was skipped or called off.
 #[utoipa::path(get, operation_id = "list_appointment_reminders", path = "/api/v1/prm/appointments/{id}/reminders", tag = "booking",
     params(("id" = Uuid, Path, description = "Appointment id", example = "0193a5e4-4444-7000-8000-000000000001")), security(("api_key" = [])),
-    responses((status = 200, description = "The appointment's jobs, by due time", body = ReminderJobList), (status = 404, description = "No appointment has this id", body = Problem)))]
+    responses((status = 200, description = "The appointment's jobs, by due time", body = ReminderJobList, example = json!(example())), (status = 404, description = "No appointment has this id", body = Problem, example = json!(examples::appointment_not_found()))))]
 #[get("/{id}/reminders")]
 pub async fn list(
     state: web::Data<AppState>,

@@ -552,3 +552,23 @@ async fn the_reminders_of_an_unknown_appointment_are_a_404() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_bad_reminder_rule_stops_the_service_at_start_naming_it() {
+    for (variable, value, named) in [
+        ("REMINDER_RULES", "1d@10:00,tomorrow", "tomorrow"),
+        ("REMINDER_RULES", "1d@25:00", "1d@25:00"),
+        ("FOLLOW_UP_TIME", "9am", "HH:MM"),
+    ] {
+        let refused = prm_testkit::try_spawn(
+            &[&prm_appointments::SERVICE],
+            Spawn::new().var(variable, value),
+        )
+        .await;
+        let error = format!("{:#}", refused.err().expect("refused to start"));
+        assert!(
+            error.contains(variable) && error.contains(named),
+            "{variable}={value}: {error}"
+        );
+    }
+}
