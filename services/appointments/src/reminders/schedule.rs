@@ -112,12 +112,13 @@ pub fn no_show_job(
     job(settings, appointment_id, ReminderKind::NoShow, None, now)
 }
 
-/// Schedules `follow_up`, replacing a follow-up scheduled earlier (a new date).
+/// Schedules `follow_up`, replacing a follow-up scheduled earlier (a new date); how
+/// many it replaced (counted by the caller once the transaction commits).
 pub async fn replace_follow_up(
     tx: &Tx<'_>,
     follow_up: &NewReminderJob,
     now: DateTime<Utc>,
-) -> Result<(), prm_store::StoreError> {
+) -> Result<usize, prm_store::StoreError> {
     let replaced = tx
         .end_reminders(
             follow_up.appointment_id,
@@ -127,9 +128,8 @@ pub async fn replace_follow_up(
             now,
         )
         .await?;
-    count(ReminderKind::FollowUp, "cancelled", replaced.len());
     tx.schedule_reminder(follow_up, now).await?;
-    Ok(())
+    Ok(replaced.len())
 }
 
 fn decode<E: EventData>(delivery: &Delivery) -> Result<E, HandlerError> {
@@ -195,13 +195,15 @@ pub async fn on_appointment_event(
         })
         .await
         .map_err(BookingError::from)?;
-    count(ReminderKind::Reminder, "cancelled", counts.cancelled);
-    if counts.scheduled + counts.moved + counts.cancelled > 0 {
+    for kind in &counts.cancelled {
+        count(*kind, "cancelled", 1);
+    }
+    if counts.scheduled + counts.moved + counts.cancelled.len() > 0 {
         tracing::info!(
             event_id = %event_id,
             scheduled = counts.scheduled,
             moved = counts.moved,
-            cancelled = counts.cancelled,
+            cancelled = counts.cancelled.len(),
             "reminder jobs updated"
         );
     }
@@ -222,7 +224,8 @@ enum Change {
 struct Counts {
     scheduled: usize,
     moved: usize,
-    cancelled: usize,
+    /// The kind of each job called off.
+    cancelled: Vec<ReminderKind>,
 }
 
 async fn apply(
@@ -249,7 +252,7 @@ async fn apply(
                     now,
                 )
                 .await?;
-            counts.cancelled = ended.len();
+            counts.cancelled = ended.iter().map(|j| j.kind).collect();
         }
         Change::Move {
             appointment_id,
@@ -281,7 +284,7 @@ async fn apply(
                             )
                             .await?
                         {
-                            counts.cancelled += 1;
+                            counts.cancelled.push(ReminderKind::Reminder);
                         }
                     }
                 }

@@ -3,7 +3,7 @@
 //! the row is still as read.
 
 use chrono::Utc;
-use prm_domain::{Appointment, AppointmentStatus, Location, calendar};
+use prm_domain::{Appointment, AppointmentStatus, Location, calendar, events::ReminderKind};
 use prm_platform::{
     fields::optional_multiline_text,
     limits::{NOTES_CHARS, REASON_CHARS},
@@ -151,7 +151,7 @@ async fn update_once(
         (&current, &next, &rescheduled_parties, &previous_location);
     let (follow_up, no_show) = (&follow_up, &no_show);
     // The change, its event and the jobs it schedules commit together.
-    let saved = state
+    let (saved, replaced) = state
         .store
         .write(&producer, |tx| {
             Box::pin(async move {
@@ -167,16 +167,18 @@ async fn update_once(
                         now,
                     ));
                 }
+                let mut replaced = 0;
                 if let Some(job) = follow_up {
-                    schedule::replace_follow_up(tx, job, now).await?;
+                    replaced = schedule::replace_follow_up(tx, job, now).await?;
                 }
                 if let Some(job) = no_show {
                     tx.schedule_reminder(job, now).await?;
                 }
-                Ok::<_, BookingError>(saved)
+                Ok::<_, BookingError>((saved, replaced))
             })
         })
         .await?;
+    schedule::count(ReminderKind::FollowUp, "cancelled", replaced);
     Ok(saved)
 }
 
