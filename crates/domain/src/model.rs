@@ -488,6 +488,13 @@ pub struct Appointment {
     #[serde(default)]
     pub cancellation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The follow-up visit's date (location-local), set when the appointment is marked
+    /// fulfilled; a follow-up message goes out on it.
+    #[serde(default)]
+    pub follow_up_date: Option<NaiveDate>,
+    /// When the patient confirmed it (a reminder's "1", or BOOKING_ACTION `confirm`).
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// A media attachment as the provider reported it.

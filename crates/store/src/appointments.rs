@@ -62,6 +62,8 @@ fn appointment_from(m: appointment::Model) -> Result<Appointment, StoreError> {
         notes: m.notes,
         cancellation_reason: m.cancel_reason,
         created_at: m.created_at,
+        follow_up_date: m.follow_up_date,
+        confirmed_at: m.confirmed_at,
     })
 }
 
@@ -91,6 +93,8 @@ async fn insert(
         notes: Set(a.notes.clone()),
         cancel_reason: Set(None),
         booking_key: Set(a.booking_key.clone()),
+        follow_up_date: Set(None),
+        confirmed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -119,6 +123,10 @@ async fn update(
     row.end_at = Set(next.end);
     row.location_id = Set(next.location_id);
     row.notes = Set(next.notes.clone());
+    row.follow_up_date = Set(next.follow_up_date);
+    row.confirmed_at = Set(next.confirmed_at);
+    // A front-desk appointment joins the conversation of its patient that acted on it.
+    row.conversation_id = Set(next.conversation_id);
     if cancel_reason.is_some() {
         row.cancel_reason = Set(cancel_reason);
     }
@@ -139,7 +147,8 @@ impl Tx<'_> {
         self.check(insert(self.conn(), a).await)
     }
 
-    /// Writes `next`'s status, times, location and notes, provided the appointment
+    /// Writes `next`'s status, times, location, notes, follow-up date, confirmation and
+    /// conversation, provided the appointment
     /// still reads as `seen`, the version the caller decided on. The row is read under a
     /// lock (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time), so of two
     /// concurrent changes only one can pass this check: the other gets

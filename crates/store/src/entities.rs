@@ -115,6 +115,36 @@ pub mod appointment {
         pub notes: Option<String>,
         pub cancel_reason: Option<String>,
         pub booking_key: Option<String>,
+        pub follow_up_date: Option<Date>,
+        pub confirmed_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod reminder_job {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reminder_jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub appointment_id: Uuid,
+        pub kind: String,
+        pub rule: Option<String>,
+        pub due_at: DateTimeUtc,
+        pub window_minutes: i32,
+        pub status: String,
+        pub lease_owner: Option<String>,
+        pub lease_until: Option<DateTimeUtc>,
+        pub attempts: i32,
+        pub outcome: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -7,6 +7,7 @@
 pub mod booking;
 pub mod demo;
 pub mod error;
+pub mod reminders;
 pub mod setup;
 
 use std::sync::Arc;
@@ -16,9 +17,10 @@ pub use booking::settings::BookingSettings;
 use prm_bus::{EventType, RelayNotifier, Subscription, handler_fn};
 use prm_domain::clock::SharedClock;
 use prm_platform::{auth::require_api_key, list::Page};
-use prm_runtime::{Service, ServiceContext, ServiceSpec};
+use prm_runtime::{CancellationToken, Service, ServiceContext, ServiceSpec};
 use prm_state::StateStore;
 use prm_store::{Store, outbox::Outbox};
+pub use reminders::ReminderSettings;
 use utoipa::OpenApi;
 
 /// Default port of the standalone service.
@@ -41,6 +43,7 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
 
 async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
     let booking = ctx.config(BookingSettings::from_settings)?;
+    let reminders = ctx.config(ReminderSettings::from_settings)?;
     Ok(Arc::new(AppointmentsService::new(AppState {
         store: ctx.backends.store.clone(),
         default_country_code: ctx.settings.default_country_code.clone(),
@@ -48,6 +51,7 @@ async fn build(ctx: ServiceContext) -> anyhow::Result<Arc<dyn Service>> {
         booking,
         outbox: ctx.outbox,
         clock: ctx.backends.clock.clone(),
+        reminders,
     })))
 }
 
@@ -64,6 +68,8 @@ pub struct AppState {
     /// Every "now" the rules ask for (minimum notice, the search window, offers' and
     /// changes' times): the system clock in production, a fixed one in tests.
     pub clock: SharedClock,
+    /// When reminders and follow-ups are due (`REMINDER_RULES`…).
+    pub reminders: ReminderSettings,
 }
 
 impl AppState {
@@ -120,10 +126,25 @@ where
 }
 
 impl Service for AppointmentsService {
-    /// The booking choreography (ARCHITECTURE §8; `booking::app::journey`).
+    /// The booking choreography (ARCHITECTURE §8; `booking::app::journey`) and the
+    /// reminder scheduler (`reminders::schedule`).
     fn subscriptions(&self) -> Vec<Subscription> {
         use booking::app::journey;
+        let state = self.state.clone();
+        let reminders = Subscription::to_events(
+            reminders::schedule::REMINDERS_CONSUMER.to_owned(),
+            [
+                EventType::AppointmentCreated,
+                EventType::AppointmentCancelled,
+                EventType::AppointmentRescheduled,
+            ],
+            handler_fn(move |d| {
+                let state = state.clone();
+                async move { reminders::schedule::on_appointment_event(&state, &d).await }
+            }),
+        );
         vec![
+            reminders,
             consumer(
                 &self.state,
                 journey::TRIAGE_CONSUMER,
@@ -160,6 +181,23 @@ impl Service for AppointmentsService {
         ]
     }
 
+    /// The reminder runner (`reminders::runner`).
+    fn spawn_background(&self, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let state = self.state.clone();
+        let owner = reminders::runner::runner_name();
+        vec![tokio::spawn(async move {
+            loop {
+                if let Err(error) = reminders::runner::run_due(&state, &owner).await {
+                    tracing::warn!(%error, "reminder run failed; trying again at the next poll");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(state.reminders.poll_every) => {}
+                }
+            }
+        })]
+    }
+
     fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.state.clone())
             .service(
@@ -181,7 +219,8 @@ impl Service for AppointmentsService {
             .service(
                 web::scope("/api/v1/prm/appointments")
                     .wrap(from_fn(require_api_key))
-                    .configure(booking::routes::configure),
+                    .configure(booking::routes::configure)
+                    .configure(reminders::routes::configure),
             );
     }
 }
@@ -193,6 +232,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(setup::schedules::Doc::openapi());
     doc.merge(setup::patients::Doc::openapi());
     doc.merge(booking::routes::Doc::openapi());
+    doc.merge(reminders::routes::Doc::openapi());
     doc
 }
 

@@ -212,6 +212,7 @@ impl BookingResponseRequest {
             action: self.action,
             appointment_id: self.appointment_id,
             reason: reason.flatten(),
+            // n8n names the conversation; its appointment must be of that conversation.
             patient_id: None,
         }))
     }

@@ -139,7 +139,7 @@ pub fn BookingAction() -> super::BookingAction {
         action: BookingActionKind::Cancel,
         appointment_id: Some(id(APPOINTMENT)),
         reason: Some("Patient is travelling".into()),
-        patient_id: None,
+        patient_id: Some(id(1)),
     }
 }
 

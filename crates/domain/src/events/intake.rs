@@ -103,7 +103,9 @@ pub struct BookingAction {
     pub action: BookingActionKind,
     pub appointment_id: Option<Uuid>,
     pub reason: Option<String>,
-    /// The conversation's patient, so appointments can act on an appointment booked outside this conversation.
+    /// The conversation's patient, when known. An appointment booked outside any
+    /// conversation (front desk) is acted on only when it is this patient's; it then
+    /// joins the conversation, so its later events reach the patient's thread.
     #[serde(default)]
     pub patient_id: Option<Uuid>,
 }

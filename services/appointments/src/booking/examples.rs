@@ -168,6 +168,8 @@ fn booked_from_offer() -> Appointment {
         notes: None,
         cancellation_reason: None,
         created_at: searched_at() + TimeDelta::seconds(72),
+        follow_up_date: None,
+        confirmed_at: None,
     }
 }
 

@@ -227,7 +227,12 @@ pub struct UpdateAppointmentRequest {
     )]
     pub notes: Option<String>,
     /// The next FHIR status: `arrived`, `fulfilled`, `noshow` or `entered-in-error`.
+    /// `noshow` schedules the no-show message (sent at once).
     pub status: Option<AppointmentStatus>,
+    /// With `status: fulfilled`, or on a fulfilled appointment: the follow-up visit's
+    /// date, after the appointment's local date. A follow-up message goes out that day at
+    /// `FOLLOW_UP_TIME` (location-local); a new date replaces the earlier one.
+    pub follow_up_date: Option<NaiveDate>,
 }
 
 /// Why and by whom an appointment is cancelled; the body may be omitted.
@@ -282,6 +287,12 @@ pub struct AppointmentView {
     /// When it was booked (UTC, RFC 3339).
     #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
+    /// The follow-up visit's date (location-local), set when it was marked fulfilled; a
+    /// follow-up message goes out that day. Null when none.
+    pub follow_up_date: Option<NaiveDate>,
+    /// When the patient confirmed it (answering a reminder); null until then.
+    #[schema(value_type = Option<String>)]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl AppointmentView {
@@ -304,6 +315,8 @@ impl AppointmentView {
             notes: a.notes,
             cancellation_reason: a.cancellation_reason,
             created_at: a.created_at,
+            follow_up_date: a.follow_up_date,
+            confirmed_at: a.confirmed_at,
         }
     }
 }

@@ -514,14 +514,17 @@ async fn booking_actions_confirm_and_cancel_the_conversations_appointment() {
     let id: Uuid = created["appointment_id"].as_str().unwrap().parse().unwrap();
     let path = format!("/api/v1/prm/appointments/{id}");
 
-    // Confirming a booked appointment leaves it booked.
+    // Confirming a booked appointment leaves it booked, and records when.
+    assert_eq!(j.app.get_json(&path).await["confirmed_at"], Value::Null);
     let confirm = Envelope::new(
         "n8n-callbacks",
         j.action(BookingActionKind::Confirm, Some(id)),
     );
     j.publish(&confirm).await;
     j.wait_processed(journey::ACTIONS_CONSUMER, &confirm).await;
-    assert_eq!(j.app.get_json(&path).await["status"], "booked");
+    let confirmed = j.app.get_json(&path).await;
+    assert_eq!(confirmed["status"], "booked");
+    assert_eq!(confirmed["confirmed_at"], json!(j.app.now()));
 
     // An appointment of another conversation is not this conversation's to cancel.
     let mut foreign = j.action(BookingActionKind::Cancel, Some(id));

@@ -17,6 +17,7 @@ mod locations;
 mod metrics;
 mod patients;
 mod practitioners;
+mod reminders;
 mod schedules;
 mod text;
 mod waitlist;

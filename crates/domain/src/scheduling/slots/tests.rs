@@ -473,6 +473,8 @@ fn busy_interval_comes_only_from_active_appointments() {
         notes: None,
         cancellation_reason: None,
         created_at: start,
+        follow_up_date: None,
+        confirmed_at: None,
     };
     for status in AppointmentStatus::ALL {
         let busy = BusyInterval::from_appointment(&appointment(status));

@@ -3,12 +3,12 @@
 //! the row is still as read.
 
 use chrono::Utc;
-use prm_domain::{Appointment, AppointmentStatus, Location, calendar};
+use prm_domain::{Appointment, AppointmentStatus, Location, calendar, events::ReminderKind};
 use prm_platform::{
     fields::optional_multiline_text,
     limits::{NOTES_CHARS, REASON_CHARS},
 };
-use prm_store::{Conflict, StoreError};
+use prm_store::{Conflict, StoreError, outbox::Producer};
 use uuid::Uuid;
 
 use super::{book::bookable_slot, listing::view, parties};
@@ -18,6 +18,7 @@ use crate::{
         BookingError, events,
         views::{AppointmentView, CancelAppointmentRequest, UpdateAppointmentRequest},
     },
+    reminders::schedule,
 };
 
 /// How often a change is decided again when the appointment changed between its read
@@ -117,35 +118,92 @@ async fn update_once(
         next.notes = optional_multiline_text(Some(notes), NOTES_CHARS)
             .map_err(|e| BookingError::invalid_field("notes", e))?;
     }
+    let follow_up = follow_up(&current, req)?;
+    if let Some(date) = req.follow_up_date {
+        next.follow_up_date = Some(date);
+    }
     // Everything the event needs is read before the transaction: inside it, only
     // the transaction's own connection may be used.
     let previous_location: Option<Location> = match &rescheduled_parties {
         Some(_) => Some(state.store.get_location(current.location_id).await?),
         None => None,
     };
-    let txn = state.store.begin().await?;
-    let saved = state
+    let follow_up = match follow_up {
+        Some(date) => {
+            let location = state.store.get_location(current.location_id).await?;
+            let zone = location.timezone.tz();
+            if date <= current.start.with_timezone(&zone).date_naive() {
+                return Err(BookingError::invalid_field(
+                    "follow_up_date",
+                    "must be after the appointment's date",
+                ));
+            }
+            Some(schedule::follow_up_job(&state.reminders, id, date, zone))
+        }
+        None => None,
+    };
+    let now = state.clock.now();
+    let no_show = (next.status == AppointmentStatus::Noshow
+        && current.status != AppointmentStatus::Noshow)
+        .then(|| schedule::no_show_job(&state.reminders, id, now));
+    let producer = Producer::new(events::OUTBOX, state.outbox.clone());
+    let (current, next, rescheduled_parties, previous_location) =
+        (&current, &next, &rescheduled_parties, &previous_location);
+    let (follow_up, no_show) = (&follow_up, &no_show);
+    // The change, its event and the jobs it schedules commit together.
+    let (saved, replaced) = state
         .store
-        .update_appointment(&txn, &current, &next, None)
+        .write(&producer, |tx| {
+            Box::pin(async move {
+                let saved = tx.update_appointment(current, next, None).await?;
+                if let (Some(parties), Some(previous_location)) =
+                    (rescheduled_parties, previous_location)
+                {
+                    tx.announce(events::rescheduled(
+                        current,
+                        &saved,
+                        parties,
+                        previous_location,
+                        now,
+                    ));
+                }
+                let mut replaced = 0;
+                if let Some(job) = follow_up {
+                    replaced = schedule::replace_follow_up(tx, job, now).await?;
+                }
+                if let Some(job) = no_show {
+                    tx.schedule_reminder(job, now).await?;
+                }
+                Ok::<_, BookingError>((saved, replaced))
+            })
+        })
         .await?;
-    if let (Some(parties), Some(previous_location)) = (&rescheduled_parties, &previous_location) {
-        events::OUTBOX
-            .enqueue(
-                &txn,
-                &events::rescheduled(
-                    &current,
-                    &saved,
-                    parties,
-                    previous_location,
-                    state.clock.now(),
-                ),
-                prm_bus::current_traceparent(),
-            )
-            .await?;
-    }
-    txn.commit().await.map_err(StoreError::from)?;
-    state.notify_outbox();
+    schedule::count(ReminderKind::FollowUp, "cancelled", replaced);
     Ok(saved)
+}
+
+/// The follow-up date of a `PATCH`, when it may be set: with `status: fulfilled`, or on
+/// an appointment that is fulfilled already.
+fn follow_up(
+    current: &Appointment,
+    req: &UpdateAppointmentRequest,
+) -> Result<Option<chrono::NaiveDate>, BookingError> {
+    let Some(date) = req.follow_up_date else {
+        return Ok(None);
+    };
+    let fulfilled = match req.status {
+        Some(status) => status == AppointmentStatus::Fulfilled,
+        None => current.status == AppointmentStatus::Fulfilled,
+    };
+    if !fulfilled {
+        return Err(BookingError::invalid_field(
+            "follow_up_date",
+            "is set when the appointment is marked fulfilled (with status fulfilled, or on a fulfilled appointment)",
+        ));
+    }
+    calendar::date(date)
+        .map_err(|e| BookingError::invalid_field("follow_up_date", e.to_string()))?;
+    Ok(Some(date))
 }
 
 pub async fn cancel(

@@ -604,6 +604,8 @@ async fn move_to(
     next.start = slot.start;
     next.end = end;
     next.location_id = slot.location_id;
+    // A front-desk appointment moved from the patient's conversation joins it.
+    next.conversation_id = next.conversation_id.or(Some(offer.conversation_id));
     let now = state.clock.now();
     let (current, next, parties, previous_location) =
         (&current, &next, &parties, &previous_location);
@@ -638,8 +640,11 @@ async fn move_to(
 
 // ---- BOOKING_ACTION ----
 
-/// BOOKING_ACTION (n8n's booking-response) on an appointment of the conversation:
-/// `confirm` books a proposed or pending one (a booked one stays as it is), `cancel`
+/// BOOKING_ACTION (n8n's booking-response, or a reminder's answer) on an appointment of
+/// the conversation, or on an appointment of the conversation's patient (`patient_id`)
+/// booked elsewhere (front desk, an earlier conversation), which then joins the
+/// conversation: `confirm` books a proposed or
+/// pending one and records when the patient confirmed (`confirmed_at`), `cancel`
 /// frees its slot (APPOINTMENT_CANCELLED), `reschedule` offers the same practitioner's
 /// slots (SLOTS_OFFERED) and the patient's choice moves it (APPOINTMENT_RESCHEDULED).
 /// An unknown appointment, one of another conversation, or a move its status does not
@@ -660,23 +665,44 @@ pub async fn on_booking_action(state: &AppState, delivery: &Delivery) -> Result<
         }
         Err(e) => return Err(BookingError::from(e).into()),
     };
-    if current.conversation_id != Some(action.conversation_id) {
+    // An appointment of the conversation, or one of the conversation's patient booked
+    // elsewhere (the front desk, or an earlier conversation now closed), which then
+    // joins the conversation so that its cancellation or move reaches the patient's
+    // thread.
+    // The patient's current thread may not be the one the appointment was booked in
+    // (that one was closed, and the reminder opened a new one): their own appointment
+    // moves to it too.
+    let adopt = if current.conversation_id == Some(action.conversation_id) {
+        false
+    } else if action.patient_id == Some(current.patient_id) {
+        true
+    } else {
         return h
-            .ignore("BOOKING_ACTION on an appointment of another conversation")
+            .ignore("BOOKING_ACTION on an appointment of another conversation or patient")
             .await;
+    };
+    let mut base = current.clone();
+    if adopt {
+        base.conversation_id = Some(action.conversation_id);
     }
     match action.action {
         BookingActionKind::Confirm => {
-            if current.status == AppointmentStatus::Booked {
-                return Ok(h.commit(Vec::new()).await?);
-            }
-            if !current.status.can_become(AppointmentStatus::Booked) {
+            let confirmable = current.status == AppointmentStatus::Booked
+                || current.status.can_become(AppointmentStatus::Booked);
+            if !confirmable {
                 return h
                     .ignore("confirming an appointment its status does not allow")
                     .await;
             }
-            let mut next = current.clone();
+            if current.status == AppointmentStatus::Booked
+                && current.confirmed_at.is_some()
+                && !adopt
+            {
+                return Ok(h.commit(Vec::new()).await?);
+            }
+            let mut next = base;
             next.status = AppointmentStatus::Booked;
+            next.confirmed_at = current.confirmed_at.or(Some(state.clock.now()));
             change(&h, &current, &next, None, None).await
         }
         BookingActionKind::Cancel => {
@@ -695,7 +721,7 @@ pub async fn on_booking_action(state: &AppState, delivery: &Delivery) -> Result<
                 current.location_id,
             )
             .await?;
-            let mut next = current.clone();
+            let mut next = base;
             next.status = AppointmentStatus::Cancelled;
             let now = state.clock.now();
             let event = events::cancelled(&next, &parties, reason.clone(), "patient", now);
