@@ -15,6 +15,7 @@ mod error;
 pub mod inbound_messages;
 pub mod outbox;
 mod pool;
+pub mod templates;
 pub mod testing;
 mod transaction;
 
