@@ -37,6 +37,8 @@ pub struct Spawn {
     /// Senders from the variables (TWILIO_*, WHATSAPP_*), not an override.
     pub from_settings: bool,
     pub demo_clinic: bool,
+    /// Stands the app's clock still at this instant (moved with `app.kit.clock()`).
+    pub at: Option<chrono::DateTime<Utc>>,
 }
 
 impl Default for Spawn {
@@ -47,6 +49,7 @@ impl Default for Spawn {
             senders: None,
             from_settings: false,
             demo_clinic: true,
+            at: None,
         }
     }
 }
@@ -54,6 +57,12 @@ impl Default for Spawn {
 impl Spawn {
     pub fn var(mut self, name: &str, value: &str) -> Self {
         self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The app's clock stands still at `now` until the test moves it.
+    pub fn at(mut self, now: chrono::DateTime<Utc>) -> Self {
+        self.at = Some(now);
         self
     }
 }
@@ -84,6 +93,9 @@ pub async fn spawn(options: Spawn) -> TestApp {
     };
     for (name, value) in &options.vars {
         kit = kit.var(name, value);
+    }
+    if let Some(now) = options.at {
+        kit = kit.at(now);
     }
     if !options.from_settings {
         kit = kit.with_override(options.senders.unwrap_or_else(Senders::recording_only));
