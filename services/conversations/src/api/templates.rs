@@ -106,6 +106,7 @@ pub struct TemplateList {
     /// Every purpose × locale (`es`, `en`), purposes in the order confirmation, reminder,
     /// follow_up, cancellation, reschedule, no_show.
     pub items: Vec<TemplateView>,
+    /// How many there are (12: six purposes in two locales).
     pub total: usize,
 }
 
@@ -148,8 +149,12 @@ impl From<EffectiveTemplate> for TemplateView {
     "meta": {"name": "confirmacion_cita", "language": "es", "variables": ["patient_name", "date", "time"]}
 }))]
 pub struct TemplateRequest {
-    /// At most 1600 characters.
-    #[schema(max_length = 1600, min_length = 1)]
+    /// At most 1600 characters; lines may break, no other control characters.
+    #[schema(
+        max_length = 1600,
+        min_length = 1,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub body: String,
     /// False switches the purpose off (nothing is sent); default true.
     #[serde(default = "enabled_by_default")]

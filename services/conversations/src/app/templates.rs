@@ -139,6 +139,9 @@ fn check(change: &TemplateChange) -> Vec<FieldError> {
     if let Err(e) = templates::validate(&change.body) {
         errors.push(FieldError::new("body", e.to_string()));
     }
+    if let Err(message) = prm_platform::fields::no_control_characters(&change.body, true) {
+        errors.push(FieldError::new("body", message));
+    }
     if change.body.chars().count() > MAX_BODY_CHARS {
         errors.push(FieldError::new(
             "body",
@@ -398,6 +401,19 @@ mod tests {
         );
         assert!(fields[0].1.contains("`{doctor}`"), "{}", fields[0].1);
         assert!(fields[2].1.contains("`{hora}`"), "{}", fields[2].1);
+    }
+
+    #[test]
+    fn a_body_may_break_lines_but_hold_no_other_control_character() {
+        assert!(check(&change("Hola {patient_name}\n\nHasta pronto")).is_empty());
+        let errors = check(&change("Hola\u{0}{patient_name}"));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "body");
+        assert!(
+            errors[0].message.contains("U+0000"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -169,6 +169,12 @@ async fn an_unknown_placeholder_is_a_422_naming_it_and_nothing_changes() {
         "nothing stored"
     );
 
+    // PostgreSQL cannot store U+0000: refused, not a 500.
+    let refused = put(&app, CONFIRMATION_ES, json!({"body": "Hola\u{0}{date}"})).await;
+    let body = problem(refused, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "body");
+    assert_eq!(app.get_json(CONFIRMATION_ES).await, before);
+
     // A body that is not a string is refused by the schema, naming it.
     let refused = put(&app, CONFIRMATION_ES, json!({"body": 7})).await;
     problem(refused, 422, "validation_failed").await;
@@ -216,8 +222,14 @@ async fn an_unknown_purpose_or_locale_is_a_404_and_the_routes_need_the_key() {
 
 /// A location in Mexico City with a phone, and a conversation with the patient.
 pub async fn clinic_and_conversation(app: &TestApp) -> (Location, String) {
-    let location = app
-        .kit
+    let location = clinic_only(app).await;
+    let (id, _) = say(app, "Hola", 1).await;
+    (location, id)
+}
+
+/// A location in Mexico City with a phone.
+pub async fn clinic_only(app: &TestApp) -> Location {
+    app.kit
         .store
         .insert_location(&Location {
             id: Uuid::now_v7(),
@@ -228,9 +240,7 @@ pub async fn clinic_and_conversation(app: &TestApp) -> (Location, String) {
             phone: Some(phone("+525512345678")),
         })
         .await
-        .unwrap();
-    let (id, _) = say(app, "Hola", 1).await;
-    (location, id)
+        .unwrap()
 }
 
 pub fn appointment(location: &Location, conversation_id: &str) -> AppointmentCreated {

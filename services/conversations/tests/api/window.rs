@@ -263,3 +263,99 @@ async fn the_embedded_sender_records_the_template_outside_the_window_as_producti
     assert_eq!(failed["error_code"], "outside_session_window");
     assert_eq!(app.recording.recorded_to(&phone(PATIENT)).len(), 2);
 }
+
+/// Meta's answer to a send, with a new `wamid` each time.
+struct Accepted;
+
+impl Respond for Accepted {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": "573001234567", "wa_id": "573001234567"}],
+            "messages": [{"id": format!("wamid.{}", uuid::Uuid::new_v4().simple())}]
+        }))
+    }
+}
+
+#[tokio::test]
+async fn through_meta_the_template_goes_out_by_name_and_131047_shows_as_failed() {
+    const PHONE_NUMBER_ID: &str = "106540352242922";
+    let meta = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v21.0/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(Accepted)
+        .with_priority(2)
+        .mount(&meta)
+        .await;
+    let app = spawn(
+        Spawn {
+            from_settings: true,
+            ..Spawn::default()
+        }
+        .at(Utc::now())
+        .var("WHATSAPP_ACCESS_TOKEN", "fake-meta-token")
+        .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .var("WHATSAPP_GRAPH_API_BASE", &format!("{}/v21.0", meta.uri())),
+    )
+    .await;
+    let written = put(
+        &app,
+        CONFIRMATION_ES,
+        json!({
+            "body": "{patient_name}, tu cita es el {date} a las {time}",
+            "meta": {"name": "confirmacion_cita", "language": "es", "variables": ["patient_name", "time"]}
+        }),
+    )
+    .await;
+    assert_eq!(written.status(), 200);
+    let location = crate::templates::clinic_only(&app).await;
+    let mut hola = message_received(PATIENT, "Hola");
+    hola.provider = prm_domain::events::MessageProvider::Meta;
+    hola.provider_message_id = format!("wamid.{}", uuid::Uuid::new_v4().simple());
+    app.receive(hola).await;
+    let id = app.conversation_of(PATIENT).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.bot_replies(&id, 1).await;
+    app.kit.clock().advance(TimeDelta::hours(25));
+    app.publish(&Envelope::new("appointments", appointment(&location, &id)))
+        .await;
+    let sent = confirmation(&app, &id).await;
+    assert_eq!(sent["provider"], "meta");
+    assert!(sent["error_code"].is_null(), "{sent}");
+    let requests = meta.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    let posted: Value = serde_json::from_slice(&requests[1].body).unwrap();
+    assert_eq!(posted["type"], "template");
+    assert_eq!(posted["template"]["name"], "confirmacion_cita");
+    assert_eq!(posted["template"]["language"]["code"], "es");
+    assert_eq!(
+        posted["template"]["components"][0]["parameters"],
+        json!([{"type": "text", "text": "Ana Ruiz"}, {"type": "text", "text": "9:30 a. m."}])
+    );
+    assert!(posted.get("text").is_none(), "a template, not free text");
+
+    // Meta refuses it after all (131047): failed with that code, for staff to see.
+    Mock::given(method("POST"))
+        .and(path(format!("/v21.0/{PHONE_NUMBER_ID}/messages")))
+        .and(body_string_contains("\"template\""))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047,
+            "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+            "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam"
+        }})))
+        .with_priority(1)
+        .mount(&meta)
+        .await;
+    let mut moved = appointment(&location, &id);
+    moved.appointment_id = uuid::Uuid::now_v7();
+    app.publish(&Envelope::new("appointments", moved)).await;
+    let failed = eventually(std::time::Duration::from_secs(10), || async {
+        app.messages(&id).await.into_iter().find(|m| {
+            m["purpose"] == "appointment_confirmation" && m["delivery_status"] == "failed"
+        })
+    })
+    .await;
+    assert_eq!(failed["error_code"], "131047");
+}
