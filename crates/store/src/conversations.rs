@@ -199,9 +199,6 @@ pub struct OutboundClaim {
     /// The provider the patient last wrote from, if any.
     pub reply_provider: Option<Provider>,
     pub last_inbound_at: Option<DateTime<Utc>>,
-    /// When the patient last wrote on WhatsApp (what opens WhatsApp's 24-hour window;
-    /// a voice call does not).
-    pub last_whatsapp_inbound_at: Option<DateTime<Utc>>,
     /// The template the message was rendered from, if any.
     pub template: Option<TemplateUse>,
     pub attempt: i32,
@@ -419,14 +416,6 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
-        let last_whatsapp_inbound_at = message::Entity::find()
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::Direction.eq(Direction::Inbound.as_str()))
-            .filter(message::Column::Channel.eq(Channel::Whatsapp.as_str()))
-            .order_by_desc(message::Column::Seq)
-            .one(&txn)
-            .await?
-            .map(|m| m.created_at);
         let template = next
             .template
             .as_deref()
@@ -445,7 +434,6 @@ impl Store {
             to: record.conversation.phone,
             reply_provider: record.conversation.reply_provider,
             last_inbound_at: record.conversation.last_inbound_at,
-            last_whatsapp_inbound_at,
             template,
             attempt,
         }))

@@ -11,8 +11,8 @@
 //!
 //! Before it goes out:
 //!
-//! * a WhatsApp message outside the 24-hour session window (the patient never wrote on
-//!   WhatsApp, or last did over 24 h ago) goes out as its purpose's approved provider
+//! * a WhatsApp message outside the 24-hour session window (the patient never wrote, or
+//!   last did over 24 h ago) goes out as its purpose's approved provider
 //!   template (Twilio `ContentSid` + `ContentVariables`, Meta template), or, with none,
 //!   is `failed` / `outside_session_window` without reaching the provider;
 //! * a bulk message (reminders, follow-ups, no-shows) whose sender number has used its
@@ -44,11 +44,12 @@ pub const OUTSIDE_SESSION_WINDOW: &str = "outside_session_window";
 /// patient last wrote.
 const SESSION_WINDOW: TimeDelta = TimeDelta::hours(24);
 
-/// Whether WhatsApp would refuse a free-form message now: the patient never wrote on
-/// WhatsApp, or last did more than 24 hours ago.
+/// Whether WhatsApp would refuse a free-form message now: the patient never wrote, or
+/// last did more than 24 hours ago. Any channel counts, so a voice call continued on
+/// WhatsApp gets its text (if WhatsApp still refuses it, the provider's code shows).
 fn outside_session_window(claim: &OutboundClaim, now: chrono::DateTime<chrono::Utc>) -> bool {
     claim
-        .last_whatsapp_inbound_at
+        .last_inbound_at
         .is_none_or(|at| now - at > SESSION_WINDOW)
 }
 
