@@ -11,6 +11,7 @@ mod m20261201_000002_specialty_key;
 mod m20261201_000003_inbound_provider_fields;
 mod m20261206_000001_inbound_stored_at;
 mod m20261207_000001_conversations;
+mod m20261207_000002_templates;
 mod m20261207_000003_reminders;
 mod m20261207_000005_waitlist;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_inbound_provider_fields::Migration),
             Box::new(m20261206_000001_inbound_stored_at::Migration),
             Box::new(m20261207_000001_conversations::Migration),
+            Box::new(m20261207_000002_templates::Migration),
             Box::new(m20261207_000003_reminders::Migration),
             Box::new(m20261207_000005_waitlist::Migration),
         ]

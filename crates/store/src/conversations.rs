@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Page, Paged, Store, StoreError, Tx, clinic};
+use crate::{Page, Paged, Store, StoreError, Tx, clinic, templates::TemplateUse};
 
 pub(crate) mod conversation {
     use sea_orm::entity::prelude::*;
@@ -79,6 +79,7 @@ pub(crate) mod message {
         pub error_code: Option<String>,
         pub send_attempts: i32,
         pub next_attempt_at: Option<DateTimeUtc>,
+        pub template: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -174,6 +175,9 @@ pub struct NewMessage {
     /// `Pending` for a message to send; `Done` with a status for one recorded as it is.
     pub dispatch: Dispatch,
     pub delivery_status: Option<DeliveryStatus>,
+    /// The template it was rendered from, so it can go out as the provider's approved
+    /// template outside WhatsApp's 24-hour window; `None` for any other message.
+    pub template: Option<TemplateUse>,
     pub at: DateTime<Utc>,
 }
 
@@ -195,6 +199,8 @@ pub struct OutboundClaim {
     /// The provider the patient last wrote from, if any.
     pub reply_provider: Option<Provider>,
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The template the message was rendered from, if any.
+    pub template: Option<TemplateUse>,
     pub attempt: i32,
 }
 
@@ -410,6 +416,12 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
+        let template = next
+            .template
+            .as_deref()
+            .map(serde_json::from_str::<TemplateUse>)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("message template", e))?;
         let attempt = next.send_attempts + 1;
         let mut row = next.into_active_model();
         row.dispatch = Set(Dispatch::Sending.as_str().to_owned());
@@ -422,6 +434,7 @@ impl Store {
             to: record.conversation.phone,
             reply_provider: record.conversation.reply_provider,
             last_inbound_at: record.conversation.last_inbound_at,
+            template,
             attempt,
         }))
     }
@@ -444,6 +457,32 @@ impl Store {
             .col_expr(
                 message::Column::ErrorCode,
                 Expr::value(code.map(|c| c.chars().take(64).collect::<String>())),
+            )
+            .col_expr(message::Column::UpdatedAt, Expr::value(now))
+            .filter(message::Column::Id.eq(id))
+            .filter(message::Column::Dispatch.eq(Dispatch::Sending.as_str()))
+            .exec(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    /// A claimed message must wait its turn (outbound pacing): pending again from
+    /// `until`, and the claim does not count as an attempt.
+    pub async fn outbound_defer(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        message::Entity::update_many()
+            .col_expr(
+                message::Column::Dispatch,
+                Expr::value(Dispatch::Pending.as_str()),
+            )
+            .col_expr(message::Column::NextAttemptAt, Expr::value(Some(until)))
+            .col_expr(
+                message::Column::SendAttempts,
+                Expr::col(message::Column::SendAttempts).sub(1),
             )
             .col_expr(message::Column::UpdatedAt, Expr::value(now))
             .filter(message::Column::Id.eq(id))
@@ -659,6 +698,12 @@ impl Ops {
         m: &NewMessage,
     ) -> Result<Message, StoreError> {
         let media = serde_json::to_string(&m.media).map_err(|e| StoreError::corrupt("media", e))?;
+        let template = m
+            .template
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("message template", e))?;
         let row = message::ActiveModel {
             seq: sea_orm::NotSet,
             id: Set(m.id),
@@ -678,6 +723,7 @@ impl Ops {
             error_code: Set(None),
             send_attempts: Set(0),
             next_attempt_at: Set(None),
+            template: Set(template),
             created_at: Set(m.at),
             updated_at: Set(m.at),
         }

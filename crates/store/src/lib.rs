@@ -16,6 +16,7 @@ pub mod inbound_messages;
 pub mod outbox;
 mod pool;
 pub mod reminders;
+pub mod templates;
 pub mod testing;
 mod transaction;
 pub mod waitlist;

@@ -1,6 +1,6 @@
 //! The conversations service's own section of the configuration.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, time::Duration};
 
 use prm_ai::{AiSettings, EngineKind, OpenAiConfig};
 use prm_domain::Locale;
@@ -46,6 +46,9 @@ pub struct ConversationsConfig {
     pub stuck_send_after: Duration,
     /// How often the sweeper sends what a crash or a delay left pending.
     pub sweep_every: Duration,
+    /// `OUTBOUND_RATE_PER_MINUTE` (default 60): bulk sends (reminders, follow-ups,
+    /// no-show notes) per sender number and minute.
+    pub outbound_rate_per_minute: NonZeroU32,
 }
 
 impl ConversationsConfig {
@@ -83,6 +86,12 @@ impl ConversationsConfig {
                 "must be a phone number (digits, +, spaces, dashes)",
             ));
         }
+        let rate: u32 = env.parse_or("OUTBOUND_RATE_PER_MINUTE", 60)?;
+        let outbound_rate_per_minute = NonZeroU32::new(rate)
+            .filter(|r| r.get() <= 100_000)
+            .ok_or_else(|| {
+                ConfigError::new("OUTBOUND_RATE_PER_MINUTE", "must be between 1 and 100000")
+            })?;
         let openai = ai.openai_api_key.clone().map(|api_key| OpenAiConfig {
             api_key,
             base_url: ai.openai_base_url.clone(),
@@ -107,6 +116,7 @@ impl ConversationsConfig {
             max_send_attempts: 5,
             stuck_send_after: Duration::from_secs(120),
             sweep_every: Duration::from_secs(2),
+            outbound_rate_per_minute,
         })
     }
 
@@ -135,6 +145,7 @@ mod tests {
         let c = config(&[]).expect("defaults");
         assert_eq!(c.engine, EngineKind::Builtin);
         assert_eq!(c.emergency_number, "123");
+        assert_eq!(c.outbound_rate_per_minute.get(), 60);
         assert!(c.n8n.is_none() && c.openai.is_none());
         assert_eq!(
             c.status_callback_url(),
@@ -161,6 +172,14 @@ mod tests {
             (&[("N8N_TIMEOUT_SECS", "0")], "N8N_TIMEOUT_SECS"),
             (&[("N8N_TIMEOUT_SECS", "soon")], "N8N_TIMEOUT_SECS"),
             (&[("OPENAI_TIMEOUT_SECS", "999")], "OPENAI_TIMEOUT_SECS"),
+            (
+                &[("OUTBOUND_RATE_PER_MINUTE", "0")],
+                "OUTBOUND_RATE_PER_MINUTE",
+            ),
+            (
+                &[("OUTBOUND_RATE_PER_MINUTE", "fast")],
+                "OUTBOUND_RATE_PER_MINUTE",
+            ),
             (
                 &[("EMERGENCY_NUMBER", "call the police")],
                 "EMERGENCY_NUMBER",

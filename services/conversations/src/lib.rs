@@ -3,7 +3,7 @@
 //! the confirmation), and a staff inbox. It is the only service that talks to patients.
 //!
 //! * `api`: `/api/v1/prm/conversations` (create, list, get, patch, messages, state,
-//!   the SSE stream).
+//!   the SSE stream) and `/api/v1/prm/templates` (the clinic's message templates).
 //! * `app`: what happens to a message in, a reply out, a status report, staff actions.
 //! * `journey`: the booking journey's decisions, on prm-ai's engines.
 //! * `senders`: the outbound adapters (Twilio, Meta, recording) and the routing rule.
@@ -50,7 +50,9 @@ pub static SERVICE: ServiceSpec = ServiceSpec {
 
 /// The service's own paths and schemas.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::Doc::openapi()
+    let mut doc = api::Doc::openapi();
+    doc.merge(api::templates::Doc::openapi());
+    doc
 }
 
 /// The complete document of the standalone service.
@@ -105,6 +107,10 @@ impl ConversationsService {
             config.public_base_url.clone(),
         );
         let app = App {
+            pacer: crate::app::pacing::Pacer::new(
+                config.outbound_rate_per_minute,
+                ctx.backends.clock.clone(),
+            ),
             store: ctx.backends.store.clone(),
             cache: StateCache::new(ctx.backends.state.clone(), config.state_ttl),
             senders,

@@ -76,7 +76,10 @@ fn a_spanish_conversation_books_in_at_most_ten_messages() {
         out.contains("TRIAGE_COMPLETED department Cardiology"),
         "{out}"
     );
-    assert!(out.contains("Tu cita quedó agendada"), "{out}");
+    assert!(
+        out.contains("Tu cita de Cardiology quedó agendada"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -87,7 +90,10 @@ fn an_english_conversation_books_too() {
         out.contains("TRIAGE_COMPLETED department Dermatology"),
         "{out}"
     );
-    assert!(out.contains("Your appointment is booked"), "{out}");
+    assert!(
+        out.contains("Your Dermatology appointment is booked"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! application function and render.
 
 mod stream;
+pub mod templates;
 pub mod views;
 
 use std::sync::Arc;
@@ -27,18 +28,20 @@ const DETAIL_MESSAGES: u64 = 50;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before the scope, whose `/{id}` would otherwise take `stream` for an id; the
     // stream also takes `?api_key=` (browsers' EventSource cannot set headers).
-    cfg.service(stream::stream).service(
-        web::scope(BASE_PATH)
-            .wrap(from_fn(require_api_key))
-            .service(create)
-            .service(list)
-            .service(get_one)
-            .service(change)
-            .service(messages)
-            .service(post_message)
-            .service(state)
-            .service(initialize_state),
-    );
+    cfg.service(stream::stream)
+        .service(
+            web::scope(BASE_PATH)
+                .wrap(from_fn(require_api_key))
+                .service(create)
+                .service(list)
+                .service(get_one)
+                .service(change)
+                .service(messages)
+                .service(post_message)
+                .service(state)
+                .service(initialize_state),
+        )
+        .configure(templates::configure);
 }
 
 #[derive(OpenApi)]

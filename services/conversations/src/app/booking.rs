@@ -4,18 +4,42 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, FixedOffset};
 use prm_bus::Delivery;
 use prm_domain::{
+    Locale,
     conversation::{ConversationStatus, Stage},
     events::{
-        AppointmentCancelled, AppointmentCreated, AppointmentRescheduled, EventData, SlotsOffered,
-        Urgency,
+        AppointmentCancelled, AppointmentCreated, AppointmentRescheduled, EventData, LocationRef,
+        PatientRef, PractitionerRef, SlotsOffered, Urgency,
     },
+    templates::{TemplatePurpose, TemplateVars},
 };
 use uuid::Uuid;
 
-use super::{AfterCommit, App, ConversationError, PROCESSED};
-use crate::journey::{JourneyState, Reply, Texts, TurnOutcome};
+use super::{AfterCommit, App, ConversationError, PROCESSED, RenderedTemplate, templates::LOCALES};
+use crate::journey::{JourneyState, Reply, TurnOutcome};
+
+/// A message about an appointment, told from the clinic's template for `purpose`.
+struct Notice<'a> {
+    purpose: TemplatePurpose,
+    /// With the location's offset, as events carry it.
+    start: DateTime<FixedOffset>,
+    patient: &'a PatientRef,
+    practitioner: &'a PractitionerRef,
+    location: &'a LocationRef,
+}
+
+/// A notice rendered in each locale before the transaction (the conversation's locale
+/// is known only under its lock); `None` where the purpose is switched off.
+#[derive(Default)]
+struct Rendered(Vec<(Locale, RenderedTemplate)>);
+
+impl Rendered {
+    fn get(&self, locale: Locale) -> Option<&RenderedTemplate> {
+        self.0.iter().find(|(l, _)| *l == locale).map(|(_, t)| t)
+    }
+}
 
 impl App {
     /// Runs `decide` on the locked conversation of an event, once per event id, and
@@ -26,6 +50,7 @@ impl App {
         delivery: &Delivery,
         conversation_id: impl Fn(&E) -> Option<Uuid>,
         patient_id: impl Fn(&E) -> Option<Uuid> + Sync,
+        notice: impl Fn(&E) -> Option<Notice<'_>>,
         decide: impl Fn(
             &E,
             &prm_domain::conversation::Conversation,
@@ -37,6 +62,11 @@ impl App {
         let Some(id) = conversation_id(&data) else {
             return Ok(());
         };
+        let rendered = match notice(&data) {
+            Some(n) => self.render_notice(&n).await?,
+            None => Rendered::default(),
+        };
+        let rendered = &rendered;
         let (app, data, decide, patient_id) = (self, &data, &decide, &patient_id);
         let (consumer, event_id) = (delivery.consumer.as_str(), delivery.envelope.id);
         let after = self
@@ -64,7 +94,8 @@ impl App {
                         if conversation.patient_id.is_none() {
                             conversation.patient_id = patient_id(data);
                         }
-                        app.commit_outcome(tx, conversation, outcome, &mut after)
+                        let templated = rendered.get(conversation.locale);
+                        app.commit_outcome_with(tx, conversation, outcome, templated, &mut after)
                             .await?;
                     }
                     Ok(after)
@@ -85,6 +116,7 @@ impl App {
             delivery,
             |d| Some(d.conversation_id),
             |d| d.patient_id,
+            |_| None,
             |offer, c, journey| {
                 if c.status == ConversationStatus::Closed {
                     return None;
@@ -154,6 +186,15 @@ impl App {
             delivery,
             |d| d.conversation_id,
             |d| Some(d.patient.id),
+            |a| {
+                Some(Notice {
+                    purpose: TemplatePurpose::Confirmation,
+                    start: a.start,
+                    patient: &a.patient,
+                    practitioner: &a.practitioner,
+                    location: &a.location,
+                })
+            },
             |a, c, journey| {
                 let mut out = outcome(c, journey);
                 out.journey.appointment_id = Some(a.appointment_id);
@@ -161,14 +202,6 @@ impl App {
                 if c.stage != Stage::Escalated {
                     out.stage = Stage::Booked;
                 }
-                out.replies.push(Reply {
-                    purpose: "appointment_confirmation",
-                    body: Texts(c.locale).confirmation(
-                        a.start,
-                        &a.practitioner.name,
-                        &a.location.name,
-                    ),
-                });
                 Some(out)
             },
         )
@@ -183,17 +216,18 @@ impl App {
             delivery,
             |d| d.conversation_id,
             |_| None,
+            |a| {
+                Some(Notice {
+                    purpose: TemplatePurpose::Cancellation,
+                    start: a.start,
+                    patient: &a.patient,
+                    practitioner: &a.practitioner,
+                    location: &a.location,
+                })
+            },
             |a, c, journey| {
                 let mut out = outcome(c, journey);
                 out.journey.forget_reminder_of(a.appointment_id);
-                out.replies.push(Reply {
-                    purpose: "appointment_cancellation",
-                    body: Texts(c.locale).cancelled(
-                        a.start,
-                        &a.practitioner.name,
-                        &a.location.name,
-                    ),
-                });
                 Some(out)
             },
         )
@@ -208,6 +242,15 @@ impl App {
             delivery,
             |d| d.conversation_id,
             |_| None,
+            |a| {
+                Some(Notice {
+                    purpose: TemplatePurpose::Reschedule,
+                    start: a.start,
+                    patient: &a.patient,
+                    practitioner: &a.practitioner,
+                    location: &a.location,
+                })
+            },
             |a, c, journey| {
                 let mut out = outcome(c, journey);
                 // A reschedule chosen from an offer ends the offer: booked again.
@@ -216,14 +259,6 @@ impl App {
                 if c.stage != Stage::Escalated {
                     out.stage = Stage::Booked;
                 }
-                out.replies.push(Reply {
-                    purpose: "appointment_reschedule",
-                    body: Texts(c.locale).rescheduled(
-                        a.start,
-                        &a.practitioner.name,
-                        &a.location.name,
-                    ),
-                });
                 Some(out)
             },
         )
@@ -233,6 +268,34 @@ impl App {
 
 /// The escalation reason of an offer with no slot at all.
 const NO_SLOTS: &str = "no_slots";
+impl App {
+    /// The notice in each locale, from the clinic's templates, in the location's wall
+    /// clock; `department` is the practitioner's specialty, `clinic_phone` the
+    /// location's phone (empty when it has none).
+    async fn render_notice(&self, n: &Notice<'_>) -> Result<Rendered, ConversationError> {
+        let clinic_phone = match self.store.get_location(n.location.id).await {
+            Ok(location) => location.phone.map(|p| p.as_str().to_owned()),
+            Err(prm_store::StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let mut rendered = Rendered::default();
+        for locale in LOCALES {
+            let vars = TemplateVars::for_appointment(
+                locale,
+                n.start,
+                &n.patient.name,
+                &n.practitioner.name,
+                &n.location.name,
+                &n.practitioner.specialty,
+                clinic_phone.as_deref(),
+            );
+            if let Some(t) = self.render_template(n.purpose, locale, &vars).await? {
+                rendered.0.push((locale, t));
+            }
+        }
+        Ok(rendered)
+    }
+}
 
 /// A step that changes nothing yet.
 fn outcome(c: &prm_domain::conversation::Conversation, journey: &JourneyState) -> TurnOutcome {

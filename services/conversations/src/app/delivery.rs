@@ -97,6 +97,7 @@ impl App {
                         &data.body,
                         data.media.clone(),
                         data.purpose.clone(),
+                        None,
                         &mut after,
                     )
                     .await?;

@@ -14,6 +14,9 @@ pub enum ConversationError {
     Exists { existing: Option<Uuid> },
     #[error("the conversation is closed")]
     Closed,
+    /// No template purpose or locale by that name.
+    #[error("{0}")]
+    TemplateNotFound(String),
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
@@ -50,6 +53,8 @@ impl From<ConversationError> for ApiError {
                 }
             }
             ConversationError::Closed => ApiError::new(ErrorCode::ConversationClosed),
+            ConversationError::TemplateNotFound(detail) => ApiError::not_found("Template")
+                .with_detail(format!("Template not found: {detail}.")),
             ConversationError::Invalid(errors) => ApiError::validation(errors),
             ConversationError::Store(StoreError::Conflict(Conflict::ConversationExists)) => {
                 ApiError::new(ErrorCode::ConversationExists)

@@ -81,6 +81,7 @@ impl App {
                             provider_message_id: Some(data.provider_message_id.clone()),
                             dispatch: Dispatch::Inbound,
                             delivery_status: None,
+                            template: None,
                             at: now,
                         })
                         .await?;

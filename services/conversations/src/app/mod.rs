@@ -9,10 +9,12 @@ mod error;
 mod inbox;
 mod n8n;
 mod outbound;
+pub mod pacing;
 mod reminders;
 mod staff;
 pub mod state_cache;
 pub mod stream;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -28,12 +30,14 @@ use prm_store::{
     Store, Tx,
     conversations::{Dispatch, NewMessage},
     outbox::{Outbox, ProcessedEvents, Producer},
+    templates::TemplateUse,
 };
 use uuid::Uuid;
 
 pub use clinic::ClinicCache;
 pub use error::ConversationError;
 pub use staff::{ConversationChanges, NewConversationRequest, StateView};
+pub use templates::RenderedTemplate;
 
 use crate::{
     config::ConversationsConfig,
@@ -61,6 +65,8 @@ pub struct App {
     pub producer: Producer,
     pub stream: Arc<StreamHub>,
     pub clinic: ClinicCache,
+    /// Paces bulk sends per sender number (`OUTBOUND_RATE_PER_MINUTE`).
+    pub pacer: pacing::Pacer,
 }
 
 /// What must happen once a transaction committed (built by the transaction's work, so
@@ -113,6 +119,7 @@ impl App {
                     &reply.body,
                     Vec::new(),
                     Some(reply.purpose.to_owned()),
+                    None,
                     after,
                 )
                 .await?;
@@ -122,7 +129,10 @@ impl App {
     }
 
     /// Records one outbound message, to be sent after the commit. Channels PRM cannot
-    /// send on (email, webchat) keep the message as written by staff, unsent.
+    /// send on (email, webchat) keep the message as written by staff, unsent. A message
+    /// rendered from a template keeps it (`template`, see
+    /// [`RenderedTemplate::usage`]) so it can go out as the provider's approved template
+    /// outside WhatsApp's 24-hour window.
     #[allow(clippy::too_many_arguments)]
     async fn record_outbound(
         &self,
@@ -133,6 +143,7 @@ impl App {
         body: &str,
         media: Vec<prm_domain::Media>,
         purpose: Option<String>,
+        template: Option<TemplateUse>,
         after: &mut AfterCommit,
     ) -> Result<Message, ConversationError> {
         let channel = outbound_channel(c.channel);
@@ -156,6 +167,7 @@ impl App {
                 provider_message_id: None,
                 dispatch,
                 delivery_status: channel.map(|_| prm_domain::conversation::DeliveryStatus::Queued),
+                template,
                 at: self.now(),
             })
             .await?;
@@ -171,8 +183,21 @@ impl App {
     async fn commit_outcome(
         &self,
         tx: &Tx<'_>,
+        c: Conversation,
+        outcome: TurnOutcome,
+        after: &mut AfterCommit,
+    ) -> Result<Conversation, ConversationError> {
+        self.commit_outcome_with(tx, c, outcome, None, after).await
+    }
+
+    /// [`App::commit_outcome`], then a message rendered from a template (sent after the
+    /// outcome's replies).
+    async fn commit_outcome_with(
+        &self,
+        tx: &Tx<'_>,
         mut c: Conversation,
         outcome: TurnOutcome,
+        templated: Option<&RenderedTemplate>,
         after: &mut AfterCommit,
     ) -> Result<Conversation, ConversationError> {
         self.count_turn(&outcome);
@@ -180,13 +205,27 @@ impl App {
         c.locale = outcome.locale;
         c.bot_paused = outcome.bot_paused;
         c.updated_at = self.now();
-        if !outcome.replies.is_empty() {
+        if !outcome.replies.is_empty() || templated.is_some() {
             c.last_message_at = Some(self.now());
         }
         let awaiting_until = outcome.journey.awaiting.as_ref().map(|a| a.deadline);
         tx.save_conversation_awaiting(&c, Some(&outcome.journey.to_json()), awaiting_until)
             .await?;
         self.record_replies(tx, &c, &outcome.replies, after).await?;
+        if let Some(t) = templated {
+            self.record_outbound(
+                tx,
+                &c,
+                Uuid::now_v7(),
+                Author::Bot,
+                &t.body,
+                Vec::new(),
+                Some(t.message_purpose().to_owned()),
+                Some(t.usage()),
+                after,
+            )
+            .await?;
+        }
         Self::announce(tx, &outcome.events);
         if let Some(trigger) = outcome.trigger {
             after.trigger = Some((c.id, trigger));

@@ -9,6 +9,15 @@
 //! * unknown (a timeout after the request went out) → `failed` / `outcome_unknown`,
 //!   never sent again: a patient must not get a message twice.
 //!
+//! Before it goes out:
+//!
+//! * a WhatsApp message outside the 24-hour session window (the patient never wrote, or
+//!   last did over 24 h ago) goes out as its purpose's approved provider
+//!   template (Twilio `ContentSid` + `ContentVariables`, Meta template), or, with none,
+//!   is `failed` / `outside_session_window` without reaching the provider;
+//! * a bulk message (reminders, follow-ups, no-shows) whose sender number has used its
+//!   pace goes back to `pending` until its turn (`pacing`).
+//!
 //! A crash between claim and answer leaves the message claimed; the sweeper gives it up
 //! as `outcome_unknown` after a while, and sends whatever is still pending.
 
@@ -25,9 +34,24 @@ use prm_store::conversations::OutboundClaim;
 use prm_twilio::{MessageStatus, OutboundMessage, SendError};
 use uuid::Uuid;
 
-use super::{AfterCommit, App, ConversationError};
+use super::{AfterCommit, App, ConversationError, pacing};
 
 const SOURCE: &str = "conversations";
+/// Why a WhatsApp message outside the 24-hour window was not sent: it has no approved
+/// provider template to go out as.
+pub const OUTSIDE_SESSION_WINDOW: &str = "outside_session_window";
+/// WhatsApp's customer service window: free-form messages only this long after the
+/// patient last wrote.
+const SESSION_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// Whether WhatsApp would refuse a free-form message now: the patient never wrote, or
+/// last did more than 24 hours ago. Any channel counts, so a voice call continued on
+/// WhatsApp gets its text (if WhatsApp still refuses it, the provider's code shows).
+fn outside_session_window(claim: &OutboundClaim, now: chrono::DateTime<chrono::Utc>) -> bool {
+    claim
+        .last_inbound_at
+        .is_none_or(|at| now - at > SESSION_WINDOW)
+}
 
 impl App {
     /// Sends the conversation's pending messages in order, until none is left or
@@ -53,20 +77,56 @@ impl App {
         let message_id = claim.message.id;
         let channel = claim.message.channel;
         let (provider, sender) = self.senders.route(claim.reply_provider);
+        let now = self.now();
+        let mut after = AfterCommit::default();
+        after.touch(claim.message.conversation_id);
         let mut outbound = match channel {
             Channel::Sms => OutboundMessage::sms(claim.to.clone(), claim.message.body.clone()),
             _ => OutboundMessage::whatsapp(claim.to.clone(), claim.message.body.clone()),
         };
-        for media in &claim.message.media {
-            outbound = outbound.with_media(media.url.clone());
+        if channel == Channel::Whatsapp && outside_session_window(&claim, now) {
+            // WhatsApp takes only an approved template: the purpose's, or nothing.
+            let template = match &claim.template {
+                Some(usage) => self.provider_template(usage, provider).await?,
+                None => None,
+            };
+            let Some((twilio, meta)) = template else {
+                tracing::warn!(%message_id, provider = provider.as_str(), "outside the 24-hour window and no provider template for this message; marked failed, not sent");
+                metrics::counter!(
+                    "prm_messages_failed_total",
+                    "provider" => provider.as_str(),
+                    "reason" => OUTSIDE_SESSION_WINDOW
+                )
+                .increment(1);
+                self.store
+                    .outbound_failed(message_id, provider, OUTSIDE_SESSION_WINDOW, now)
+                    .await?;
+                self.after_send(after).await;
+                return Ok(());
+            };
+            outbound.body = None;
+            outbound.template = twilio;
+            outbound.whatsapp_template = meta;
+        } else {
+            for media in &claim.message.media {
+                outbound = outbound.with_media(media.url.clone());
+            }
+        }
+        if pacing::is_bulk(claim.message.purpose.as_deref())
+            && let Err(wait) = self.pacer.check(provider)
+        {
+            // Its turn has not come: back to pending until it has, not counted as an
+            // attempt; the sweeper sends it then.
+            let until = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(1));
+            tracing::debug!(%message_id, provider = provider.as_str(), wait_ms = wait.as_millis() as u64, "bulk send paced");
+            self.store.outbound_defer(message_id, until, now).await?;
+            return Ok(());
         }
         if provider == Provider::Twilio {
             outbound = outbound.with_status_callback(self.config.status_callback_url());
         }
         let result = sender.send(outbound).await;
         let now = self.now();
-        let mut after = AfterCommit::default();
-        after.touch(claim.message.conversation_id);
         match result {
             Ok(sent) => {
                 let status = if provider == Provider::Recording {

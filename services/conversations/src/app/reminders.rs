@@ -12,7 +12,7 @@ use prm_domain::{
     Channel, Locale,
     conversation::{Author, ConversationStatus, Stage},
     events::{ReminderDue, ReminderKind},
-    templates::{TemplatePurpose, TemplateVars},
+    templates::TemplateVars,
 };
 use uuid::Uuid;
 
@@ -38,12 +38,13 @@ impl App {
         let locale = data.locale.unwrap_or(current.conversation.locale);
         let purpose = data.kind.template();
         let vars = self.reminder_vars(&data, locale).await;
-        let Some(body) = self.reminder_text(purpose, locale, &vars).await? else {
+        // Read before the transaction: the embedded store has one connection.
+        let Some(rendered) = self.render_template(purpose, locale, &vars).await? else {
             tracing::debug!(job_id = %data.job_id, purpose = %purpose, "template switched off; nothing sent");
             return Ok(());
         };
         let now = self.now();
-        let (app, data, body) = (self, &data, &body);
+        let (app, data, rendered) = (self, &data, &rendered);
         let (consumer, event_id) = (delivery.consumer.as_str(), delivery.envelope.id);
         let after = self
             .store
@@ -77,9 +78,12 @@ impl App {
                         &c,
                         data.job_id,
                         Author::Bot,
-                        body,
+                        &rendered.body,
                         Vec::new(),
-                        Some(purpose.message_purpose().to_owned()),
+                        Some(rendered.message_purpose().to_owned()),
+                        // Kept so that, outside WhatsApp's 24-hour window, it leaves as
+                        // the clinic's approved provider template with the same values.
+                        Some(rendered.usage()),
                         &mut after,
                     )
                     .await?;
@@ -145,21 +149,6 @@ impl App {
             &data.practitioner.specialty,
             clinic_phone.as_deref(),
         )
-    }
-
-    /// The text of a scheduled message; `None` when the clinic switched the purpose off.
-    /// For now the built-in text; the clinic's own templates (and a purpose switched
-    /// off) come from `App::render_template` once templates are stored.
-    async fn reminder_text(
-        &self,
-        purpose: TemplatePurpose,
-        locale: Locale,
-        vars: &TemplateVars,
-    ) -> Result<Option<String>, ConversationError> {
-        Ok(Some(prm_domain::templates::render(
-            prm_domain::templates::default_text(purpose, locale),
-            vars,
-        )))
     }
 }
 

@@ -359,6 +359,7 @@ impl App {
                             body,
                             media.clone(),
                             Some("staff_message".to_owned()),
+                            None,
                             &mut after,
                         )
                         .await?;

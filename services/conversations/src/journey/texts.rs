@@ -1,8 +1,7 @@
 //! What the bot says outside the intake questions (those are prm-ai's), in Spanish and
 //! English. Short, WhatsApp-ready, no patient data beyond the appointment itself.
 
-use chrono::{DateTime, FixedOffset};
-use prm_domain::{Locale, scheduling::render::slot_text};
+use prm_domain::Locale;
 
 /// The journey's texts in one locale.
 #[derive(Debug, Clone, Copy)]
@@ -22,54 +21,6 @@ impl Texts {
         match self.0 {
             Locale::Es => "No pude escuchar tu nota de voz. ¿Me lo puedes escribir, por favor?",
             Locale::En => "I couldn't listen to your voice note. Could you type it, please?",
-        }
-    }
-
-    /// The booking, in the patient's words.
-    pub fn confirmation(
-        self,
-        start: DateTime<FixedOffset>,
-        practitioner: &str,
-        location: &str,
-    ) -> String {
-        let when = slot_text(self.0, start.naive_local(), practitioner, location);
-        match self.0 {
-            Locale::Es => format!(
-                "¡Listo! Tu cita quedó agendada: {when}. Si necesitas cambiarla o cancelarla, escríbenos por aquí."
-            ),
-            Locale::En => format!(
-                "Done! Your appointment is booked: {when}. If you need to change or cancel it, just write to us here."
-            ),
-        }
-    }
-
-    pub fn cancelled(
-        self,
-        start: DateTime<FixedOffset>,
-        practitioner: &str,
-        location: &str,
-    ) -> String {
-        let when = slot_text(self.0, start.naive_local(), practitioner, location);
-        match self.0 {
-            Locale::Es => {
-                format!("Tu cita ({when}) fue cancelada. Si quieres agendar otra, escríbenos.")
-            }
-            Locale::En => format!(
-                "Your appointment ({when}) was cancelled. If you'd like another one, write to us."
-            ),
-        }
-    }
-
-    pub fn rescheduled(
-        self,
-        start: DateTime<FixedOffset>,
-        practitioner: &str,
-        location: &str,
-    ) -> String {
-        let when = slot_text(self.0, start.naive_local(), practitioner, location);
-        match self.0 {
-            Locale::Es => format!("Tu cita fue reprogramada: {when}."),
-            Locale::En => format!("Your appointment was moved to {when}."),
         }
     }
 

@@ -59,6 +59,12 @@ impl Spawn {
         self.vars.push((name.to_owned(), value.to_owned()));
         self
     }
+
+    /// The app's clock stands still at `now` until the test moves it.
+    pub fn at(mut self, now: chrono::DateTime<Utc>) -> Self {
+        self.at = Some(now);
+        self
+    }
 }
 
 /// The conversations service under test, on the kit's app (dropped with it: database,

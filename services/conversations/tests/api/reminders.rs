@@ -152,6 +152,22 @@ fn booking_action(envelope: &Envelope) -> BookingAction {
 async fn a_reminder_is_sent_once_with_the_template_on_the_locations_wall_clock() {
     let app = spawn_app().await;
     let clinic = Reminders::of(&app).await;
+    // A reminder is usually outside WhatsApp's 24-hour window (this conversation has no
+    // message from the patient): it leaves as the clinic's approved provider template.
+    let r = app
+        .kit
+        .put(
+            "/api/v1/prm/templates/reminder/es",
+            json!({
+                "body": prm_domain::templates::default_text(
+                    prm_domain::templates::TemplatePurpose::Reminder,
+                    prm_domain::Locale::Es,
+                ),
+                "twilio": {"content_sid": "HX0123456789abcdef0123456789abcdef"}
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     let id = open_conversation(&app).await;
     let due = clinic.due(ReminderKind::Reminder, Some(&id));
     let event = Envelope::new("appointments", due.clone());
@@ -167,6 +183,14 @@ async fn a_reminder_is_sent_once_with_the_template_on_the_locations_wall_clock()
     assert_eq!(sent[0]["purpose"], "appointment_reminder");
     assert_eq!(sent[0]["body"], clinic.spanish_reminder());
     assert_eq!(app.recording.len(), 1, "handed to the sender once");
+    let recorded = &app.recording.recorded()[0].message;
+    let template = recorded
+        .template
+        .as_ref()
+        .expect("sent as the approved template");
+    assert_eq!(template.content_sid, "HX0123456789abcdef0123456789abcdef");
+    let variables = template.variables.as_ref().expect("its variables");
+    assert_eq!(variables["4"], "10:00 a. m.", "{variables}");
     let c = conversation(&app, &id).await;
     assert_eq!(c["patient_id"], clinic.patient_id.to_string());
     assert_eq!(c["stage"], "booked");

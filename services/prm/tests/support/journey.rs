@@ -207,10 +207,7 @@ impl Suite {
             loop {
                 let replies = self.sent.to(phone);
                 let new = &replies[before..];
-                if new
-                    .iter()
-                    .any(|s| s.body.contains("Tu cita quedó agendada"))
-                {
+                if new.iter().any(|s| s.body.contains("quedó agendada para")) {
                     return times;
                 }
                 if new
