@@ -27,6 +27,9 @@ pub struct NewAppointment {
     pub notes: Option<String>,
     /// Idempotency key: a second booking with the same key is refused by the schema.
     pub booking_key: Option<String>,
+    /// When it was booked, by the service's clock (what the reminder scheduler and the
+    /// stats read; tests stand that clock still).
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,7 +81,7 @@ async fn insert(
     conn: &impl ConnectionTrait,
     a: &NewAppointment,
 ) -> Result<Appointment, StoreError> {
-    let now = Utc::now();
+    let now = a.created_at;
     let row = appointment::ActiveModel {
         id: Set(a.id),
         status: Set(a.status.as_str().to_owned()),

@@ -381,6 +381,7 @@ mod tests {
             reason: None,
             notes: None,
             booking_key: None,
+            created_at: chrono::Utc::now(),
         }
     }
 

@@ -86,6 +86,7 @@ fn appointment(
         reason: None,
         notes: None,
         booking_key: None,
+        created_at: chrono::Utc::now(),
     }
 }
 

@@ -167,6 +167,7 @@ async fn booking(store: &Store, hour: u32) -> NewAppointment {
         reason: None,
         notes: None,
         booking_key: None,
+        created_at: chrono::Utc::now(),
     }
 }
 

@@ -57,20 +57,23 @@ pub fn wanted(kind: ReminderKind, status: AppointmentStatus) -> bool {
 }
 
 /// The reminders of an appointment starting at `start` (location in `zone`), one per
-/// rule whose due time is still ahead of `now` and before the start. A reminder whose
-/// time has passed when the appointment is booked (or moved) is not scheduled: the
-/// booking's confirmation has just told the patient.
+/// rule whose due time is after `booked_at` and before the start. A reminder whose
+/// time had passed when the appointment was booked (or moved) is not scheduled: the
+/// booking's confirmation has just told the patient. `booked_at` is when the booking
+/// (or move) happened, not when its event is consumed: a consumer that lags (a broker
+/// outage) still schedules the reminder, and the runner's late window decides whether
+/// it is sent.
 fn reminders_due(
     settings: &ReminderSettings,
     start: DateTime<Utc>,
     zone: Tz,
-    now: DateTime<Utc>,
+    booked_at: DateTime<Utc>,
 ) -> Vec<(String, DateTime<Utc>)> {
     settings
         .rules
         .iter()
         .map(|rule| (rule.to_string(), rule.due(start, zone)))
-        .filter(|(_, due)| *due > now && *due < start)
+        .filter(|(_, due)| *due > booked_at && *due < start)
         .collect()
 }
 
@@ -150,19 +153,31 @@ pub async fn on_appointment_event(
     let change = match delivery.envelope.kind() {
         Ok(EventType::AppointmentCreated) => {
             let e: AppointmentCreated = decode(delivery)?;
+            // When it was booked, by the service's clock (the envelope's time is the
+            // machine's, for tracing only).
+            let booked_at = match state.store.get_appointment(e.appointment_id).await {
+                Ok(a) => a.created_at.min(now),
+                Err(prm_store::StoreError::NotFound(_)) => now,
+                Err(error) => return Err(BookingError::from(error).into()),
+            };
             let jobs: Vec<NewReminderJob> = if wanted(ReminderKind::Reminder, e.status) {
-                reminders_due(settings, e.start.to_utc(), e.location.timezone.tz(), now)
-                    .into_iter()
-                    .map(|(rule, due)| {
-                        job(
-                            settings,
-                            e.appointment_id,
-                            ReminderKind::Reminder,
-                            Some(rule),
-                            due,
-                        )
-                    })
-                    .collect()
+                reminders_due(
+                    settings,
+                    e.start.to_utc(),
+                    e.location.timezone.tz(),
+                    booked_at,
+                )
+                .into_iter()
+                .map(|(rule, due)| {
+                    job(
+                        settings,
+                        e.appointment_id,
+                        ReminderKind::Reminder,
+                        Some(rule),
+                        due,
+                    )
+                })
+                .collect()
             } else {
                 Vec::new()
             };
@@ -176,7 +191,12 @@ pub async fn on_appointment_event(
             let e: AppointmentRescheduled = decode(delivery)?;
             Change::Move {
                 appointment_id: e.appointment_id,
-                due: reminders_due(settings, e.start.to_utc(), e.location.timezone.tz(), now),
+                due: reminders_due(
+                    settings,
+                    e.start.to_utc(),
+                    e.location.timezone.tz(),
+                    e.rescheduled_at.min(now),
+                ),
             }
         }
         _ => return Ok(()),

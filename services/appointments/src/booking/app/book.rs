@@ -82,6 +82,7 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
         reason: input.reason,
         notes: input.notes,
         booking_key: input.booking_key,
+        created_at: state.clock.now(),
     };
     let txn = state.store.begin().await?;
     let appointment = state

@@ -496,6 +496,7 @@ async fn book_chosen(
         reason: offer.reason.clone(),
         notes: None,
         booking_key: Some(booking_key.clone()),
+        created_at: state.clock.now(),
     };
     let (new, parties, consumer, event_id) = (&new, &parties, h.consumer, h.event_id);
     let booked = state
