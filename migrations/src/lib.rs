@@ -11,6 +11,7 @@ mod m20261201_000002_specialty_key;
 mod m20261201_000003_inbound_provider_fields;
 mod m20261206_000001_inbound_stored_at;
 mod m20261207_000001_conversations;
+mod m20261207_000004_audit;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_inbound_provider_fields::Migration),
             Box::new(m20261206_000001_inbound_stored_at::Migration),
             Box::new(m20261207_000001_conversations::Migration),
+            Box::new(m20261207_000004_audit::Migration),
         ]
     }
 }
