@@ -17,5 +17,6 @@ mod locations;
 mod metrics;
 mod patients;
 mod practitioners;
+mod reports;
 mod schedules;
 mod text;

@@ -8,7 +8,10 @@ use prm_platform::{
     fields::optional_multiline_text,
     limits::{NOTES_CHARS, REASON_CHARS},
 };
-use prm_store::{Conflict, StoreError};
+use prm_store::{
+    Conflict, StoreError,
+    audit::{Actor, AuditChange, appointment_snapshot},
+};
 use uuid::Uuid;
 
 use super::{book::bookable_slot, listing::view, parties};
@@ -56,16 +59,18 @@ fn invalid_transition(from: AppointmentStatus, to: &'static str) -> BookingError
     BookingError::InvalidTransition { from, to }
 }
 
+/// `actor`: who asked, through the clinic API (recorded in the audit trail).
 pub async fn update(
     state: &AppState,
     id: Uuid,
     req: UpdateAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<AppointmentView, BookingError> {
     if let Some(start) = &req.start {
         calendar::instant(start)
             .map_err(|e| BookingError::invalid_field("start", e.to_string()))?;
     }
-    let saved = on_fresh_read(|| update_once(state, id, &req)).await?;
+    let saved = on_fresh_read(|| update_once(state, id, &req, actor)).await?;
     view(state, saved).await
 }
 
@@ -73,6 +78,7 @@ async fn update_once(
     state: &AppState,
     id: Uuid,
     req: &UpdateAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<Appointment, BookingError> {
     let current = state.store.get_appointment(id).await?;
     let mut next = current.clone();
@@ -128,6 +134,10 @@ async fn update_once(
         .store
         .update_appointment(&txn, &current, &next, None)
         .await?;
+    if let Some(actor) = actor {
+        let change = audited("appointment.updated", &current, &saved);
+        state.store.record_audit(&txn, actor, &change).await?;
+    }
     if let (Some(parties), Some(previous_location)) = (&rescheduled_parties, &previous_location) {
         events::OUTBOX
             .enqueue(
@@ -148,12 +158,14 @@ async fn update_once(
     Ok(saved)
 }
 
+/// `actor`: who asked, through the clinic API (recorded in the audit trail).
 pub async fn cancel(
     state: &AppState,
     id: Uuid,
     req: CancelAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<AppointmentView, BookingError> {
-    let (saved, location) = on_fresh_read(|| cancel_once(state, id, &req)).await?;
+    let (saved, location) = on_fresh_read(|| cancel_once(state, id, &req, actor)).await?;
     tracing::info!(appointment_id = %saved.id, "appointment cancelled");
     Ok(AppointmentView::new(saved, Some(&location)))
 }
@@ -162,6 +174,7 @@ async fn cancel_once(
     state: &AppState,
     id: Uuid,
     req: &CancelAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<(Appointment, Location), BookingError> {
     let current = state.store.get_appointment(id).await?;
     if !current.status.can_become(AppointmentStatus::Cancelled) {
@@ -190,6 +203,10 @@ async fn cancel_once(
         .store
         .update_appointment(&txn, &current, &next, reason.clone())
         .await?;
+    if let Some(actor) = actor {
+        let change = audited("appointment.cancelled", &current, &saved);
+        state.store.record_audit(&txn, actor, &change).await?;
+    }
     events::OUTBOX
         .enqueue(
             &txn,
@@ -200,4 +217,12 @@ async fn cancel_once(
     txn.commit().await.map_err(StoreError::from)?;
     state.notify_outbox();
     Ok((saved, parties.location))
+}
+
+/// An appointment's change as the audit trail records it.
+fn audited(action: &'static str, before: &Appointment, after: &Appointment) -> AuditChange {
+    AuditChange::of(action, "appointment", after.id).with(
+        Some(appointment_snapshot(before)),
+        Some(appointment_snapshot(after)),
+    )
 }
