@@ -61,26 +61,30 @@ pub async fn find_slots(
 #[post("/select-slot")]
 pub async fn select_slot(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<SelectSlotRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match app::select_slot(&state, body.into_inner()).await? {
-        app::Selected::Booked {
-            appointment,
-            replayed: false,
-        } => created(appointment),
-        app::Selected::Booked {
-            appointment,
-            replayed: true,
-        } => {
-            let mut response = created(appointment);
-            response.headers_mut().insert(
-                HeaderName::from_static("idempotent-replayed"),
-                HeaderValue::from_static("true"),
-            );
-            response
-        }
-        app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
-    })
+    let actor = actor(caller);
+    Ok(
+        match app::select_slot(&state, body.into_inner(), Some(&actor)).await? {
+            app::Selected::Booked {
+                appointment,
+                replayed: false,
+            } => created(appointment),
+            app::Selected::Booked {
+                appointment,
+                replayed: true,
+            } => {
+                let mut response = created(appointment);
+                response.headers_mut().insert(
+                    HeaderName::from_static("idempotent-replayed"),
+                    HeaderValue::from_static("true"),
+                );
+                response
+            }
+            app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
+        },
+    )
 }
 
 fn created(a: AppointmentView) -> HttpResponse {

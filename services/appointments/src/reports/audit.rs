@@ -47,20 +47,26 @@ pub struct AuditQuery {
     pub to: Option<DateTime<FixedOffset>>,
 }
 
+/// An entry as documented (a rescheduling).
+fn audit_example() -> Value {
+    serde_json::json!({
+        "id": "0193a5e4-9999-7000-8000-000000000001",
+        "occurred_at": "2026-12-07T15:04:05.123Z",
+        "actor": "key_0b20e0781328",
+        "action": "appointment.updated",
+        "entity_type": "appointment",
+        "entity_id": "0193a5e4-4444-7000-8000-000000000001",
+        "before": {"id": "0193a5e4-4444-7000-8000-000000000001", "status": "booked", "start": "2026-12-07T15:00:00Z", "end": "2026-12-07T15:30:00Z", "has_notes": false},
+        "after": {"id": "0193a5e4-4444-7000-8000-000000000001", "status": "booked", "start": "2026-12-09T16:00:00Z", "end": "2026-12-09T16:30:00Z", "has_notes": true},
+        "request_id": "3f2c1b7e-8f7d-4a8e-9a55-0d5b8f0c1e2a"
+    })
+}
+
 /// One change made through the clinic API.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({
-    "id": "0193a5e4-9999-7000-8000-000000000001",
-    "occurred_at": "2026-12-07T15:04:05.123Z",
-    "actor": "key_0b20e0781328",
-    "action": "appointment.updated",
-    "entity_type": "appointment",
-    "entity_id": "0193a5e4-4444-7000-8000-000000000001",
-    "before": {"id": "0193a5e4-4444-7000-8000-000000000001", "status": "booked", "start": "2026-12-07T15:00:00Z", "end": "2026-12-07T15:30:00Z", "has_notes": false},
-    "after": {"id": "0193a5e4-4444-7000-8000-000000000001", "status": "booked", "start": "2026-12-09T16:00:00Z", "end": "2026-12-09T16:30:00Z", "has_notes": true},
-    "request_id": "3f2c1b7e-8f7d-4a8e-9a55-0d5b8f0c1e2a"
-}))]
+#[schema(example = audit_example)]
 pub struct AuditEntryView {
+    /// The entry's id (UUID v7).
     pub id: Uuid,
     /// When the change was committed (UTC).
     #[schema(value_type = String, format = DateTime)]
@@ -72,7 +78,9 @@ pub struct AuditEntryView {
     /// `location|practitioner|patient.created|updated|deleted`, `practitioner.deactivated`,
     /// `schedule.created|updated|deleted`.
     pub action: String,
+    /// `appointment`, `conversation`, `message`, `location`, `practitioner`, `schedule` or `patient`.
     pub entity_type: String,
+    /// The changed record's id.
     pub entity_id: Uuid,
     /// The record before the change (appointments and conversations; ids, statuses,
     /// times and flags only: no names, phones, message bodies or health data); null otherwise.
@@ -107,7 +115,7 @@ impl From<AuditEntry> for AuditEntryView {
 /// when, and for appointments and conversations the record before and after.
 #[utoipa::path(get, operation_id = "list_audit_entries", path = "/api/v1/prm/audit", tag = "reports",
     params(AuditQuery, Paging), security(("api_key" = [])),
-    responses((status = 200, description = "One page of entries, newest first", body = ListResponse<AuditEntryView>),
+    responses((status = 200, description = "One page of entries, newest first", body = ListResponse<AuditEntryView>, example = json!({"items": [audit_example()], "total": 1, "limit": 20, "offset": 0})),
         (status = 401, body = prm_platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A filter is invalid", body = prm_platform::error::Problem, content_type = "application/problem+json")))]
 #[get("")]

@@ -32,6 +32,7 @@ pub struct StatsParams {
 /// Messages of one day on one channel.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DailyMessagesView {
+    /// The day, in the request's time zone.
     #[schema(value_type = String, format = Date, example = "2026-12-07")]
     pub date: NaiveDate,
     /// `whatsapp`, `sms`, `email`, `phone` or `webchat`.
@@ -45,7 +46,9 @@ pub struct DailyMessagesView {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageStats {
+    /// Messages from patients in the range.
     pub inbound: u64,
+    /// Messages to patients (bot and staff) in the range.
     pub outbound: u64,
     /// Days without messages are left out; ordered by date, then channel.
     pub per_day: Vec<DailyMessagesView>,
@@ -54,7 +57,9 @@ pub struct MessageStats {
 /// Distinct phones that wrote, relative to now (not to the range).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ActivePatients {
+    /// Phones with a message in the last 24 hours.
     pub last_24h: u64,
+    /// Phones with a message in the last 7 days.
     pub last_7d: u64,
 }
 
@@ -110,10 +115,13 @@ pub struct ReminderStats {
     "reminders": {"sent": null, "confirmed": null, "confirm_rate": null}
 }))]
 pub struct StatsResponse {
+    /// First day counted.
     #[schema(value_type = String, format = Date)]
     pub from: NaiveDate,
+    /// Last day counted (included).
     #[schema(value_type = String, format = Date)]
     pub to: NaiveDate,
+    /// The IANA time zone the days are in.
     pub timezone: String,
     pub messages: MessageStats,
     pub active_patients: ActivePatients,

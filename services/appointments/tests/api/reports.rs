@@ -792,3 +792,35 @@ async fn reports_require_a_valid_bearer_key() {
         problem(wrong, 401, "unauthorized").await;
     }
 }
+
+#[tokio::test]
+async fn a_booking_from_select_slot_is_audited_once_and_its_replay_not_again() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let conversation = Uuid::now_v7().to_string();
+    let offer = app
+        .post(
+            "/api/v1/prm/appointments/find-slots",
+            json!({"department": "Cardiology", "conversation_id": conversation, "patient_id": clinic.patient["id"]}),
+        )
+        .await;
+    assert_eq!(offer.status(), 200);
+    let select = json!({"conversation_id": conversation, "text": "1"});
+    let booked = app
+        .post("/api/v1/prm/appointments/select-slot", select.clone())
+        .await;
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+    let replay = app
+        .post("/api/v1/prm/appointments/select-slot", select)
+        .await;
+    assert_eq!(replay.status(), 201);
+    let entries = audit_of(&app, "entity_type=appointment").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["action"], "appointment.created");
+    assert_eq!(entries[0]["entity_id"], booked["id"]);
+    assert_eq!(
+        entries[0]["after"]["conversation_id"],
+        conversation.as_str()
+    );
+}

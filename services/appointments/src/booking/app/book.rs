@@ -68,7 +68,7 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
 }
 
 /// [`book`], recorded in the audit trail as done by `actor` (the clinic API).
-async fn book_as(
+pub(super) async fn book_as(
     state: &AppState,
     input: BookingInput,
     actor: Option<&Actor>,
