@@ -86,7 +86,8 @@ pub struct IntakeStats {
 pub struct AppointmentStats {
     /// Appointments created in the range (any channel, whatever became of them).
     pub bookings: u64,
-    /// Appointments now cancelled whose last change (the cancellation) is in the range.
+    /// Appointments now cancelled whose last change (the cancellation, unless notes were
+    /// edited after it) is in the range.
     pub cancellations: u64,
     /// Appointments marked `noshow` that start in the range.
     pub no_shows: u64,
@@ -247,7 +248,7 @@ pub async fn stats(
         .clinic_stats(&StatsQuery {
             from: start_of(from, &timezone),
             to: start_of(end, &timezone),
-            timezone: timezone.clone(),
+            timezone,
             now,
         })
         .await
