@@ -12,7 +12,9 @@
 //! are any), no names and no phone numbers.
 
 use chrono::{DateTime, Utc};
-use prm_domain::{Appointment, conversation::Conversation};
+use prm_domain::{
+    Appointment, Location, Patient, Practitioner, PractitionerSchedule, conversation::Conversation,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -250,4 +252,66 @@ impl Store {
 pub struct Audited<'s> {
     pub(crate) store: &'s Store,
     pub(crate) actor: &'s Actor,
+}
+
+impl Audited<'_> {
+    pub async fn insert_location(&self, l: &Location) -> Result<Location, StoreError> {
+        self.store.insert_location_as(l, Some(self.actor)).await
+    }
+
+    pub async fn update_location(&self, l: &Location) -> Result<Location, StoreError> {
+        self.store
+            .update_location_as(l, Some(self.actor), "location.updated")
+            .await
+    }
+
+    pub async fn delete_location(&self, id: Uuid) -> Result<(), StoreError> {
+        self.store.delete_location_as(id, Some(self.actor)).await
+    }
+
+    pub async fn insert_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
+        self.store.insert_practitioner_as(p, Some(self.actor)).await
+    }
+
+    pub async fn update_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
+        self.store
+            .update_practitioner_as(p, Some(self.actor), "practitioner.updated")
+            .await
+    }
+
+    pub async fn deactivate_practitioner(&self, id: Uuid) -> Result<Practitioner, StoreError> {
+        self.store
+            .deactivate_practitioner_as(id, Some(self.actor))
+            .await
+    }
+
+    pub async fn save_schedule(
+        &self,
+        s: &PractitionerSchedule,
+        replace: bool,
+    ) -> Result<PractitionerSchedule, StoreError> {
+        self.store
+            .save_schedule_as(s, replace, Some(self.actor))
+            .await
+    }
+
+    pub async fn delete_schedule(&self, practitioner_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        self.store
+            .delete_schedule_as(practitioner_id, id, Some(self.actor))
+            .await
+    }
+
+    pub async fn insert_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
+        self.store.insert_patient_as(p, Some(self.actor)).await
+    }
+
+    pub async fn update_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
+        self.store
+            .update_patient_as(p, Some(self.actor), "patient.updated")
+            .await
+    }
+
+    pub async fn delete_patient(&self, id: Uuid) -> Result<(), StoreError> {
+        self.store.delete_patient_as(id, Some(self.actor)).await
+    }
 }

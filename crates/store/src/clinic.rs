@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     Conflict, Page, Paged, Store, StoreError, Tx,
-    audit::{Actor, AuditChange, Audited},
+    audit::{Actor, AuditChange},
     entities::{location, patient, practitioner, schedule},
 };
 
@@ -189,7 +189,7 @@ impl Store {
         self.insert_location_as(l, None).await
     }
 
-    async fn insert_location_as(
+    pub(crate) async fn insert_location_as(
         &self,
         l: &Location,
         actor: Option<&Actor>,
@@ -229,7 +229,7 @@ impl Store {
         self.update_location_as(l, None, "location.updated").await
     }
 
-    async fn update_location_as(
+    pub(crate) async fn update_location_as(
         &self,
         l: &Location,
         actor: Option<&Actor>,
@@ -263,7 +263,11 @@ impl Store {
         self.delete_location_as(id, None).await
     }
 
-    async fn delete_location_as(&self, id: Uuid, actor: Option<&Actor>) -> Result<(), StoreError> {
+    pub(crate) async fn delete_location_as(
+        &self,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<(), StoreError> {
         self.transaction(|tx| {
             Box::pin(async move {
                 let result = tx.db(location::Entity::delete_by_id(id).exec(tx.conn()).await)?;
@@ -307,7 +311,7 @@ impl Store {
         self.insert_practitioner_as(p, None).await
     }
 
-    async fn insert_practitioner_as(
+    pub(crate) async fn insert_practitioner_as(
         &self,
         p: &Practitioner,
         actor: Option<&Actor>,
@@ -350,7 +354,7 @@ impl Store {
             .await
     }
 
-    async fn update_practitioner_as(
+    pub(crate) async fn update_practitioner_as(
         &self,
         p: &Practitioner,
         actor: Option<&Actor>,
@@ -384,7 +388,7 @@ impl Store {
         self.deactivate_practitioner_as(id, None).await
     }
 
-    async fn deactivate_practitioner_as(
+    pub(crate) async fn deactivate_practitioner_as(
         &self,
         id: Uuid,
         actor: Option<&Actor>,
@@ -473,7 +477,7 @@ impl Store {
         self.save_schedule_as(s, replace, None).await
     }
 
-    async fn save_schedule_as(
+    pub(crate) async fn save_schedule_as(
         &self,
         s: &PractitionerSchedule,
         replace: bool,
@@ -573,7 +577,7 @@ impl Store {
         self.delete_schedule_as(practitioner_id, id, None).await
     }
 
-    async fn delete_schedule_as(
+    pub(crate) async fn delete_schedule_as(
         &self,
         practitioner_id: Uuid,
         id: Uuid,
@@ -632,7 +636,7 @@ impl Store {
         self.insert_patient_as(p, None).await
     }
 
-    async fn insert_patient_as(
+    pub(crate) async fn insert_patient_as(
         &self,
         p: &Patient,
         actor: Option<&Actor>,
@@ -682,7 +686,7 @@ impl Store {
         self.update_patient_as(p, None, "patient.updated").await
     }
 
-    async fn update_patient_as(
+    pub(crate) async fn update_patient_as(
         &self,
         p: &Patient,
         actor: Option<&Actor>,
@@ -715,7 +719,11 @@ impl Store {
         self.delete_patient_as(id, None).await
     }
 
-    async fn delete_patient_as(&self, id: Uuid, actor: Option<&Actor>) -> Result<(), StoreError> {
+    pub(crate) async fn delete_patient_as(
+        &self,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<(), StoreError> {
         self.transaction(|tx| {
             Box::pin(async move {
                 let result = tx.db(patient::Entity::delete_by_id(id).exec(tx.conn()).await)?;
@@ -743,67 +751,5 @@ impl Store {
             .order_by_asc(patient::Column::Name)
             .order_by_asc(patient::Column::Id);
         paged(&self.reads(), q, page, patient_from).await
-    }
-}
-
-impl Audited<'_> {
-    pub async fn insert_location(&self, l: &Location) -> Result<Location, StoreError> {
-        self.store.insert_location_as(l, Some(self.actor)).await
-    }
-
-    pub async fn update_location(&self, l: &Location) -> Result<Location, StoreError> {
-        self.store
-            .update_location_as(l, Some(self.actor), "location.updated")
-            .await
-    }
-
-    pub async fn delete_location(&self, id: Uuid) -> Result<(), StoreError> {
-        self.store.delete_location_as(id, Some(self.actor)).await
-    }
-
-    pub async fn insert_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
-        self.store.insert_practitioner_as(p, Some(self.actor)).await
-    }
-
-    pub async fn update_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
-        self.store
-            .update_practitioner_as(p, Some(self.actor), "practitioner.updated")
-            .await
-    }
-
-    pub async fn deactivate_practitioner(&self, id: Uuid) -> Result<Practitioner, StoreError> {
-        self.store
-            .deactivate_practitioner_as(id, Some(self.actor))
-            .await
-    }
-
-    pub async fn save_schedule(
-        &self,
-        s: &PractitionerSchedule,
-        replace: bool,
-    ) -> Result<PractitionerSchedule, StoreError> {
-        self.store
-            .save_schedule_as(s, replace, Some(self.actor))
-            .await
-    }
-
-    pub async fn delete_schedule(&self, practitioner_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        self.store
-            .delete_schedule_as(practitioner_id, id, Some(self.actor))
-            .await
-    }
-
-    pub async fn insert_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
-        self.store.insert_patient_as(p, Some(self.actor)).await
-    }
-
-    pub async fn update_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
-        self.store
-            .update_patient_as(p, Some(self.actor), "patient.updated")
-            .await
-    }
-
-    pub async fn delete_patient(&self, id: Uuid) -> Result<(), StoreError> {
-        self.store.delete_patient_as(id, Some(self.actor)).await
     }
 }
