@@ -13,6 +13,7 @@ mod m20261206_000001_inbound_stored_at;
 mod m20261207_000001_conversations;
 mod m20261207_000002_templates;
 mod m20261207_000003_reminders;
+mod m20261207_000004_audit;
 mod m20261207_000005_waitlist;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_templates::Migration),
             Box::new(m20261207_000003_reminders::Migration),
             Box::new(m20261207_000005_waitlist::Migration),
+            Box::new(m20261207_000004_audit::Migration),
         ]
     }
 }

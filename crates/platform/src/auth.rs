@@ -29,6 +29,73 @@ pub struct ApiKeys {
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated;
 
+/// Which API key a request was authenticated with, without revealing it: `key_` and the
+/// first 12 hex characters of the key's SHA-256 (48 bits: distinct for any realistic
+/// set of keys, and no help in guessing one). Put in request extensions by
+/// [`require_api_key`]; handlers take it as an extractor, e.g. to name the actor of an
+/// audit entry. Operators find a key's id with `printf %s "$KEY" | sha256sum | cut -c1-12`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiKeyId(String);
+
+impl ApiKeyId {
+    pub fn of(key: &str) -> Self {
+        Self(format!("key_{}", &hex::encode(digest(key))[..12]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl actix_web::FromRequest for ApiKeyId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        // Only behind `require_api_key`: a route without it has no key to name.
+        std::future::ready(
+            req.extensions()
+                .get::<Self>()
+                .cloned()
+                .ok_or_else(|| ApiError::unauthorized(MISSING_KEY_DETAIL)),
+        )
+    }
+}
+
+/// Who is calling a clinic endpoint: the key's id and the request's id
+/// (`X-Request-Id`), for audit entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: ApiKeyId,
+    pub request_id: Option<String>,
+}
+
+impl actix_web::FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let request_id = req
+            .extensions()
+            .get::<crate::request_id::RequestId>()
+            .map(|r| r.0.clone());
+        std::future::ready(
+            ApiKeyId::from_request(req, payload)
+                .into_inner()
+                .map(|key_id| Self { key_id, request_id }),
+        )
+    }
+}
+
 impl ApiKeys {
     pub fn new<'a>(keys: impl IntoIterator<Item = &'a SecretString>) -> Self {
         Self {
@@ -81,13 +148,14 @@ pub async fn require_api_key(
         ))),
         Some(keys) => match bearer_token(&req) {
             None => Err(ApiError::unauthorized(MISSING_KEY_DETAIL)),
-            Some(token) if keys.verify(token) => Ok(()),
+            Some(token) if keys.verify(token) => Ok(ApiKeyId::of(token)),
             Some(_) => Err(ApiError::unauthorized("The API key is not valid.")),
         },
     };
     match outcome {
-        Ok(()) => {
+        Ok(key_id) => {
             req.extensions_mut().insert(Authenticated);
+            req.extensions_mut().insert(key_id);
             next.call(req)
                 .await
                 .map(ServiceResponse::map_into_left_body)
@@ -124,6 +192,19 @@ mod tests {
         assert!(!api_keys.verify("key-one-012345678"));
         assert!(!api_keys.verify(""));
         assert!(!ApiKeys::new(&[]).verify(""));
+    }
+
+    #[test]
+    fn a_key_id_names_the_key_without_revealing_it() {
+        let id = ApiKeyId::of("key-one-0123456789");
+        assert_eq!(id, ApiKeyId::of("key-one-0123456789"));
+        assert_ne!(id, ApiKeyId::of("key-two-0123456789"));
+        let hex = id.as_str().strip_prefix("key_").unwrap_or_default();
+        assert_eq!(hex.len(), 12);
+        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        // `printf %s key-one-0123456789 | sha256sum | cut -c1-12`
+        assert_eq!(hex, "0b20e0781328");
+        assert!(!id.as_str().contains("key-one"));
     }
 
     #[test]

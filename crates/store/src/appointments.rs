@@ -44,7 +44,7 @@ pub struct AppointmentFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn appointment_from(m: appointment::Model) -> Result<Appointment, StoreError> {
+pub(crate) fn appointment_from(m: appointment::Model) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         id: m.id,
         status: m
@@ -135,6 +135,30 @@ async fn update(
     }
     row.updated_at = Set(Utc::now());
     appointment_from(row.update(conn).await?)
+}
+
+/// The appointments matching `f` (the list's and the export's filters).
+pub(crate) fn filtered(f: &AppointmentFilter) -> sea_orm::Select<appointment::Entity> {
+    let mut q = appointment::Entity::find();
+    if let Some(id) = f.patient_id {
+        q = q.filter(appointment::Column::PatientId.eq(id));
+    }
+    if let Some(id) = f.practitioner_id {
+        q = q.filter(appointment::Column::PractitionerId.eq(id));
+    }
+    if let Some(id) = f.location_id {
+        q = q.filter(appointment::Column::LocationId.eq(id));
+    }
+    if let Some(status) = f.status {
+        q = q.filter(appointment::Column::Status.eq(status.as_str()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(appointment::Column::StartAt.gte(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(appointment::Column::StartAt.lt(to));
+    }
+    q
 }
 
 async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Appointment, StoreError> {
@@ -231,26 +255,7 @@ impl Store {
         f: &AppointmentFilter,
         page: Page,
     ) -> Result<Paged<Appointment>, StoreError> {
-        let mut q = appointment::Entity::find();
-        if let Some(id) = f.patient_id {
-            q = q.filter(appointment::Column::PatientId.eq(id));
-        }
-        if let Some(id) = f.practitioner_id {
-            q = q.filter(appointment::Column::PractitionerId.eq(id));
-        }
-        if let Some(id) = f.location_id {
-            q = q.filter(appointment::Column::LocationId.eq(id));
-        }
-        if let Some(status) = f.status {
-            q = q.filter(appointment::Column::Status.eq(status.as_str()));
-        }
-        if let Some(from) = f.from {
-            q = q.filter(appointment::Column::StartAt.gte(from));
-        }
-        if let Some(to) = f.to {
-            q = q.filter(appointment::Column::StartAt.lt(to));
-        }
-        let q = q
+        let q = filtered(f)
             .order_by_asc(appointment::Column::StartAt)
             .order_by_asc(appointment::Column::Id);
         clinic::paged(&self.reads(), q, page, appointment_from).await

@@ -13,9 +13,36 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    Conflict, Page, Paged, Store, StoreError,
+    Conflict, Page, Paged, Store, StoreError, Tx,
+    audit::{Actor, AuditChange},
     entities::{location, patient, practitioner, schedule},
 };
+
+/// Records a clinic set-up change in `tx` when it was made through the clinic API.
+async fn audit(
+    tx: &Tx<'_>,
+    actor: Option<&Actor>,
+    action: &'static str,
+    entity_type: &'static str,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    match actor {
+        Some(actor) => {
+            tx.record_audit(actor, &AuditChange::of(action, entity_type, id))
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// A delete that found nothing: not found, and nothing to record.
+fn deleted(result: sea_orm::DeleteResult, what: &'static str) -> Result<(), StoreError> {
+    if result.rows_affected == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct LocationFilter {
@@ -159,6 +186,14 @@ impl Store {
     // ---- locations ----
 
     pub async fn insert_location(&self, l: &Location) -> Result<Location, StoreError> {
+        self.insert_location_as(l, None).await
+    }
+
+    pub(crate) async fn insert_location_as(
+        &self,
+        l: &Location,
+        actor: Option<&Actor>,
+    ) -> Result<Location, StoreError> {
         let now = Utc::now();
         let row = location::ActiveModel {
             id: Set(l.id),
@@ -172,7 +207,13 @@ impl Store {
         };
         let row = &row;
         let row = self
-            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let row = tx.db(row.clone().insert(tx.conn()).await)?;
+                    audit(tx, actor, "location.created", "location", row.id).await?;
+                    Ok(row)
+                })
+            })
             .await?;
         location_from(row)
     }
@@ -185,6 +226,15 @@ impl Store {
     }
 
     pub async fn update_location(&self, l: &Location) -> Result<Location, StoreError> {
+        self.update_location_as(l, None, "location.updated").await
+    }
+
+    pub(crate) async fn update_location_as(
+        &self,
+        l: &Location,
+        actor: Option<&Actor>,
+        action: &'static str,
+    ) -> Result<Location, StoreError> {
         let row = self
             .transaction(|tx| {
                 Box::pin(async move {
@@ -199,7 +249,9 @@ impl Store {
                     row.city = Set(l.city.clone());
                     row.phone = Set(l.phone.as_ref().map(|p| p.as_str().to_owned()));
                     row.updated_at = Set(Utc::now());
-                    tx.db(row.update(tx.conn()).await)
+                    let row = tx.db(row.update(tx.conn()).await)?;
+                    audit(tx, actor, action, "location", row.id).await?;
+                    Ok(row)
                 })
             })
             .await?;
@@ -208,17 +260,23 @@ impl Store {
 
     /// Deletes a location nobody uses; one with schedules or appointments is `InUse`.
     pub async fn delete_location(&self, id: Uuid) -> Result<(), StoreError> {
-        let result = self
-            .transaction(|tx| {
-                Box::pin(
-                    async move { tx.db(location::Entity::delete_by_id(id).exec(tx.conn()).await) },
-                )
+        self.delete_location_as(id, None).await
+    }
+
+    pub(crate) async fn delete_location_as(
+        &self,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<(), StoreError> {
+        self.transaction(|tx| {
+            Box::pin(async move {
+                let result = tx.db(location::Entity::delete_by_id(id).exec(tx.conn()).await)?;
+                deleted(result, "location")?;
+                audit(tx, actor, "location.deleted", "location", id).await
             })
-            .await;
-        match result.map_err(in_use("location"))? {
-            r if r.rows_affected == 0 => Err(StoreError::NotFound("location")),
-            _ => Ok(()),
-        }
+        })
+        .await
+        .map_err(in_use("location"))
     }
 
     pub async fn list_locations(
@@ -250,6 +308,14 @@ impl Store {
     // ---- practitioners ----
 
     pub async fn insert_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
+        self.insert_practitioner_as(p, None).await
+    }
+
+    pub(crate) async fn insert_practitioner_as(
+        &self,
+        p: &Practitioner,
+        actor: Option<&Actor>,
+    ) -> Result<Practitioner, StoreError> {
         let now = Utc::now();
         let row = practitioner::ActiveModel {
             id: Set(p.id),
@@ -263,7 +329,13 @@ impl Store {
         };
         let row = &row;
         let row = self
-            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let row = tx.db(row.clone().insert(tx.conn()).await)?;
+                    audit(tx, actor, "practitioner.created", "practitioner", row.id).await?;
+                    Ok(row)
+                })
+            })
             .await?;
         practitioner_from(row)
     }
@@ -278,6 +350,16 @@ impl Store {
     }
 
     pub async fn update_practitioner(&self, p: &Practitioner) -> Result<Practitioner, StoreError> {
+        self.update_practitioner_as(p, None, "practitioner.updated")
+            .await
+    }
+
+    pub(crate) async fn update_practitioner_as(
+        &self,
+        p: &Practitioner,
+        actor: Option<&Actor>,
+        action: &'static str,
+    ) -> Result<Practitioner, StoreError> {
         let row = self
             .transaction(|tx| {
                 Box::pin(async move {
@@ -292,7 +374,9 @@ impl Store {
                     row.phone = Set(p.phone.as_ref().map(|x| x.as_str().to_owned()));
                     row.active = Set(p.active);
                     row.updated_at = Set(Utc::now());
-                    tx.db(row.update(tx.conn()).await)
+                    let row = tx.db(row.update(tx.conn()).await)?;
+                    audit(tx, actor, action, "practitioner", row.id).await?;
+                    Ok(row)
                 })
             })
             .await?;
@@ -301,9 +385,18 @@ impl Store {
 
     /// Practitioners are deactivated, never deleted: their appointments remain history.
     pub async fn deactivate_practitioner(&self, id: Uuid) -> Result<Practitioner, StoreError> {
+        self.deactivate_practitioner_as(id, None).await
+    }
+
+    pub(crate) async fn deactivate_practitioner_as(
+        &self,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<Practitioner, StoreError> {
         let mut p = self.get_practitioner(id).await?;
         p.active = false;
-        self.update_practitioner(&p).await
+        self.update_practitioner_as(&p, actor, "practitioner.deactivated")
+            .await
     }
 
     pub async fn list_practitioners(
@@ -381,6 +474,15 @@ impl Store {
         s: &PractitionerSchedule,
         replace: bool,
     ) -> Result<PractitionerSchedule, StoreError> {
+        self.save_schedule_as(s, replace, None).await
+    }
+
+    pub(crate) async fn save_schedule_as(
+        &self,
+        s: &PractitionerSchedule,
+        replace: bool,
+        actor: Option<&Actor>,
+    ) -> Result<PractitionerSchedule, StoreError> {
         let saved = self
             .transaction(|tx| {
                 Box::pin(async move {
@@ -413,7 +515,12 @@ impl Store {
                     }
                     let now = Utc::now();
                     let existing = tx.db(schedule::Entity::find_by_id(s.id).one(txn).await)?;
-                    match (existing, replace) {
+                    let action = if replace {
+                        "schedule.updated"
+                    } else {
+                        "schedule.created"
+                    };
+                    let saved = match (existing, replace) {
                         (Some(existing), true) => {
                             if existing.practitioner_id != s.practitioner_id {
                                 return Err(StoreError::NotFound("schedule"));
@@ -445,7 +552,9 @@ impl Store {
                         }
                         .insert(txn)
                         .await),
-                    }
+                    }?;
+                    audit(tx, actor, action, "schedule", saved.id).await?;
+                    Ok(saved)
                 })
             })
             .await?;
@@ -465,22 +574,27 @@ impl Store {
     }
 
     pub async fn delete_schedule(&self, practitioner_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let result = self
-            .transaction(|tx| {
-                Box::pin(async move {
-                    tx.db(schedule::Entity::delete_many()
-                        .filter(schedule::Column::Id.eq(id))
-                        .filter(schedule::Column::PractitionerId.eq(practitioner_id))
-                        .exec(tx.conn())
-                        .await)
-                })
+        self.delete_schedule_as(practitioner_id, id, None).await
+    }
+
+    pub(crate) async fn delete_schedule_as(
+        &self,
+        practitioner_id: Uuid,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<(), StoreError> {
+        self.transaction(|tx| {
+            Box::pin(async move {
+                let result = tx.db(schedule::Entity::delete_many()
+                    .filter(schedule::Column::Id.eq(id))
+                    .filter(schedule::Column::PractitionerId.eq(practitioner_id))
+                    .exec(tx.conn())
+                    .await)?;
+                deleted(result, "schedule")?;
+                audit(tx, actor, "schedule.deleted", "schedule", id).await
             })
-            .await?;
-        if result.rows_affected == 0 {
-            Err(StoreError::NotFound("schedule"))
-        } else {
-            Ok(())
-        }
+        })
+        .await
     }
 
     pub async fn list_schedules(
@@ -519,6 +633,14 @@ impl Store {
     // ---- patients ----
 
     pub async fn insert_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
+        self.insert_patient_as(p, None).await
+    }
+
+    pub(crate) async fn insert_patient_as(
+        &self,
+        p: &Patient,
+        actor: Option<&Actor>,
+    ) -> Result<Patient, StoreError> {
         let now = Utc::now();
         let row = patient::ActiveModel {
             id: Set(p.id),
@@ -531,7 +653,13 @@ impl Store {
         };
         let row = &row;
         let row = self
-            .transaction(|tx| Box::pin(async move { tx.db(row.clone().insert(tx.conn()).await) }))
+            .transaction(|tx| {
+                Box::pin(async move {
+                    let row = tx.db(row.clone().insert(tx.conn()).await)?;
+                    audit(tx, actor, "patient.created", "patient", row.id).await?;
+                    Ok(row)
+                })
+            })
             .await?;
         patient_from(row)
     }
@@ -555,6 +683,15 @@ impl Store {
     }
 
     pub async fn update_patient(&self, p: &Patient) -> Result<Patient, StoreError> {
+        self.update_patient_as(p, None, "patient.updated").await
+    }
+
+    pub(crate) async fn update_patient_as(
+        &self,
+        p: &Patient,
+        actor: Option<&Actor>,
+        action: &'static str,
+    ) -> Result<Patient, StoreError> {
         let row = self
             .transaction(|tx| {
                 Box::pin(async move {
@@ -568,7 +705,9 @@ impl Store {
                     row.birth_date = Set(p.birth_date);
                     row.locale = Set(p.locale.map(|l| l.as_str().to_owned()));
                     row.updated_at = Set(Utc::now());
-                    tx.db(row.update(tx.conn()).await)
+                    let row = tx.db(row.update(tx.conn()).await)?;
+                    audit(tx, actor, action, "patient", row.id).await?;
+                    Ok(row)
                 })
             })
             .await?;
@@ -577,17 +716,23 @@ impl Store {
 
     /// Deletes a patient without appointments; one with appointments is `InUse`.
     pub async fn delete_patient(&self, id: Uuid) -> Result<(), StoreError> {
-        let result = self
-            .transaction(|tx| {
-                Box::pin(
-                    async move { tx.db(patient::Entity::delete_by_id(id).exec(tx.conn()).await) },
-                )
+        self.delete_patient_as(id, None).await
+    }
+
+    pub(crate) async fn delete_patient_as(
+        &self,
+        id: Uuid,
+        actor: Option<&Actor>,
+    ) -> Result<(), StoreError> {
+        self.transaction(|tx| {
+            Box::pin(async move {
+                let result = tx.db(patient::Entity::delete_by_id(id).exec(tx.conn()).await)?;
+                deleted(result, "patient")?;
+                audit(tx, actor, "patient.deleted", "patient", id).await
             })
-            .await;
-        match result.map_err(in_use("patient"))? {
-            r if r.rows_affected == 0 => Err(StoreError::NotFound("patient")),
-            _ => Ok(()),
-        }
+        })
+        .await
+        .map_err(in_use("patient"))
     }
 
     pub async fn list_patients(

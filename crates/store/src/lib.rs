@@ -8,14 +8,18 @@
 //! `pool` and `transaction` modules); what still fails is [`StoreError::Unavailable`].
 
 mod appointments;
+pub mod audit;
 mod clinic;
 pub mod conversations;
 mod entities;
 mod error;
+mod export;
 pub mod inbound_messages;
 pub mod outbox;
 mod pool;
 pub mod reminders;
+pub mod seeding;
+pub mod stats;
 pub mod templates;
 pub mod testing;
 mod transaction;
@@ -32,6 +36,7 @@ use sea_orm::{
 pub use appointments::{AppointmentFilter, NewAppointment};
 pub use clinic::{LocationFilter, PatientFilter, PractitionerFilter, ScheduleFilter};
 pub use error::{Conflict, StoreError};
+pub use export::{ExportCursor, ExportRow};
 pub use transaction::{Tx, Work};
 
 /// `limit`/`offset` of a list request.

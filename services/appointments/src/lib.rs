@@ -8,6 +8,7 @@ pub mod booking;
 pub mod demo;
 pub mod error;
 pub mod reminders;
+pub mod reports;
 pub mod setup;
 
 use std::sync::Arc;
@@ -219,8 +220,20 @@ impl Service for AppointmentsService {
             .service(
                 web::scope("/api/v1/prm/appointments")
                     .wrap(from_fn(require_api_key))
+                    // Before `/{id}`, which would take `export.csv` for an id.
+                    .configure(reports::export::configure)
                     .configure(booking::routes::configure)
                     .configure(reminders::routes::configure),
+            )
+            .service(
+                web::scope("/api/v1/prm/stats")
+                    .wrap(from_fn(require_api_key))
+                    .configure(reports::stats::configure),
+            )
+            .service(
+                web::scope("/api/v1/prm/audit")
+                    .wrap(from_fn(require_api_key))
+                    .configure(reports::audit::configure),
             );
     }
 }
@@ -233,6 +246,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(setup::patients::Doc::openapi());
     doc.merge(booking::routes::Doc::openapi());
     doc.merge(reminders::routes::Doc::openapi());
+    doc.merge(reports::export::Doc::openapi());
+    doc.merge(reports::stats::Doc::openapi());
+    doc.merge(reports::audit::Doc::openapi());
     doc
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset};
 use prm_domain::AppointmentStatus;
 use prm_platform::{
     ApiError, ValidatedJson,
+    auth::Caller,
     error::Problem,
     fields::FieldErrors,
     list::{ListResponse, Paging},
@@ -22,7 +23,7 @@ use utoipa::{
 use uuid::Uuid;
 
 use super::{app, examples, views::*};
-use crate::AppState;
+use crate::{AppState, reports::actor};
 
 /// Ranked free slots of a department, with a WhatsApp-ready message
 ///
@@ -60,26 +61,30 @@ pub async fn find_slots(
 #[post("/select-slot")]
 pub async fn select_slot(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<SelectSlotRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(match app::select_slot(&state, body.into_inner()).await? {
-        app::Selected::Booked {
-            appointment,
-            replayed: false,
-        } => created(appointment),
-        app::Selected::Booked {
-            appointment,
-            replayed: true,
-        } => {
-            let mut response = created(appointment);
-            response.headers_mut().insert(
-                HeaderName::from_static("idempotent-replayed"),
-                HeaderValue::from_static("true"),
-            );
-            response
-        }
-        app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
-    })
+    let actor = actor(caller);
+    Ok(
+        match app::select_slot(&state, body.into_inner(), Some(&actor)).await? {
+            app::Selected::Booked {
+                appointment,
+                replayed: false,
+            } => created(appointment),
+            app::Selected::Booked {
+                appointment,
+                replayed: true,
+            } => {
+                let mut response = created(appointment);
+                response.headers_mut().insert(
+                    HeaderName::from_static("idempotent-replayed"),
+                    HeaderValue::from_static("true"),
+                );
+                response
+            }
+            app::Selected::Reply(reply) => HttpResponse::Ok().json(reply),
+        },
+    )
 }
 
 fn created(a: AppointmentView) -> HttpResponse {
@@ -97,10 +102,11 @@ fn created(a: AppointmentView) -> HttpResponse {
 #[post("")]
 pub async fn book(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<BookAppointmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(created(
-        app::book_explicit(&state, body.into_inner()).await?,
+        app::book_explicit(&state, body.into_inner(), &actor(caller)).await?,
     ))
 }
 
@@ -137,6 +143,13 @@ pub async fn list(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
+    let filter = filter_of(&query)?;
+    let paged = app::list(&state, &filter, page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
+}
+
+/// The list's filters (also the CSV export's).
+pub fn filter_of(query: &AppointmentQuery) -> Result<AppointmentFilter, ApiError> {
     let mut errors = FieldErrors::default();
     let from = query
         .from
@@ -145,16 +158,14 @@ pub async fn list(
         .to
         .and_then(|t| errors.check("to", prm_domain::calendar::instant(&t)));
     errors.finish()?;
-    let filter = AppointmentFilter {
+    Ok(AppointmentFilter {
         patient_id: query.patient_id,
         practitioner_id: query.practitioner_id,
         location_id: query.location_id,
         status: query.status,
         from,
         to,
-    };
-    let paged = app::list(&state, &filter, page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(paged.items, paged.total, page)))
+    })
 }
 
 /// Get an appointment.
@@ -179,10 +190,12 @@ pub async fn get_one(
 #[patch("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<UpdateAppointmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app::update(&state, *id, body.into_inner()).await?))
+    let actor = actor(caller);
+    Ok(HttpResponse::Ok().json(app::update(&state, *id, body.into_inner(), Some(&actor)).await?))
 }
 
 /// Cancel an appointment (409 when it is already cancelled or past cancelling).
@@ -193,10 +206,12 @@ pub async fn update(
 #[post("/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<CancelAppointmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app::cancel(&state, *id, body.into_inner()).await?))
+    let actor = actor(caller);
+    Ok(HttpResponse::Ok().json(app::cancel(&state, *id, body.into_inner(), Some(&actor)).await?))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

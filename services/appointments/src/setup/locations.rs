@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use prm_domain::{Location, PhoneNumber};
 use prm_platform::{
     ApiError, ValidatedJson,
+    auth::Caller,
     fields::{FieldErrors, non_blank, optional_text, text_filter},
     limits::{ADDRESS_CHARS, NAME_CHARS, PHONE_CHARS},
     list::{ListResponse, Paging},
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::examples;
-use crate::{AppState, error::api_error};
+use crate::{AppState, error::api_error, reports::actor};
 
 /// A location as clinics send it, for create and replace.
 ///
@@ -113,6 +114,7 @@ pub struct LocationQuery {
 #[post("")]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<LocationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let location = body
@@ -120,6 +122,7 @@ pub async fn create(
         .into_location(Uuid::now_v7(), &state.default_country_code)?;
     let created = state
         .store
+        .audited(&actor(caller))
         .insert_location(&location)
         .await
         .map_err(api_error)?;
@@ -169,6 +172,7 @@ pub async fn get_one(
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<LocationRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -178,6 +182,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .store
+            .audited(&actor(caller))
             .update_location(&location)
             .await
             .map_err(api_error)?,
@@ -192,9 +197,15 @@ pub async fn update(
 #[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_location(*id).await.map_err(api_error)?;
+    state
+        .store
+        .audited(&actor(caller))
+        .delete_location(*id)
+        .await
+        .map_err(api_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use prm_domain::{Locale, Patient, PhoneNumber};
 use prm_platform::{
     ApiError, ValidatedJson,
+    auth::Caller,
     fields::{FieldErrors, non_blank, text_filter},
     limits::NAME_CHARS,
     list::{ListResponse, Paging},
@@ -16,7 +17,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::examples;
-use crate::{AppState, error::api_error};
+use crate::{AppState, error::api_error, reports::actor};
 
 /// A patient as clinics send it, for create and replace.
 ///
@@ -107,6 +108,7 @@ pub struct PatientQuery {
 #[post("")]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<PatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let patient = body.into_inner().into_patient(
@@ -116,6 +118,7 @@ pub async fn create(
     )?;
     let created = state
         .store
+        .audited(&actor(caller))
         .insert_patient(&patient)
         .await
         .map_err(api_error)?;
@@ -172,6 +175,7 @@ pub async fn get_one(
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<PatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -183,6 +187,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .store
+            .audited(&actor(caller))
             .update_patient(&patient)
             .await
             .map_err(api_error)?,
@@ -195,9 +200,15 @@ pub async fn update(
 #[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state.store.delete_patient(*id).await.map_err(api_error)?;
+    state
+        .store
+        .audited(&actor(caller))
+        .delete_patient(*id)
+        .await
+        .map_err(api_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use prm_domain::{PhoneNumber, Practitioner};
 use prm_platform::{
     ApiError, ValidatedJson,
+    auth::Caller,
     fields::{FieldErrors, non_blank, optional_text, text_filter},
     limits::{DEPARTMENT_CHARS, NAME_CHARS, PHONE_CHARS},
     list::{ListResponse, Paging},
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::examples;
-use crate::{AppState, error::api_error};
+use crate::{AppState, error::api_error, reports::actor};
 
 /// A practitioner as clinics send it, for create and replace.
 ///
@@ -108,6 +109,7 @@ pub struct PractitionerQuery {
 #[post("")]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     body: ValidatedJson<PractitionerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let practitioner = body
@@ -115,6 +117,7 @@ pub async fn create(
         .into_practitioner(Uuid::now_v7(), &state.default_country_code)?;
     let created = state
         .store
+        .audited(&actor(caller))
         .insert_practitioner(&practitioner)
         .await
         .map_err(api_error)?;
@@ -169,6 +172,7 @@ pub async fn get_one(
 #[put("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<PractitionerRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -178,6 +182,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .store
+            .audited(&actor(caller))
             .update_practitioner(&practitioner)
             .await
             .map_err(api_error)?,
@@ -192,11 +197,13 @@ pub async fn update(
 #[delete("/{id}")]
 pub async fn deactivate(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         state
             .store
+            .audited(&actor(caller))
             .deactivate_practitioner(*id)
             .await
             .map_err(api_error)?,

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use prm_domain::{PractitionerSchedule, Weekday, hhmm};
 use prm_platform::{
     ApiError, ValidatedJson,
+    auth::Caller,
     fields::FieldErrors,
     list::{ListResponse, Paging},
 };
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::examples;
-use crate::{AppState, error::api_error};
+use crate::{AppState, error::api_error, reports::actor};
 
 /// Weekly working hours of a practitioner at a location.
 ///
@@ -122,12 +123,14 @@ fn unknown_location(e: prm_store::StoreError) -> ApiError {
 #[post("/{id}/schedules")]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let schedule = body.into_inner().into_schedule(Uuid::now_v7(), *id)?;
     let created = state
         .store
+        .audited(&actor(caller))
         .save_schedule(&schedule, false)
         .await
         .map_err(unknown_location)?;
@@ -196,6 +199,7 @@ pub async fn get_one(
 #[put("/{id}/schedules/{schedule_id}")]
 pub async fn update(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ValidatedJson<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -206,6 +210,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .store
+            .audited(&actor(caller))
             .save_schedule(&schedule, true)
             .await
             .map_err(unknown_location)?,
@@ -219,11 +224,13 @@ pub async fn update(
 #[delete("/{id}/schedules/{schedule_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (practitioner_id, schedule_id) = *path;
     state
         .store
+        .audited(&actor(caller))
         .delete_schedule(practitioner_id, schedule_id)
         .await
         .map_err(api_error)?;

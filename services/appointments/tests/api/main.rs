@@ -18,6 +18,7 @@ mod metrics;
 mod patients;
 mod practitioners;
 mod reminders;
+mod reports;
 mod schedules;
 mod text;
 mod waitlist;

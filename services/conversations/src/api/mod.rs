@@ -11,10 +11,10 @@ use actix_web::{HttpResponse, get, middleware::from_fn, patch, post, web};
 use prm_domain::{Channel, PhoneNumber, conversation::ConversationStatus};
 use prm_platform::{
     ApiError, FieldError, ValidatedJson,
-    auth::require_api_key,
+    auth::{Caller, require_api_key},
     list::{ListResponse, Page, Paging},
 };
-use prm_store::{Paged, conversations::ConversationFilter};
+use prm_store::{Paged, audit::Actor, conversations::ConversationFilter};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -120,16 +120,20 @@ mod problems {
 #[post("")]
 async fn create(
     app: AppData,
+    caller: Caller,
     body: ValidatedJson<CreateConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let c = app
-        .create_conversation(NewConversationRequest {
-            phone: req.phone,
-            channel: req.channel,
-            patient_id: req.patient_id,
-            locale: req.locale,
-        })
+        .create_conversation(
+            NewConversationRequest {
+                phone: req.phone,
+                channel: req.channel,
+                patient_id: req.patient_id,
+                locale: req.locale,
+            },
+            &actor(caller),
+        )
         .await?;
     Ok(HttpResponse::Created().json(ConversationView::from(c)))
 }
@@ -232,6 +236,7 @@ async fn get_one(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiE
 #[patch("/{id}")]
 async fn change(
     app: AppData,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<PatchConversationRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -246,6 +251,7 @@ async fn change(
                 patient_id: req.patient_id,
                 assignee: req.assignee,
             },
+            &actor(caller),
         )
         .await?;
     Ok(HttpResponse::Ok().json(ConversationView::from(c)))
@@ -286,11 +292,14 @@ async fn messages(
 #[post("/{id}/messages")]
 async fn post_message(
     app: AppData,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: ValidatedJson<StaffMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let m = app.staff_message(*id, req.body, req.media).await?;
+    let m = app
+        .staff_message(*id, req.body, req.media, &actor(caller))
+        .await?;
     Ok(HttpResponse::Created().json(MessageView::from(m)))
 }
 
@@ -317,6 +326,7 @@ async fn state(app: AppData, id: web::Path<Uuid>) -> Result<HttpResponse, ApiErr
 #[post("/{id}/state/initialize")]
 async fn initialize_state(
     app: AppData,
+    caller: Caller,
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -327,6 +337,16 @@ async fn initialize_state(
         prm_platform::extract::parse_json::<Option<InitializeStateRequest>>(&body)?
             .unwrap_or_default()
     };
-    let view = app.initialize_state(*id, req.required_fields).await?;
+    let view = app
+        .initialize_state(*id, req.required_fields, &actor(caller))
+        .await?;
     Ok(HttpResponse::Created().json(StateResponse::from(view)))
+}
+
+/// The audit trail's actor of a clinic API request.
+fn actor(caller: Caller) -> Actor {
+    Actor {
+        key_id: caller.key_id.as_str().to_owned(),
+        request_id: caller.request_id,
+    }
 }

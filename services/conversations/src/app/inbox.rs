@@ -198,6 +198,21 @@ impl App {
         patient_id: Option<Uuid>,
         locale: prm_domain::Locale,
     ) -> Result<prm_domain::conversation::Conversation, ConversationError> {
+        self.open_conversation_as(phone, channel, opened_by, patient_id, locale, None)
+            .await
+    }
+
+    /// [`open_conversation`](Self::open_conversation), recorded in the audit trail as
+    /// done by `actor` (staff, through the clinic API).
+    pub async fn open_conversation_as(
+        self: &Arc<Self>,
+        phone: &PhoneNumber,
+        channel: Channel,
+        opened_by: &str,
+        patient_id: Option<Uuid>,
+        locale: prm_domain::Locale,
+        actor: Option<&prm_store::audit::Actor>,
+    ) -> Result<prm_domain::conversation::Conversation, ConversationError> {
         let mut after = AfterCommit::default();
         let now = self.now();
         let patient_id = match patient_id {
@@ -221,6 +236,15 @@ impl App {
             .write(&self.producer, |tx| {
                 Box::pin(async move {
                     let c = tx.insert_conversation(new).await?;
+                    if let Some(actor) = actor {
+                        let change = prm_store::audit::AuditChange::of(
+                            "conversation.created",
+                            "conversation",
+                            c.id,
+                        )
+                        .with(None, Some(prm_store::audit::conversation_snapshot(&c)));
+                        tx.record_audit(actor, &change).await?;
+                    }
                     tx.announce(Envelope::new(
                         SOURCE,
                         ConversationOpened {

@@ -11,7 +11,10 @@ use prm_domain::{
     events::{ConversationClosed, ConversationUpdated, Envelope},
 };
 use prm_platform::FieldError;
-use prm_store::{Conflict, StoreError};
+use prm_store::{
+    Conflict, StoreError,
+    audit::{Actor, AuditChange, conversation_snapshot},
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -72,6 +75,7 @@ impl App {
     pub async fn create_conversation(
         self: &Arc<Self>,
         req: NewConversationRequest,
+        actor: &Actor,
     ) -> Result<Conversation, ConversationError> {
         let mut errors = Vec::new();
         let phone = PhoneNumber::parse(req.phone.trim(), &self.config.default_country_code)
@@ -99,12 +103,13 @@ impl App {
             });
         }
         match self
-            .open_conversation(
+            .open_conversation_as(
                 &phone,
                 channel,
                 "staff",
                 req.patient_id,
                 locale.unwrap_or(self.config.default_locale),
+                Some(actor),
             )
             .await
         {
@@ -147,6 +152,7 @@ impl App {
         self: &Arc<Self>,
         id: Uuid,
         changes: ConversationChanges,
+        actor: &Actor,
     ) -> Result<Conversation, ConversationError> {
         let mut errors = Vec::new();
         let status = changes.status.as_deref().and_then(|s| {
@@ -246,6 +252,12 @@ impl App {
                             e => e.into(),
                         });
                     }
+                    let change = AuditChange::of("conversation.updated", "conversation", c.id)
+                        .with(
+                            Some(conversation_snapshot(&before)),
+                            Some(conversation_snapshot(&c)),
+                        );
+                    tx.record_audit(actor, &change).await?;
                     tx.announce(Envelope::new(
                         SOURCE,
                         ConversationUpdated {
@@ -292,6 +304,7 @@ impl App {
         id: Uuid,
         body: String,
         media: Vec<Media>,
+        actor: &Actor,
     ) -> Result<Message, ConversationError> {
         // The length as sent, as the schema's `maxLength` counts it.
         let too_long = body.chars().count() > MAX_BODY_CHARS;
@@ -363,6 +376,16 @@ impl App {
                             &mut after,
                         )
                         .await?;
+                    // That a message was sent, and which: never its body.
+                    let change = AuditChange::of("message.sent", "message", message.id).with(
+                        None,
+                        Some(serde_json::json!({
+                            "id": message.id,
+                            "conversation_id": c.id,
+                            "media": media.len(),
+                        })),
+                    );
+                    tx.record_audit(actor, &change).await?;
                     c.last_message_at = Some(app.now());
                     c.updated_at = app.now();
                     tx.save_conversation(&c, record.journey.as_ref()).await?;
@@ -417,6 +440,7 @@ impl App {
         self: &Arc<Self>,
         id: Uuid,
         required_fields: Option<Vec<String>>,
+        actor: &Actor,
     ) -> Result<StateView, ConversationError> {
         let fields = match required_fields {
             None => None,
@@ -464,6 +488,7 @@ impl App {
                     if c.status == ConversationStatus::Closed {
                         return Err(ConversationError::Closed);
                     }
+                    let before = conversation_snapshot(&c);
                     let previous = JourneyState::from_json(record.journey.as_ref());
                     let mut intake =
                         IntakeState::start(c.locale, known.as_ref().map(clinic::as_known).as_ref());
@@ -485,6 +510,10 @@ impl App {
                     c.updated_at = app.now();
                     tx.save_conversation_awaiting(&c, Some(&journey.to_json()), None)
                         .await?;
+                    let change =
+                        AuditChange::of("conversation.state_initialized", "conversation", c.id)
+                            .with(Some(before), Some(conversation_snapshot(&c)));
+                    tx.record_audit(actor, &change).await?;
                     Ok::<_, ConversationError>((c, journey))
                 })
             })

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod api;
+mod audit;
 mod helpers;
 mod inbound;
 mod journey;

@@ -9,7 +9,10 @@ use prm_platform::{
     fields::{FieldErrors, optional_multiline_text},
     limits::{NOTES_CHARS, REASON_CHARS},
 };
-use prm_store::{Conflict, NewAppointment, StoreError};
+use prm_store::{
+    Conflict, NewAppointment, StoreError,
+    audit::{Actor, AuditChange, appointment_snapshot},
+};
 use uuid::Uuid;
 
 use super::parties;
@@ -61,6 +64,15 @@ pub(super) async fn bookable_slot(
 /// Books a slot: validations first, then one transaction that writes the
 /// appointment and its APPOINTMENT_CREATED event. The schema decides races.
 pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentView, BookingError> {
+    book_as(state, input, None).await
+}
+
+/// [`book`], recorded in the audit trail as done by `actor` (the clinic API).
+pub(super) async fn book_as(
+    state: &AppState,
+    input: BookingInput,
+    actor: Option<&Actor>,
+) -> Result<AppointmentView, BookingError> {
     let parties = parties(
         state,
         input.patient_id,
@@ -94,6 +106,11 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
                 metrics::counter!("prm_booking_conflicts_total").increment(1);
             }
         })?;
+    if let Some(actor) = actor {
+        let change = AuditChange::of("appointment.created", "appointment", appointment.id)
+            .with(None, Some(appointment_snapshot(&appointment)));
+        state.store.record_audit(&txn, actor, &change).await?;
+    }
     events::OUTBOX
         .enqueue(
             &txn,
@@ -113,6 +130,7 @@ pub async fn book(state: &AppState, input: BookingInput) -> Result<AppointmentVi
 pub async fn book_explicit(
     state: &AppState,
     req: BookAppointmentRequest,
+    actor: &Actor,
 ) -> Result<AppointmentView, BookingError> {
     let mut errors = FieldErrors::default();
     let start = errors.check("start", calendar::instant(&req.start));
@@ -131,7 +149,7 @@ pub async fn book_explicit(
             "is not a valid instant",
         ));
     };
-    book(
+    book_as(
         state,
         BookingInput {
             patient_id: req.patient_id,
@@ -144,6 +162,7 @@ pub async fn book_explicit(
             notes: notes.flatten(),
             booking_key: None,
         },
+        Some(actor),
     )
     .await
 }

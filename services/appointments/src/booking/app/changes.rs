@@ -8,7 +8,11 @@ use prm_platform::{
     fields::optional_multiline_text,
     limits::{NOTES_CHARS, REASON_CHARS},
 };
-use prm_store::{Conflict, StoreError, outbox::Producer};
+use prm_store::{
+    Conflict, StoreError,
+    audit::{Actor, AuditChange, appointment_snapshot},
+    outbox::Producer,
+};
 use uuid::Uuid;
 
 use super::{book::bookable_slot, listing::view, parties};
@@ -57,16 +61,18 @@ fn invalid_transition(from: AppointmentStatus, to: &'static str) -> BookingError
     BookingError::InvalidTransition { from, to }
 }
 
+/// `actor`: who asked, through the clinic API (recorded in the audit trail).
 pub async fn update(
     state: &AppState,
     id: Uuid,
     req: UpdateAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<AppointmentView, BookingError> {
     if let Some(start) = &req.start {
         calendar::instant(start)
             .map_err(|e| BookingError::invalid_field("start", e.to_string()))?;
     }
-    let saved = on_fresh_read(|| update_once(state, id, &req)).await?;
+    let saved = on_fresh_read(|| update_once(state, id, &req, actor)).await?;
     view(state, saved).await
 }
 
@@ -74,6 +80,7 @@ async fn update_once(
     state: &AppState,
     id: Uuid,
     req: &UpdateAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<Appointment, BookingError> {
     let current = state.store.get_appointment(id).await?;
     let mut next = current.clone();
@@ -156,6 +163,10 @@ async fn update_once(
         .write(&producer, |tx| {
             Box::pin(async move {
                 let saved = tx.update_appointment(current, next, None).await?;
+                if let Some(actor) = actor {
+                    tx.record_audit(actor, &audited("appointment.updated", current, &saved))
+                        .await?;
+                }
                 if let (Some(parties), Some(previous_location)) =
                     (rescheduled_parties, previous_location)
                 {
@@ -206,12 +217,14 @@ fn follow_up(
     Ok(Some(date))
 }
 
+/// `actor`: who asked, through the clinic API (recorded in the audit trail).
 pub async fn cancel(
     state: &AppState,
     id: Uuid,
     req: CancelAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<AppointmentView, BookingError> {
-    let (saved, location) = on_fresh_read(|| cancel_once(state, id, &req)).await?;
+    let (saved, location) = on_fresh_read(|| cancel_once(state, id, &req, actor)).await?;
     tracing::info!(appointment_id = %saved.id, "appointment cancelled");
     Ok(AppointmentView::new(saved, Some(&location)))
 }
@@ -220,6 +233,7 @@ async fn cancel_once(
     state: &AppState,
     id: Uuid,
     req: &CancelAppointmentRequest,
+    actor: Option<&Actor>,
 ) -> Result<(Appointment, Location), BookingError> {
     let current = state.store.get_appointment(id).await?;
     if !current.status.can_become(AppointmentStatus::Cancelled) {
@@ -248,6 +262,10 @@ async fn cancel_once(
         .store
         .update_appointment(&txn, &current, &next, reason.clone())
         .await?;
+    if let Some(actor) = actor {
+        let change = audited("appointment.cancelled", &current, &saved);
+        state.store.record_audit(&txn, actor, &change).await?;
+    }
     events::OUTBOX
         .enqueue(
             &txn,
@@ -258,4 +276,12 @@ async fn cancel_once(
     txn.commit().await.map_err(StoreError::from)?;
     state.notify_outbox();
     Ok((saved, parties.location))
+}
+
+/// An appointment's change as the audit trail records it.
+fn audited(action: &'static str, before: &Appointment, after: &Appointment) -> AuditChange {
+    AuditChange::of(action, "appointment", after.id).with(
+        Some(appointment_snapshot(before)),
+        Some(appointment_snapshot(after)),
+    )
 }

@@ -5,10 +5,11 @@ use prm_domain::{
     Channel,
     scheduling::{RankedSlot, Selection, clarify_message, parse_selection, rejection_message},
 };
+use prm_store::audit::Actor;
 use uuid::Uuid;
 
 use super::{
-    book::{BookingInput, book},
+    book::{BookingInput, book_as},
     listing::view,
     search::{SearchInput, records, remember, search},
 };
@@ -31,9 +32,12 @@ pub enum Selected {
     Reply(SelectionReply),
 }
 
+/// `actor`: who relayed the answer, through the clinic API (a booking is recorded in
+/// the audit trail).
 pub async fn select_slot(
     state: &AppState,
     req: SelectSlotRequest,
+    actor: Option<&Actor>,
 ) -> Result<Selected, BookingError> {
     let offer = offers::load(state.state.as_ref(), req.conversation_id)
         .await?
@@ -63,7 +67,7 @@ pub async fn select_slot(
                 notes: None,
                 booking_key: Some(booking_key.clone()),
             };
-            match book(state, input).await {
+            match book_as(state, input, actor).await {
                 Ok(appointment) => Ok(Selected::Booked {
                     appointment,
                     replayed: false,
