@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     Store, StoreError,
     conversations::{conversation, message},
-    entities::{appointment, patient},
+    entities::{appointment, patient, reminder_job},
 };
 
 /// Rows per INSERT: under SQLite's and PostgreSQL's limits on bound parameters.
@@ -173,4 +173,43 @@ pub async fn messages(store: &Store, rows: &[SeedMessage]) -> Result<(), StoreEr
         })
         .collect();
     insert_chunks(store, rows).await
+}
+
+/// A reminder (kind `reminder`) about `appointment_id`, sent at `sent_at`.
+pub async fn sent_reminder(
+    store: &Store,
+    appointment_id: Uuid,
+    sent_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = reminder_job::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        appointment_id: Set(appointment_id),
+        kind: Set("reminder".to_owned()),
+        rule: Set(Some("1d@10:00".to_owned())),
+        due_at: Set(sent_at),
+        window_minutes: Set(120),
+        status: Set("sent".to_owned()),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        attempts: Set(1),
+        outcome: Set(None),
+        created_at: Set(sent_at),
+        updated_at: Set(sent_at),
+    };
+    insert_chunks(store, vec![row]).await
+}
+
+/// The patient confirmed `appointment_id` at `at` (a reminder's "1").
+pub async fn confirmed(
+    store: &Store,
+    appointment_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    appointment::Entity::update_many()
+        .col_expr(appointment::Column::ConfirmedAt, Expr::value(Some(at)))
+        .filter(appointment::Column::Id.eq(appointment_id))
+        .exec(&store.db)
+        .await?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use prm_domain::{
     AppointmentStatus, TimeZone,
     conversation::{Author, Direction, Stage},
+    events::ReminderKind,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use crate::{
     Store, StoreError,
     conversations::{conversation, message},
-    entities::appointment,
+    entities::{appointment, reminder_job},
 };
 
 /// What to count: messages, conversations and appointments of `[from, to)`, days in
@@ -60,6 +61,10 @@ pub struct ClinicStats {
     pub bookings: u64,
     pub cancellations: u64,
     pub no_shows: u64,
+    /// Reminders (kind `reminder`) sent in the range.
+    pub reminders_sent: u64,
+    /// Of the appointments those reminders were about, the ones the patient confirmed.
+    pub reminders_confirmed: u64,
 }
 
 /// One message as the figures need it (never its body).
@@ -226,7 +231,33 @@ impl Store {
             .count(&self.reads())
             .await?;
 
+        // Reminders sent in the range, and how many of their appointments the patient
+        // confirmed (`confirmed_at`, set by a reminder's "1").
+        let reminded: Vec<Uuid> = reminder_job::Entity::find()
+            .select_only()
+            .column(reminder_job::Column::AppointmentId)
+            .filter(reminder_job::Column::Kind.eq(ReminderKind::Reminder.as_str()))
+            .filter(reminder_job::Column::Status.eq("sent"))
+            .filter(reminder_job::Column::UpdatedAt.gte(q.from))
+            .filter(reminder_job::Column::UpdatedAt.lt(q.to))
+            .into_tuple()
+            .all(&self.reads())
+            .await?;
+        let mut appointments: Vec<Uuid> = reminded.clone();
+        appointments.sort_unstable();
+        appointments.dedup();
+        let mut reminders_confirmed = 0;
+        for ids in appointments.chunks(500) {
+            reminders_confirmed += appointment::Entity::find()
+                .filter(appointment::Column::Id.is_in(ids.iter().copied()))
+                .filter(appointment::Column::ConfirmedAt.is_not_null())
+                .count(&self.reads())
+                .await?;
+        }
+
         Ok(ClinicStats {
+            reminders_sent: reminded.len() as u64,
+            reminders_confirmed,
             messages_per_day: per_day(&messages, &q.timezone),
             inbound_messages,
             outbound_messages: messages.len() as u64 - inbound_messages,

@@ -95,11 +95,11 @@ pub struct AppointmentStats {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReminderStats {
-    /// Reminders sent in the range; null until reminders are recorded.
+    /// Reminders (the one before the appointment, not follow-ups) sent in the range.
     pub sent: Option<u64>,
-    /// Of the reminded appointments, those the patient confirmed; null likewise.
+    /// Of the reminded appointments, those the patient confirmed (answered "1").
     pub confirmed: Option<u64>,
-    /// `confirmed / sent`; null when either is unknown or nothing was sent.
+    /// `confirmed / sent`; null when nothing was sent.
     pub confirm_rate: Option<f64>,
 }
 
@@ -113,7 +113,7 @@ pub struct ReminderStats {
     "bot_response": {"median_seconds": 2.5, "responses": 98},
     "intake": {"conversations_opened": 30, "reached_triage": 21, "completion_rate": 0.7},
     "appointments": {"bookings": 18, "cancellations": 2, "no_shows": 1},
-    "reminders": {"sent": null, "confirmed": null, "confirm_rate": null}
+    "reminders": {"sent": 15, "confirmed": 12, "confirm_rate": 0.8}
 }))]
 pub struct StatsResponse {
     /// First day counted.
@@ -174,12 +174,10 @@ impl StatsResponse {
                 cancellations: s.cancellations,
                 no_shows: s.no_shows,
             },
-            // Reminder jobs and confirmations are recorded by the scheduler (issue 14,
-            // deliverables 3 and 4); until they are, the figure is unknown, not zero.
             reminders: ReminderStats {
-                sent: None,
-                confirmed: None,
-                confirm_rate: None,
+                sent: Some(s.reminders_sent),
+                confirmed: Some(s.reminders_confirmed),
+                confirm_rate: ratio(s.reminders_confirmed, s.reminders_sent),
             },
         }
     }
@@ -201,8 +199,7 @@ fn start_of(day: NaiveDate, tz: &TimeZone) -> DateTime<Utc> {
 ///
 /// Messages per day and channel, active patients, the bot's median response time,
 /// intake completion, bookings, cancellations and no-shows over a range of days
-/// (default: the last 30, in UTC). Reminder figures are null until reminders are
-/// recorded.
+/// (default: the last 30, in UTC), and how many reminded patients confirmed.
 #[utoipa::path(get, operation_id = "clinic_stats", path = "/api/v1/prm/stats", tag = "reports",
     params(StatsParams), security(("api_key" = [])),
     responses((status = 200, description = "The figures", body = StatsResponse),

@@ -378,15 +378,24 @@ async fn seed_stats_dataset(app: &TestApp) {
             updated_at: at(updated),
         }
     };
+    let booked = appointment(
+        "booked",
+        "2030-01-20T15:00:00Z",
+        "2030-01-10T12:00:00Z",
+        "2030-01-10T12:00:00Z",
+    );
+    let fulfilled = appointment(
+        "fulfilled",
+        "2030-01-23T15:00:00Z",
+        "2030-01-12T23:00:00Z",
+        "2030-01-12T23:00:00Z",
+    );
+    let (booked_id, fulfilled_id) = (booked.id, fulfilled.id);
     seeding::appointments(
         &app.store,
         &[
-            appointment(
-                "booked",
-                "2030-01-20T15:00:00Z",
-                "2030-01-10T12:00:00Z",
-                "2030-01-10T12:00:00Z",
-            ),
+            booked,
+            fulfilled,
             appointment(
                 "cancelled",
                 "2030-01-21T15:00:00Z",
@@ -411,16 +420,23 @@ async fn seed_stats_dataset(app: &TestApp) {
                 "2030-01-01T12:00:00Z",
                 "2030-01-13T07:00:00Z",
             ),
-            appointment(
-                "fulfilled",
-                "2030-01-23T15:00:00Z",
-                "2030-01-12T23:00:00Z",
-                "2030-01-12T23:00:00Z",
-            ),
         ],
     )
     .await
     .unwrap();
+    // Reminders: two sent in the range, one before it; the booked one was confirmed.
+    for (id, sent) in [
+        (booked_id, "2030-01-11T12:00:00Z"),
+        (fulfilled_id, "2030-01-12T20:00:00Z"),
+        (booked_id, "2030-01-05T12:00:00Z"),
+    ] {
+        seeding::sent_reminder(&app.store, id, at(sent))
+            .await
+            .unwrap();
+    }
+    seeding::confirmed(&app.store, booked_id, at("2030-01-11T12:05:00Z"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -456,7 +472,9 @@ async fn stats_count_a_known_dataset_exactly() {
             // Opened in the range: 1, 2, 3, 5; at triage or later: 1 (booked), 3 (offering).
             "intake": {"conversations_opened": 4, "reached_triage": 2, "completion_rate": 0.5},
             "appointments": {"bookings": 3, "cancellations": 1, "no_shows": 1},
-            "reminders": {"sent": null, "confirmed": null, "confirm_rate": null},
+            // Two reminders sent in the range (one before it doesn't count); one of their
+            // appointments was confirmed.
+            "reminders": {"sent": 2, "confirmed": 1, "confirm_rate": 0.5},
         })
     );
 
