@@ -31,13 +31,16 @@ pub const ENTITY_TYPES: [&str; 7] = [
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// `appointment`, `conversation`, `message`, `location`, `practitioner`, `schedule` or `patient`.
-    #[param(example = "appointment")]
+    #[param(
+        example = "appointment",
+        pattern = "^(appointment|conversation|message|location|practitioner|schedule|patient)$"
+    )]
     pub entity_type: Option<String>,
     /// Only entries about this record.
     #[param(example = "0193a5e4-4444-7000-8000-000000000001")]
     pub entity_id: Option<Uuid>,
     /// Only changes made with this API key (its id, `key_` and 12 hex characters).
-    #[param(example = "key_0b20e0781328")]
+    #[param(example = "key_0b20e0781328", pattern = "^key_[0-9a-f]{12}$")]
     pub actor: Option<String>,
     /// At or after (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
@@ -45,6 +48,16 @@ pub struct AuditQuery {
     /// Before (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-31T00:00:00Z")]
     pub to: Option<DateTime<FixedOffset>>,
+}
+
+/// `key_` and 12 lowercase hex characters, as `prm_platform::auth` names a key.
+fn is_key_id(s: &str) -> bool {
+    s.strip_prefix("key_").is_some_and(|hex| {
+        hex.len() == 12
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// An entry as documented (a rescheduling).
@@ -126,7 +139,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let mut errors = FieldErrors::default();
-    let entity_type = query.entity_type.as_deref().map(str::trim);
+    let entity_type = query.entity_type.as_deref();
     if let Some(t) = entity_type
         && !ENTITY_TYPES.contains(&t)
     {
@@ -135,9 +148,9 @@ pub async fn list(
             format!("must be one of {}", ENTITY_TYPES.join(", ")),
         );
     }
-    let actor = query.actor.as_deref().map(str::trim);
+    let actor = query.actor.as_deref();
     if let Some(a) = actor
-        && (a.len() > 64 || a.chars().any(char::is_control))
+        && !is_key_id(a)
     {
         errors.push("actor", "must be an API key id such as key_0b20e0781328");
     }
