@@ -98,10 +98,27 @@ where
     E: EntityTrait<Model = M>,
     M: sea_orm::FromQueryResult + Sized + Send + Sync,
 {
-    let total = select.clone().count(db).await?;
+    let counted = select.clone().count(db).await?;
     let rows = select.offset(page.offset).limit(page.limit).all(db).await?;
-    let items = rows.into_iter().map(convert).collect::<Result<_, _>>()?;
-    Ok(Paged { items, total })
+    let items: Vec<T> = rows.into_iter().map(convert).collect::<Result<_, _>>()?;
+    Ok(Paged {
+        total: consistent_total(counted, page, items.len() as u64),
+        items,
+    })
+}
+
+/// The count and the page are two reads: a row committed between them would show in the
+/// page but not in the count (a page of one conversation with `total: 0`). The page is
+/// the later read, so it wins: a short page (the end of the list) gives the total
+/// exactly, and a full page means at least as many as it reaches.
+fn consistent_total(counted: u64, page: Page, returned: u64) -> u64 {
+    let reached = page.offset + returned;
+    match returned {
+        // Past the end (or nothing at all): only the count knows.
+        0 if page.offset > 0 => counted,
+        n if n < page.limit => reached,
+        _ => counted.max(reached),
+    }
 }
 
 // ---- conversions ----
@@ -751,5 +768,29 @@ impl Store {
             .order_by_asc(patient::Column::Name)
             .order_by_asc(patient::Column::Id);
         paged(&self.reads(), q, page, patient_from).await
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+
+    fn page(offset: u64, limit: u64) -> Page {
+        Page { limit, offset }
+    }
+
+    #[test]
+    fn the_page_read_after_the_count_decides_the_total() {
+        // A row committed between the count and the page: the page shows it.
+        assert_eq!(consistent_total(0, page(0, 20), 1), 1);
+        // A short page is the end of the list: the total is exact.
+        assert_eq!(consistent_total(7, page(0, 20), 5), 5);
+        assert_eq!(consistent_total(30, page(20, 20), 4), 24);
+        // A full page: at least as many as it reaches.
+        assert_eq!(consistent_total(100, page(20, 20), 20), 100);
+        assert_eq!(consistent_total(30, page(20, 20), 20), 40);
+        // Past the end: nothing to go by but the count.
+        assert_eq!(consistent_total(12, page(40, 20), 0), 12);
+        assert_eq!(consistent_total(0, page(0, 20), 0), 0);
     }
 }
