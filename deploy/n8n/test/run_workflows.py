@@ -168,19 +168,25 @@ class N8n:
         return f"http://127.0.0.1:{self.port}/webhook/{path}"
 
     def wait_for_webhook(self, path: str, timeout: float = 180.0):
-        """Until the webhook is registered: an unsigned POST gets the workflow's 401, not 404."""
+        """Until the workflow answers: an unsigned POST gets the workflow's own 401.
+
+        Not merely "not 404": while n8n is still activating a workflow its webhook may
+        already answer 200 without running the signature check (seen once on a cold
+        start), and the first forged trigger of a scenario then looked accepted."""
         deadline = time.monotonic() + timeout
+        last = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise Failure(f"bootstrap.sh or n8n exited ({self.process.returncode}) before serving {path}")
             try:
                 status, _ = post(self.webhook_url(path), b"{}", {"Content-Type": "application/json"})
-                if status != 404:
+                last = status
+                if status == 401:
                     return status
             except (urllib.error.URLError, ConnectionError):
                 pass
             time.sleep(0.5)
-        raise Failure(f"the webhook {path} was not registered within {timeout:.0f}s")
+        raise Failure(f"the webhook {path} did not answer an unsigned POST with 401 within {timeout:.0f}s (last status {last})")
 
     def executions(self, workflow_id: str) -> list[tuple[str, str]]:
         """(id, status) of the workflow's executions, from n8n's own database."""
